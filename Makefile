@@ -1,0 +1,50 @@
+# genmodels: `make report` is the main job, `make test` the test suite; both set themselves up first.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+PROFILE ?= default
+APT_PACKAGES := dataset-fashion-mnist texlive-xetex texlive-fonts-recommended texlive-plain-generic pandoc poppler-utils
+KERNEL := genmodels
+
+.PHONY: setup system-packages test report sweep clean-results bench
+
+setup: system-packages $(VENV)/.installed
+
+# Debian packages: the Fashion-MNIST data set, and TeX + pandoc for nbconvert's PDF. Skipped (with a note)
+# where apt is unavailable; see README "Without apt".
+system-packages:
+	@missing=$$(for p in $(APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
+	if [ -z "$$missing" ]; then echo "system packages: all present"; \
+	elif ! command -v apt-get >/dev/null; then \
+	  echo "NOTE: apt-get not found; install the equivalents of: $$missing (see README 'Without apt')."; \
+	else \
+	  SUDO=$$([ "$$(id -u)" = 0 ] || echo sudo); \
+	  echo "installing Debian packages: $$missing"; \
+	  $$SUDO apt-get install -y -q $$missing >/dev/null || { \
+	    echo "NOTE: apt-get install failed; the PDF and Fashion-MNIST need: $$missing (see README)."; }; \
+	fi
+
+$(VENV)/.installed: pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -e '.[test]'
+	# an explicit kernel inside the venv, so papermill and JupyterLab run notebooks in this environment
+	$(PY) -m ipykernel install --sys-prefix --name $(KERNEL) --display-name "genmodels (.venv)" >/dev/null
+	touch $@
+
+test: setup
+	$(PY) -m pytest -q
+
+sweep: setup
+	$(PY) -m genmodels sweep configs/$(PROFILE).yaml
+
+report: setup
+	$(PY) -m genmodels sweep configs/$(PROFILE).yaml
+	$(PY) -m genmodels report --results results --out report
+
+bench: setup
+	$(PY) bench/throughput.py
+
+clean-results:
+	rm -rf results report/report.pdf report/report.html

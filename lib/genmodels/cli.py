@@ -1,0 +1,80 @@
+"""`python -m genmodels train|sweep|report`: thin wrappers over the library; bad input is one clear line."""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import sys
+import typing
+from pathlib import Path
+from typing import Any, Sequence
+
+from .config import ConfigError, RunConfig
+from .data import DataError
+
+
+def _add_config_flags(parser: argparse.ArgumentParser) -> None:
+    """One flag per RunConfig field (z_dim -> --z-dim), typed from the dataclass annotations."""
+    hints = typing.get_type_hints(RunConfig)
+    for f in dataclasses.fields(RunConfig):
+        flag = "--" + f.name.replace("_", "-")
+        kind = hints[f.name]
+        if kind is bool:
+            parser.add_argument(flag, dest=f.name, action=argparse.BooleanOptionalAction, default=None)
+            continue
+        base = next((t for t in typing.get_args(kind) if t is not type(None)), kind)
+        parser.add_argument(flag, dest=f.name, type=_typed(base, f.name), default=None, metavar=base.__name__.upper())
+
+
+def _typed(base: type, name: str) -> Any:
+    def convert(text: str) -> Any:
+        try:
+            return base(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{name} must be {base.__name__}, got {text!r}") from None
+    return convert
+
+
+def _config_from_args(args: argparse.Namespace) -> RunConfig:
+    names = {f.name for f in dataclasses.fields(RunConfig)}
+    values = {k: v for k, v in vars(args).items() if k in names and v is not None}
+    return RunConfig(**values)
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    from .run import execute_run
+
+    config = _config_from_args(args)
+    out = Path(args.out or config.out_dir or Path("results") / config.dataset / config.model / config.run_name())
+    checkpoint = out / "checkpoint.pt"
+    if checkpoint.exists() and not args.resume:
+        print(f"error: {out} already holds a run; pass --resume to continue it or choose another --out.",
+              file=sys.stderr)
+        return 2
+    summary = execute_run(config, out, resume=args.resume)
+    print(f"done: {out}  ({summary['steps']} steps, {summary['seconds']:.0f} s)")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="genmodels", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+    train = sub.add_parser("train", help="train one configuration into a run folder")
+    _add_config_flags(train)
+    train.add_argument("--out", help="run folder (default results/<dataset>/<model>/<run-name>)")
+    train.add_argument("--resume", action="store_true", help="continue the run in --out from its checkpoint")
+    train.set_defaults(func=cmd_train)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return int(args.func(args))
+    except (ConfigError, DataError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted; the last checkpoint is kept, re-run with --resume to continue", file=sys.stderr)
+        return 130

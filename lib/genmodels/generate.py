@@ -1,0 +1,61 @@
+"""Generation utilities shared by runs, the explore notebook and the report: samples, interpolations."""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+
+@torch.no_grad()
+def sample(model: nn.Module, n: int, z_dim: int, seed: int = 0, device: torch.device | str = "cpu") -> torch.Tensor:
+    """n images from z ~ N(0, I) drawn with a private generator (reproducible, no global RNG touched)."""
+    z = torch.randn(n, z_dim, generator=torch.Generator().manual_seed(seed)).to(device)
+    return generate(model, z)
+
+
+@torch.no_grad()
+def generate(model: nn.Module, z: torch.Tensor, batch: int = 500) -> torch.Tensor:
+    was_training = model.training
+    model.eval()
+    try:
+        return torch.cat([model.generate(part).float() for part in z.split(batch)])
+    finally:
+        model.train(was_training)
+
+
+def interpolate(z0: torch.Tensor, z1: torch.Tensor, steps: int) -> torch.Tensor:
+    """Spherical interpolation (Shoemake 1985; White 2016 for GAN latents): stays in the Gaussian's shell."""
+    z0, z1 = z0.flatten(), z1.flatten()
+    cos = torch.clamp(torch.dot(z0 / z0.norm(), z1 / z1.norm()), -1.0, 1.0)
+    omega = torch.acos(cos)
+    t = torch.linspace(0, 1, steps).unsqueeze(1)
+    if omega.abs() < 1e-4:  # (nearly) parallel: slerp degenerates to lerp
+        return (1 - t) * z0 + t * z1
+    return (torch.sin((1 - t) * omega) * z0 + torch.sin(t * omega) * z1) / torch.sin(omega)
+
+
+@torch.no_grad()
+def interpolation_grid(model: nn.Module, z_dim: int, rows: int = 4, steps: int = 10, seed: int = 0,
+                       device: torch.device | str = "cpu") -> torch.Tensor:
+    """(rows * steps, C, H, W): each row walks between two random latents."""
+    g = torch.Generator().manual_seed(seed)
+    ends = torch.randn(rows, 2, z_dim, generator=g)
+    z = torch.cat([interpolate(a, b, steps) for a, b in ends])
+    return generate(model, z.to(device))
+
+
+@torch.no_grad()
+def latent_walk(model: nn.Module, z: torch.Tensor, direction: int, span: float = 3.0, steps: int = 9) -> torch.Tensor:
+    """Move one latent coordinate from -span to +span around `z` (1, z_dim)."""
+    values = torch.linspace(-span, span, steps, device=z.device)
+    zs = z.repeat(steps, 1)
+    zs[:, direction] = values
+    return generate(model, zs)
+
+
+@torch.no_grad()
+def manifold_grid(model: nn.Module, steps: int = 15, span: float = 2.5, device: torch.device | str = "cpu") -> torch.Tensor:
+    """For a 2-D latent: decode a steps x steps grid over [-span, span]^2 (Kingma & Welling 2014, Fig. 4)."""
+    axis = torch.linspace(span, -span, steps)
+    z = torch.stack(torch.meshgrid(axis, -axis, indexing="ij"), dim=-1).flip(-1).reshape(-1, 2)
+    return generate(model, z.to(device))

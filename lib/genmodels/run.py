@@ -1,0 +1,183 @@
+"""One configuration, end to end: train, evaluate, draw, and write a complete run folder.
+
+Layout of ``<out_dir>``: ``config.json``, ``history.csv``, ``metrics.json``, ``meta.json``, ``checkpoint.pt``
+(+ ``best.pt`` once quality metrics run), ``samples/step_*.png``, ``figures/*.png``, and ``complete.json``.
+``complete.json`` is written last and atomically: a folder without it is a run still going or interrupted,
+never a finished one.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import subprocess
+import time
+import warnings
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import matplotlib.pyplot as plt
+import pandas as pd
+import torch
+
+from . import plots
+from .config import RunConfig
+from .data import DataError, ImageSet, load_dataset
+from .generate import interpolation_grid
+from .train import Hook, Trainer, train
+
+COMPLETE = "complete.json"
+
+
+@dataclass
+class RunResult:
+    out_dir: Path
+    config: RunConfig
+    trainer: Trainer
+    metrics: dict[str, Any]
+    meta: dict[str, Any]
+    figures: dict[str, Path] = field(default_factory=dict)
+
+
+def write_json(path: Path, payload: Any) -> None:
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(payload, indent=2, sort_keys=False, default=str) + "\n")
+    tmp.replace(path)
+
+
+def is_complete(out_dir: str | os.PathLike[str], config_hash: str | None = None) -> bool:
+    """True when the folder holds a finished run (of the given config, when a hash is given)."""
+    marker = Path(out_dir) / COMPLETE
+    if not marker.is_file():
+        return False
+    try:
+        done = json.loads(marker.read_text())
+    except (OSError, json.JSONDecodeError):
+        return False
+    return config_hash is None or done.get("config_hash") == config_hash
+
+
+def final_losses(history: list[dict[str, float]], fraction: float = 0.1) -> dict[str, float]:
+    """Mean of each loss term over the last `fraction` of steps: one step's value is too noisy to report."""
+    frame = pd.DataFrame(history)
+    tail = frame.tail(max(1, int(len(frame) * fraction)))
+    return {k: float(tail[k].mean()) for k in frame.columns if k not in ("step", "images", "seconds")}
+
+
+def execute_run(config: RunConfig, out_dir: str | os.PathLike[str], resume: bool = True,
+                hooks: list[Hook] | None = None, evaluate: Any = None) -> dict[str, Any]:
+    """Train `config` into `out_dir` and write every artifact; returns a short summary."""
+    return run_config(config, out_dir, resume, hooks, evaluate).meta["summary"]
+
+
+def run_config(config: RunConfig, out_dir: str | os.PathLike[str], resume: bool = True,
+               hooks: list[Hook] | None = None, evaluate: Any = None) -> RunResult:
+    started = time.time()
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / COMPLETE).unlink(missing_ok=True)  # from here on the folder is "in progress"
+    resolved = config.resolved()
+    write_json(out / "config.json", {**resolved.to_dict(), "config_hash": config.config_hash()})
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        train_data = load_dataset(resolved.dataset, "train", resolved.data_root)
+    data_warnings = [str(w.message) for w in caught]
+    for message in data_warnings:
+        warnings.warn(message, stacklevel=2)
+    test_data = _load_test(resolved)
+
+    extra_hooks = list(hooks or [])
+    if evaluate is not None:
+        extra_hooks.append(evaluate.hook(test_data))
+    trainer = train(resolved, out, resume=resume, train_data=train_data, hooks=extra_hooks)
+
+    figures = draw_figures(trainer, test_data, out / "figures")
+    metrics: dict[str, Any] = {"final_losses": final_losses(trainer.history), "step": trainer.step}
+    if evaluate is not None:
+        metrics.update(evaluate.final(trainer, test_data))
+    write_json(out / "metrics.json", metrics)
+    summary = {"steps": trainer.step, "seconds": trainer.elapsed, "images": trainer.stream.images_seen}
+    meta = {
+        "run_name": config.run_name(), "config_hash": config.config_hash(),
+        "data": {"train": train_data.meta, "test": test_data.meta if test_data else None,
+                 "warnings": data_warnings},
+        "device": _device_info(trainer.device), "versions": package_versions(), "git": git_commit(),
+        "wall_seconds": {"training": round(trainer.elapsed, 2), "this_invocation": round(time.time() - started, 2)},
+        "summary": summary, "finished": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+    }
+    write_json(out / "meta.json", meta)
+    write_json(out / COMPLETE, {"config_hash": config.config_hash(), "finished": meta["finished"]})
+    return RunResult(out, resolved, trainer, metrics, meta, figures)
+
+
+def _load_test(config: RunConfig) -> ImageSet | None:
+    """The held-out split for reconstructions and metrics; a run without one still trains, and says so."""
+    try:
+        return load_dataset(config.dataset, "test", config.data_root)
+    except DataError as err:
+        warnings.warn(f"no test split: {err}", stacklevel=3)
+        return None
+
+
+def draw_figures(trainer: Trainer, test_data: ImageSet | None, folder: Path) -> dict[str, Path]:
+    folder.mkdir(parents=True, exist_ok=True)
+    c = trainer.config
+    figures: dict[str, Any] = {
+        "loss_curves": plots.loss_curves(pd.DataFrame(trainer.history), c.model),
+        "samples": plots.image_grid(trainer.samples(), f"{c.model.upper()} samples, step {trainer.step}"),
+        "interpolation": plots.interpolation(
+            interpolation_grid(trainer.model, c.z_dim, rows=4, steps=10, seed=c.seed, device=trainer.device), 10),
+    }
+    grids = sorted((trainer.out_dir / "samples").glob("step_*.png"))
+    if grids:
+        figures["sample_progression"] = plots.sample_progression(grids)
+    if c.model == "vae" and test_data is not None:
+        x = test_data.batch(slice(0, 8), trainer.device)
+        trainer.model.eval()
+        with torch.no_grad():
+            recon = trainer.model.reconstruct(x)
+        trainer.model.train()
+        figures["reconstructions"] = plots.reconstructions(x, recon)
+    paths = {}
+    for name, fig in figures.items():
+        paths[name] = folder / f"{name}.png"
+        fig.savefig(paths[name], dpi=130, bbox_inches="tight")
+        plt.close(fig)
+    return paths
+
+
+def _device_info(device: torch.device) -> dict[str, Any]:
+    info: dict[str, Any] = {"type": device.type, "torch_threads": torch.get_num_threads(),
+                            "cpu": platform.processor() or platform.machine(), "cpus": os.cpu_count()}
+    if device.type == "cuda":
+        info["name"] = torch.cuda.get_device_name(device)
+    return info
+
+
+def package_versions() -> dict[str, str]:
+    from importlib import metadata
+
+    versions = {"python": platform.python_version()}
+    for name in ("genmodels", "torch", "torchvision", "torchmetrics", "numpy", "papermill"):
+        try:
+            versions[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            versions[name] = "not installed"
+    return versions
+
+
+def git_commit() -> dict[str, Any]:
+    """The project commit a run came from (and whether the tree had uncommitted changes)."""
+    here = Path(__file__).resolve().parent
+    try:
+        commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=here, capture_output=True, text=True, timeout=10)
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=here,
+                               capture_output=True, text=True, timeout=10)
+    except (OSError, subprocess.TimeoutExpired):
+        return {"commit": None}
+    if commit.returncode != 0:
+        return {"commit": None}
+    return {"commit": commit.stdout.strip(), "dirty": bool(dirty.stdout.strip())}

@@ -1,0 +1,282 @@
+"""Training: one step function per optimisation scheme, one loop, hooks for everything periodic.
+
+VAE: a single optimizer over the whole model (seed Algorithm 1). GAN and WGAN: two optimizers,
+`n_critic` critic steps on fresh real batches, then one generator step (seed Algorithm 2; WGAN
+Algorithm 1 of Arjovsky et al.). Checkpoints hold everything a step depends on (weights, optimizer
+moments, data order, every RNG), so a resumed run on CPU continues bit-for-bit as an uninterrupted one.
+"""
+
+from __future__ import annotations
+
+import csv
+import math
+import os
+import random
+import time
+from contextlib import nullcontext
+from pathlib import Path
+from typing import Any, Callable, Protocol
+
+import numpy as np
+import torch
+from torch import nn
+from tqdm import tqdm
+
+from .config import RunConfig
+from .data import BatchStream, ImageSet, load_dataset
+from .models import AdversarialModel, build_model
+
+CHECKPOINT = "checkpoint.pt"
+HISTORY = "history.csv"
+
+
+class TrainingDiverged(RuntimeError):
+    """A loss became NaN or infinite; the message names the step and the term."""
+
+
+class Hook(Protocol):
+    def on_step(self, trainer: "Trainer") -> None: ...
+
+    def on_end(self, trainer: "Trainer") -> None: ...
+
+
+def resolve_device(device: str = "auto") -> torch.device:
+    if device == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if device == "cuda" and not torch.cuda.is_available():
+        raise RuntimeError("device='cuda' was asked for but no CUDA device is available; use device='auto'")
+    return torch.device(device)
+
+
+def seed_everything(seed: int) -> None:
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+
+
+def make_optimizers(model: nn.Module, config: RunConfig) -> dict[str, torch.optim.Optimizer]:
+    c = config.resolved()
+    assert c.lr is not None
+    if c.model == "wgan" and c.lipschitz == "clip":
+        # Arjovsky et al. 2017: momentum-based optimizers made weight-clipped critics unstable
+        make: Callable[[Any], torch.optim.Optimizer] = lambda p: torch.optim.RMSprop(p, lr=c.lr)
+    else:
+        make = lambda p: torch.optim.Adam(p, lr=c.lr, betas=(c.beta1, c.beta2))  # type: ignore[arg-type]
+    if isinstance(model, AdversarialModel):
+        return {"critic": make(model.critic.parameters()), "generator": make(model.generator.parameters())}
+    return {"model": make(model.parameters())}
+
+
+def _autocast(device: torch.device, precision: str) -> Any:
+    if precision == "bf16":
+        return torch.autocast(device_type=device.type, dtype=torch.bfloat16)
+    return nullcontext()
+
+
+def vae_step(model: nn.Module, optimizers: dict[str, torch.optim.Optimizer], stream: BatchStream,
+             autocast: Callable[[], Any]) -> dict[str, float]:
+    """Seed Algorithm 1: loss = model(x); backward; step."""
+    x = stream.next()
+    with autocast():
+        terms = model(x)
+    optimizers["model"].zero_grad(set_to_none=True)
+    terms["loss"].backward()
+    optimizers["model"].step()
+    return {name: value.item() for name, value in terms.items() if value.dim() == 0}
+
+
+def adversarial_step(model: AdversarialModel, optimizers: dict[str, torch.optim.Optimizer], stream: BatchStream,
+                     autocast: Callable[[], Any], n_critic: int) -> dict[str, float]:
+    """Seed Algorithm 2: n_critic critic updates on fresh real batches, then one generator update."""
+    out: dict[str, float] = {}
+    for _ in range(n_critic):
+        x = stream.next()
+        with autocast():
+            terms = model.critic_loss(x)
+        optimizers["critic"].zero_grad(set_to_none=True)
+        terms["loss"].backward()
+        optimizers["critic"].step()
+        model.after_critic_step()
+    out.update({f"critic_{k}" if k == "loss" else k: v.item() for k, v in terms.items()})
+    model.critic.requires_grad_(False)  # the generator step needs gradients through the critic, not for it
+    with autocast():
+        gen_terms = model.generator_loss(stream.batch_size)
+    optimizers["generator"].zero_grad(set_to_none=True)
+    gen_terms["loss"].backward()
+    optimizers["generator"].step()
+    model.critic.requires_grad_(True)
+    out.update({f"gen_{k}": v.item() for k, v in gen_terms.items()})
+    return out
+
+
+class Trainer:
+    """Owns a run's state: model, optimizers, data stream, step counter, history and fixed noise."""
+
+    def __init__(self, config: RunConfig, out_dir: str | os.PathLike[str] | None = None,
+                 train_data: ImageSet | None = None, hooks: list[Hook] | None = None) -> None:
+        self.config = config.resolved()
+        c = self.config
+        self.device = resolve_device(c.device)
+        self.out_dir = Path(out_dir or c.out_dir or "run")
+        seed_everything(c.seed)
+        self.data = train_data if train_data is not None else load_dataset(c.dataset, "train", c.data_root)
+        if c.n_train is not None:
+            self.data = self.data.subset(c.n_train)
+        self.model = build_model(c, self.data.channels).to(self.device)
+        self.optimizers = make_optimizers(self.model, c)
+        self.stream = BatchStream(self.data, c.batch_size, c.seed, self.device)
+        # one fixed noise batch, drawn from its own generator so every run of a config shows the same z
+        self.fixed_noise = torch.randn(64, c.z_dim, generator=torch.Generator().manual_seed(c.seed + 1)).to(self.device)
+        self.step = 0
+        self.history: list[dict[str, float]] = []
+        self.elapsed = 0.0
+        self.hooks: list[Hook] = list(hooks or [])
+        self.extra_state: dict[str, Any] = {}  # hooks keep resumable state here (best FID, ...)
+
+    # ------------------------------------------------------------ the loop
+    def fit(self, resume: bool = True) -> list[dict[str, float]]:
+        c = self.config
+        if resume and (self.out_dir / CHECKPOINT).is_file():
+            self.load_checkpoint(self.out_dir / CHECKPOINT)
+        total = c.total_steps
+        autocast = lambda: _autocast(self.device, c.precision)
+        n_critic = c.n_critic or 1
+        self.model.train()
+        bar = tqdm(total=total, initial=self.step, disable=not c.progress, desc=f"{c.model} d{c.depth} z{c.z_dim}",
+                   unit="step", mininterval=1.0, dynamic_ncols=True)
+        started = time.perf_counter() - self.elapsed
+        while self.step < total:
+            if isinstance(self.model, AdversarialModel):
+                terms = adversarial_step(self.model, self.optimizers, self.stream, autocast, n_critic)
+            else:
+                terms = vae_step(self.model, self.optimizers, self.stream, autocast)
+            self.step += 1
+            self.elapsed = time.perf_counter() - started
+            bad = [k for k, v in terms.items() if not math.isfinite(v)]
+            if bad:
+                raise TrainingDiverged(f"{bad[0]} became {terms[bad[0]]} at step {self.step}; try a lower lr")
+            self.history.append({"step": self.step, "images": self.stream.images_seen,
+                                 "seconds": round(self.elapsed, 3), **terms})
+            for hook in self.hooks:
+                hook.on_step(self)
+            if c.checkpoint_every and self.step % c.checkpoint_every == 0 and self.step < total:
+                self.save_checkpoint()
+            bar.update(1)
+            if self.step % 10 == 0:
+                bar.set_postfix({k: f"{v:.3g}" for k, v in terms.items() if "loss" in k})
+        bar.close()
+        for hook in self.hooks:
+            hook.on_end(self)
+        self.save_checkpoint()
+        self.write_history()
+        return self.history
+
+    # ------------------------------------------------------------ generation
+    @torch.no_grad()
+    def samples(self, z: torch.Tensor | None = None) -> torch.Tensor:
+        """Images (B, C, 32, 32) in [-1, 1] from `z` (default: the fixed noise batch), in eval mode."""
+        was_training = self.model.training
+        self.model.eval()
+        try:
+            return self.model.generate(self.fixed_noise if z is None else z.to(self.device)).float()
+        finally:
+            self.model.train(was_training)
+
+    # ------------------------------------------------------------ persistence
+    def state_dict(self) -> dict[str, Any]:
+        return {
+            "config": self.config.to_dict(),
+            "model": self.model.state_dict(),
+            "optimizers": {k: o.state_dict() for k, o in self.optimizers.items()},
+            "stream": self.stream.state_dict(),
+            "step": self.step,
+            "elapsed": self.elapsed,
+            "history": self.history,
+            "fixed_noise": self.fixed_noise.cpu(),
+            "extra_state": self.extra_state,
+            "rng": {
+                "torch": torch.get_rng_state(),
+                "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else [],
+                "numpy": np.random.get_state(),
+                "python": random.getstate(),
+            },
+        }
+
+    def save_checkpoint(self, path: str | os.PathLike[str] | None = None) -> Path:
+        path = Path(path or self.out_dir / CHECKPOINT)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(".tmp")
+        torch.save(self.state_dict(), tmp)
+        tmp.replace(path)  # atomic: an interrupted save leaves the previous checkpoint intact
+        return path
+
+    def load_checkpoint(self, path: str | os.PathLike[str]) -> None:
+        state = torch.load(path, map_location=self.device, weights_only=False)
+        saved = RunConfig.from_dict(state["config"])
+        if _model_identity(saved) != _model_identity(self.config):
+            raise ValueError(f"checkpoint {path} belongs to a different config ({saved.run_name()}); "
+                             "use another out_dir or delete it")
+        self.model.load_state_dict(state["model"])
+        for name, opt in self.optimizers.items():
+            opt.load_state_dict(state["optimizers"][name])
+        self.stream.load_state_dict({k: v.to(self.device) if k == "order" else v for k, v in state["stream"].items()})
+        self.step, self.elapsed, self.history = state["step"], state["elapsed"], state["history"]
+        self.fixed_noise = state["fixed_noise"].to(self.device)
+        self.extra_state = state.get("extra_state", {})
+        rng = state["rng"]
+        torch.set_rng_state(rng["torch"].cpu())
+        if rng["cuda"] and torch.cuda.is_available():
+            torch.cuda.set_rng_state_all([s.cpu() for s in rng["cuda"]])
+        np.random.set_state(rng["numpy"])
+        random.setstate(rng["python"])
+
+    def write_history(self, path: str | os.PathLike[str] | None = None) -> Path:
+        path = Path(path or self.out_dir / HISTORY)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        columns: list[str] = []
+        for row in self.history:
+            columns += [k for k in row if k not in columns]
+        tmp = path.with_suffix(".tmp")
+        with open(tmp, "w", newline="") as f:
+            writer = csv.DictWriter(f, fieldnames=columns)
+            writer.writeheader()
+            writer.writerows(self.history)
+        tmp.replace(path)
+        return path
+
+
+def _model_identity(config: RunConfig) -> dict[str, Any]:
+    """What a checkpoint must agree on to be resumed: everything but the budget and evaluation knobs."""
+    budget = ("steps", "images", "metrics_every", "metric_samples")
+    return {k: v for k, v in config.identity().items() if k not in budget}
+
+
+class SampleGrids:
+    """Saves an 8x8 grid from the fixed noise batch every `every` steps (and at the end)."""
+
+    def __init__(self, every: int) -> None:
+        self.every = every
+
+    def on_step(self, trainer: Trainer) -> None:
+        if self.every and (trainer.step % self.every == 0 or trainer.step == 1):
+            self.save(trainer)
+
+    def on_end(self, trainer: Trainer) -> None:
+        self.save(trainer)
+
+    @staticmethod
+    def save(trainer: Trainer) -> Path:
+        from torchvision.utils import save_image
+
+        path = trainer.out_dir / "samples" / f"step_{trainer.step:06d}.png"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        save_image(trainer.samples(), path, nrow=8, normalize=True, value_range=(-1, 1), padding=2, pad_value=1.0)
+        return path
+
+
+def train(config: RunConfig, out_dir: str | os.PathLike[str] | None = None, resume: bool = True,
+          train_data: ImageSet | None = None, hooks: list[Hook] | None = None) -> Trainer:
+    """Train a config into `out_dir` (checkpoint, history.csv, samples/), resuming when a checkpoint exists."""
+    trainer = Trainer(config, out_dir, train_data, hooks=[SampleGrids(config.sample_every), *(hooks or [])])
+    trainer.fit(resume=resume)
+    return trainer
