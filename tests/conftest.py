@@ -1,0 +1,42 @@
+"""Shared test set-up: offline data in a per-session folder, real files only.
+
+The MNIST test idx files are imported from ``$GENMODELS_IMPORT`` when set, else from the sibling
+``../shared/data`` folder this project's CI provides; tests that need them skip with a reason otherwise.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+SHARED_DATA = ROOT.parent / "shared" / "data"
+
+
+# set at import, before any test module reads them
+os.environ["GENMODELS_OFFLINE"] = "1"
+os.environ.setdefault("MPLBACKEND", "Agg")
+if "GENMODELS_IMPORT" not in os.environ and SHARED_DATA.is_dir():
+    os.environ["GENMODELS_IMPORT"] = str(SHARED_DATA)
+# one data root for the whole session, inside the repo's ignored data/ so repeated runs reuse imports
+os.environ.setdefault("GENMODELS_DATA", str(ROOT / "data"))
+
+
+def mnist_test_available() -> bool:
+    paths = [Path(p) / "MNIST" / "raw" for p in os.environ.get("GENMODELS_IMPORT", "").split(os.pathsep) if p]
+    paths.append(Path(os.environ["GENMODELS_DATA"]) / "MNIST" / "raw")
+    return any((p / "t10k-images-idx3-ubyte.gz").is_file() or (p / "t10k-images-idx3-ubyte").is_file() for p in paths)
+
+
+def fashion_available() -> bool:
+    return Path("/usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz").is_file() or (
+        Path(os.environ["GENMODELS_DATA"]) / "FashionMNIST" / "raw" / "train-images-idx3-ubyte"
+    ).is_file()
+
+
+needs_mnist_test = pytest.mark.skipif(
+    not mnist_test_available(), reason="MNIST test idx files not found (set GENMODELS_IMPORT to their folder)")
+needs_fashion = pytest.mark.skipif(
+    not fashion_available(), reason="Fashion-MNIST not installed (Debian package dataset-fashion-mnist)")
