@@ -11,6 +11,7 @@ from typing import Any, Sequence
 
 from .config import ConfigError, RunConfig
 from .data import DataError
+from .sweep import SweepError
 
 
 def _add_config_flags(parser: argparse.ArgumentParser) -> None:
@@ -56,6 +57,21 @@ def cmd_train(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_sweep(args: argparse.Namespace) -> int:
+    from .sweep import dry_run_table, load_sweep, run_sweep, select
+
+    specs = select(load_sweep(args.file, args.results), args.only)
+    if not specs:
+        print(f"error: no configuration of {args.file} matches --only {args.only!r}.", file=sys.stderr)
+        return 2
+    if args.dry_run:
+        print(dry_run_table(specs))
+        return 0
+    report = run_sweep(specs, progress=not args.no_progress)
+    print(report.table())
+    return 1 if report.failed else 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="genmodels", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -64,6 +80,14 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--out", help="run folder (default results/<dataset>/<model>/<run-name>)")
     train.add_argument("--resume", action="store_true", help="continue the run in --out from its checkpoint")
     train.set_defaults(func=cmd_train)
+
+    sweep = sub.add_parser("sweep", help="run every configuration of a sweep YAML through papermill")
+    sweep.add_argument("file", help="sweep file, e.g. configs/default.yaml")
+    sweep.add_argument("--only", metavar="PATTERN", help="glob over dataset/model/run-name, e.g. 'mnist/gan/*'")
+    sweep.add_argument("--dry-run", action="store_true", help="list the configurations and their state, run nothing")
+    sweep.add_argument("--results", default="results", help="results folder (default: results)")
+    sweep.add_argument("--no-progress", action="store_true", help="no progress bar")
+    sweep.set_defaults(func=cmd_sweep)
     return parser
 
 
@@ -72,7 +96,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         return int(args.func(args))
-    except (ConfigError, DataError) as err:
+    except (ConfigError, DataError, SweepError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

@@ -78,7 +78,7 @@ class RunConfig:
     progress: bool = True
     # filled by the metrics integration: evaluate quality every N steps (0 = only at the end)
     metrics_every: int = 0
-    metric_samples: int = 2000
+    metric_samples: int = 2000  # generated samples per quality evaluation; 0 turns quality metrics off
 
     def __post_init__(self) -> None:
         self.validate()
@@ -96,7 +96,8 @@ class RunConfig:
         _int_range("sample_every", self.sample_every, 0)
         _int_range("checkpoint_every", self.checkpoint_every, 0)
         _int_range("metrics_every", self.metrics_every, 0)
-        _int_range("metric_samples", self.metric_samples, 2)
+        if self.metric_samples != 0:
+            _int_range("metric_samples", self.metric_samples, 2)
         _choice("precision", self.precision, PRECISIONS)
         _choice("device", self.device, DEVICES)
         if self.images is not None:

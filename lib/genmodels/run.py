@@ -181,3 +181,14 @@ def git_commit() -> dict[str, Any]:
     if commit.returncode != 0:
         return {"commit": None}
     return {"commit": commit.stdout.strip(), "dirty": bool(dirty.stdout.strip())}
+
+
+def metrics_table(metrics: dict[str, Any]) -> str:
+    """A Markdown table of a run's metrics.json, for notebooks."""
+    rows = [("final " + k, v) for k, v in metrics.get("final_losses", {}).items()]
+    for section in ("quality", "test_reconstruction"):
+        for k, v in (metrics.get(section) or {}).items():
+            rows.append((k, v))
+    lines = ["| metric | value |", "|---|---|"]
+    lines += [f"| {k} | {v:.4g} |" if isinstance(v, float) else f"| {k} | {v} |" for k, v in rows]
+    return "\n".join(lines)

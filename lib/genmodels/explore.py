@@ -1,0 +1,46 @@
+"""Loading finished runs back for interactive exploration and for the report."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from .config import RunConfig
+from .models import build_model
+from .run import COMPLETE, is_complete
+
+
+def finished_runs(results_root: str | os.PathLike[str] = "results") -> list[Path]:
+    """Run folders under `results_root` holding a finished run, oldest first."""
+    markers = Path(results_root).glob(f"**/{COMPLETE}")
+    return sorted((m.parent for m in markers if is_complete(m.parent)), key=lambda p: (p / COMPLETE).stat().st_mtime)
+
+
+def newest_run(results_root: str | os.PathLike[str] = "results") -> Path:
+    runs = finished_runs(results_root)
+    if not runs:
+        raise FileNotFoundError(f"no finished run under {results_root}/; train one first "
+                                "(notebooks/train.ipynb or `python -m genmodels train`)")
+    return runs[-1]
+
+
+def load_config(run_dir: str | os.PathLike[str]) -> RunConfig:
+    values = json.loads((Path(run_dir) / "config.json").read_text())
+    values.pop("config_hash", None)
+    return RunConfig.from_dict(values)
+
+
+def load_run(run_dir: str | os.PathLike[str], checkpoint: str = "checkpoint.pt",
+             device: str | torch.device = "cpu") -> tuple[nn.Module, RunConfig]:
+    """The trained model of a run (in eval mode) and its config. `checkpoint="best.pt"` for the best by FID."""
+    run_dir = Path(run_dir)
+    config = load_config(run_dir)
+    state = torch.load(run_dir / checkpoint, map_location=device, weights_only=False)
+    channels = 3 if config.dataset == "cifar10" else 1
+    model = build_model(config, channels).to(device)
+    model.load_state_dict(state["model"])
+    return model.eval(), config

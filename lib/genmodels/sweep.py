@@ -1,0 +1,238 @@
+"""Sweeps: a YAML grid expanded into run configs, each executed as a papermill run of notebooks/train.ipynb.
+
+YAML format (see configs/*.yaml)::
+
+    name: default
+    defaults: {width: 32, steps: 600}      # shared RunConfig fields
+    grid:                                  # blocks; in each, lists are crossed, scalars are fixed
+      - {model: [vae, gan, wgan], dataset: [mnist], depth: [1, 2, 3, 4, 5]}
+      - {model: vae, kl_factor: [0.0001, 0.001, 0.01, 0.1]}
+
+A run is identified by the hash of its resolved config, so editing the grid re-runs only what changed.
+A run is complete when its folder holds ``complete.json`` with that hash and the executed notebook; the
+notebook is written under a temporary name and renamed only on success, so an interrupted run is never
+mistaken for a finished one, and is resumed from its last checkpoint when the sweep is run again.
+
+Where a run executes is one replaceable piece, an `Executor`: `LocalExecutor` runs them one after another
+here (training already uses every core); a cluster executor only has to implement `map`.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import itertools
+import json
+import os
+import time
+import traceback
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Iterable, Iterator, Protocol
+
+import yaml
+from tqdm import tqdm
+
+from .config import ConfigError, RunConfig
+from .run import COMPLETE, is_complete, write_json
+
+NOTEBOOK = Path(__file__).resolve().parents[2] / "notebooks" / "train.ipynb"
+KERNEL = "genmodels"
+EXECUTED = "train.ipynb"
+PARTIAL = ".train.partial.ipynb"
+FAILED = "failed.ipynb"
+ERROR = "error.txt"
+
+
+class SweepError(ValueError):
+    """The sweep file is invalid; the message names the entry and the field."""
+
+
+@dataclass
+class RunSpec:
+    config: RunConfig
+    run_dir: Path
+
+    @property
+    def label(self) -> str:
+        return f"{self.config.dataset}/{self.config.model}/{self.run_dir.name}"
+
+    def is_complete(self) -> bool:
+        return is_complete(self.run_dir, self.config.config_hash()) and (self.run_dir / EXECUTED).is_file()
+
+
+@dataclass
+class RunOutcome:
+    spec: RunSpec
+    status: str  # "done", "skipped" (already complete) or "failed"
+    seconds: float = 0.0
+    error: str = ""
+    metrics: dict[str, Any] = field(default_factory=dict)
+
+
+# ------------------------------------------------------------------ expansion
+def load_sweep(path: str | os.PathLike[str], results_root: str | os.PathLike[str] = "results") -> list[RunSpec]:
+    path = Path(path)
+    if not path.is_file():
+        raise SweepError(f"sweep file {path} not found; profiles are in configs/ (quick, default, full)")
+    try:
+        document = yaml.safe_load(path.read_text()) or {}
+    except yaml.YAMLError as err:
+        raise SweepError(f"{path} is not valid YAML: {err}") from None
+    return expand(document, results_root, source=str(path))
+
+
+def expand(document: dict[str, Any], results_root: str | os.PathLike[str] = "results",
+           source: str = "sweep") -> list[RunSpec]:
+    """Every configuration of the grid, deduplicated by config hash, in file order."""
+    if not isinstance(document, dict) or "grid" not in document:
+        raise SweepError(f"{source}: expected a mapping with 'grid' (and optional 'defaults', 'name')")
+    unknown = set(document) - {"name", "description", "defaults", "grid"}
+    if unknown:
+        raise SweepError(f"{source}: unknown top-level key(s) {sorted(unknown)}; allowed: name, description, defaults, grid")
+    defaults = document.get("defaults") or {}
+    blocks = document["grid"]
+    if isinstance(blocks, dict):
+        blocks = [blocks]
+    specs: dict[str, RunSpec] = {}
+    for number, block in enumerate(blocks, start=1):
+        if not isinstance(block, dict):
+            raise SweepError(f"{source}: grid entry {number} must be a mapping of field: value(s)")
+        keys = list(block)
+        values = [v if isinstance(v, list) else [v] for v in block.values()]
+        for combination in itertools.product(*values):
+            entry = {**defaults, **dict(zip(keys, combination))}
+            try:
+                config = RunConfig.from_dict(entry)
+            except (ConfigError, TypeError) as err:
+                raise SweepError(f"{source}: grid entry {number} ({_short(entry, keys)}): {err}") from None
+            run_dir = Path(results_root) / config.dataset / config.model / config.run_name()
+            specs.setdefault(config.config_hash(), RunSpec(config, run_dir))
+    return list(specs.values())
+
+
+def _short(entry: dict[str, Any], keys: list[str]) -> str:
+    return ", ".join(f"{k}={entry[k]!r}" for k in keys if k in entry)
+
+
+def select(specs: list[RunSpec], pattern: str | None) -> list[RunSpec]:
+    """Keep runs whose label (dataset/model/run-name) matches a glob, e.g. 'mnist/gan/*' or '*d3*'."""
+    if not pattern:
+        return specs
+    glob = pattern if any(ch in pattern for ch in "*?[") else f"*{pattern}*"
+    return [s for s in specs if fnmatch.fnmatch(s.label, glob)]
+
+
+# ------------------------------------------------------------------ execution
+def kernel_name() -> str:
+    """The project's kernel (registered into the venv by `make setup`); else the running Python's own."""
+    from jupyter_client.kernelspec import KernelSpecManager
+
+    return KERNEL if KERNEL in KernelSpecManager().find_kernel_specs() else "python3"
+
+
+def execute_spec(spec: RunSpec, notebook: Path = NOTEBOOK, kernel: str | None = None) -> RunOutcome:
+    """Run one configuration through papermill; failures are caught and recorded in the run folder."""
+    import papermill as pm
+
+    started = time.perf_counter()
+    spec.run_dir.mkdir(parents=True, exist_ok=True)
+    for stale in (FAILED, ERROR):
+        (spec.run_dir / stale).unlink(missing_ok=True)
+    parameters = {**spec.config.to_dict(), "out_dir": str(spec.run_dir), "progress": False}
+    partial = spec.run_dir / PARTIAL
+    try:
+        pm.execute_notebook(str(notebook), str(partial), parameters=parameters, kernel_name=kernel or kernel_name(),
+                            progress_bar=False, cwd=str(Path.cwd()), report_mode=False)
+    except Exception as err:  # papermill raises PapermillExecutionError for cell errors; keep going either way
+        if partial.exists():
+            partial.replace(spec.run_dir / FAILED)
+        message = _error_text(err)
+        (spec.run_dir / ERROR).write_text(message + "\n")
+        return RunOutcome(spec, "failed", time.perf_counter() - started, message.splitlines()[0][:200])
+    partial.replace(spec.run_dir / EXECUTED)
+    return RunOutcome(spec, "done", time.perf_counter() - started, metrics=_read_metrics(spec.run_dir))
+
+
+def _error_text(err: Exception) -> str:
+    ename, evalue = getattr(err, "ename", None), getattr(err, "evalue", None)
+    if ename:
+        return f"{ename}: {evalue}\n\n" + "".join(getattr(err, "traceback", []) or [])
+    return "".join(traceback.format_exception(err))
+
+
+def _read_metrics(run_dir: Path) -> dict[str, Any]:
+    try:
+        return json.loads((run_dir / "metrics.json").read_text())
+    except (OSError, json.JSONDecodeError):
+        return {}
+
+
+class Executor(Protocol):
+    """Where runs execute. `map` yields outcomes as runs finish, in any order."""
+
+    def map(self, specs: Iterable[RunSpec]) -> Iterator[RunOutcome]: ...
+
+
+class LocalExecutor:
+    """One run after another in this machine's papermill (each run already uses every CPU core)."""
+
+    def __init__(self, notebook: Path = NOTEBOOK, kernel: str | None = None) -> None:
+        self.notebook, self.kernel = notebook, kernel
+
+    def map(self, specs: Iterable[RunSpec]) -> Iterator[RunOutcome]:
+        kernel = self.kernel or kernel_name()
+        for spec in specs:
+            yield execute_spec(spec, self.notebook, kernel)
+
+
+@dataclass
+class SweepReport:
+    outcomes: list[RunOutcome]
+
+    @property
+    def failed(self) -> list[RunOutcome]:
+        return [o for o in self.outcomes if o.status == "failed"]
+
+    def table(self) -> str:
+        lines = [f"{'status':<8} {'seconds':>8} {'FID':>8}  run"]
+        for o in self.outcomes:
+            fid = (o.metrics.get("quality") or {}).get("fid")
+            fid_text = f"{fid:8.2f}" if isinstance(fid, (int, float)) else f"{'-':>8}"
+            lines.append(f"{o.status:<8} {o.seconds:8.1f} {fid_text}  {o.spec.label}")
+            if o.error:
+                lines.append(f"{'':<18}  error: {o.error}  (see {o.spec.run_dir / ERROR})")
+        counts = {s: sum(o.status == s for o in self.outcomes) for s in ("done", "skipped", "failed")}
+        lines.append(", ".join(f"{n} {s}" for s, n in counts.items()))
+        return "\n".join(lines)
+
+
+def run_sweep(specs: list[RunSpec], executor: Executor | None = None, progress: bool = True) -> SweepReport:
+    """Run every incomplete spec; one overall progress bar whose ETA is based on finished runs."""
+    executor = executor or LocalExecutor()
+    outcomes = [RunOutcome(s, "skipped", metrics=_read_metrics(s.run_dir)) for s in specs if s.is_complete()]
+    todo = [s for s in specs if not s.is_complete()]
+    with tqdm(total=len(todo), desc="sweep", unit="run", disable=not progress, dynamic_ncols=True) as bar:
+        if outcomes:
+            bar.write(f"{len(outcomes)} of {len(specs)} runs already complete, skipped")
+        for outcome in executor.map(todo):
+            outcomes.append(outcome)
+            bar.set_postfix_str(f"{outcome.status}: {outcome.spec.label}")
+            if outcome.status == "failed":
+                bar.write(f"FAILED {outcome.spec.label}: {outcome.error}")
+            bar.update(1)
+    order = {id(s): i for i, s in enumerate(specs)}
+    outcomes.sort(key=lambda o: order[id(o.spec)])
+    return SweepReport(outcomes)
+
+
+def dry_run_table(specs: list[RunSpec]) -> str:
+    lines = [f"{'state':<10} {'hash':<12}  run"]
+    for s in specs:
+        state = "complete" if s.is_complete() else ("partial" if s.run_dir.exists() else "todo")
+        lines.append(f"{state:<10} {s.config.config_hash():<12}  {s.label}")
+    lines.append(f"{len(specs)} configurations, {sum(s.is_complete() for s in specs)} complete")
+    return "\n".join(lines)
+
+
+__all__ = ["load_sweep", "expand", "select", "run_sweep", "LocalExecutor", "Executor", "RunSpec", "RunOutcome",
+           "SweepError", "dry_run_table", "COMPLETE"]
