@@ -130,10 +130,18 @@ class RunConfig:
             value = getattr(self, beta)
             if value is not None and (not _is_number(value) or not 0.0 <= value < 1.0):
                 raise ConfigError(f"{beta} must be a number in [0, 1), got {value!r}.")
-        if self.lipschitz == "clip" and self.gp_weight is not None:
+        # an unset lipschitz is WGAN-GP (see model_defaults); check against it now, not when resolved() fills it in
+        lipschitz = self.lipschitz or ("gp" if self.model == "wgan" else None)
+        if lipschitz == "clip" and self.gp_weight is not None:
             raise ConfigError("gp_weight applies only to lipschitz='gp', not to lipschitz='clip'.")
-        if self.lipschitz == "gp" and self.clip_value is not None:
-            raise ConfigError("clip_value applies only to lipschitz='clip', not to lipschitz='gp'.")
+        if lipschitz == "gp" and self.clip_value is not None:
+            raise ConfigError(
+                "clip_value applies only to lipschitz='clip', not to lipschitz='gp'"
+                + ("." if self.lipschitz else " (the WGAN default); set lipschitz='clip' to clip weights.")
+            )
+        if lipschitz == "clip" and (self.beta1 is not None or self.beta2 is not None):
+            beta = "beta1" if self.beta1 is not None else "beta2"
+            raise ConfigError(f"{beta} does not apply to lipschitz='clip', which trains with RMSprop; remove it.")
 
     # ---------------------------------------------------------------- defaults
     def resolved(self) -> "RunConfig":

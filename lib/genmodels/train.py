@@ -22,7 +22,7 @@ import torch
 from torch import nn
 from tqdm import tqdm
 
-from .config import RunConfig
+from .config import ConfigError, RunConfig
 from .data import BatchStream, ImageSet, load_dataset
 from .models import AdversarialModel, build_model
 
@@ -41,10 +41,11 @@ class Hook(Protocol):
 
 
 def resolve_device(device: str = "auto") -> torch.device:
+    """'auto' picks CUDA when present; an explicit 'cuda' without one is a config error (one line in the CLI)."""
     if device == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     if device == "cuda" and not torch.cuda.is_available():
-        raise RuntimeError("device='cuda' was asked for but no CUDA device is available; use device='auto'")
+        raise ConfigError("device='cuda' was asked for but no CUDA device is available; use device='auto' or 'cpu'.")
     return torch.device(device)
 
 

@@ -1,0 +1,82 @@
+"""The notebooks: parameters cell matches the config, papermill injection, and nbval with tiny parameters."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import nbformat
+import papermill as pm
+import pytest
+
+from genmodels.config import config_fields
+from genmodels.run import run_config
+from genmodels.config import RunConfig
+
+ROOT = Path(__file__).resolve().parents[1]
+NOTEBOOKS = ROOT / "notebooks"
+TINY = dict(model="vae", dataset="mnist-5k", depth=1, z_dim=2, width=8, batch_size=16, steps=8, n_train=256,
+            sample_every=4, checkpoint_every=0, metric_samples=0, progress=False)
+
+
+def parameters_cell(name: str) -> nbformat.NotebookNode:
+    nb = nbformat.read(NOTEBOOKS / name, as_version=4)
+    cells = [c for c in nb.cells if "parameters" in c.metadata.get("tags", [])]
+    assert len(cells) == 1, "exactly one cell tagged 'parameters'"
+    return cells[0]
+
+
+def test_train_parameters_are_exactly_the_config_fields() -> None:
+    names = list(pm.inspect_notebook(str(NOTEBOOKS / "train.ipynb")))
+    assert names == config_fields()
+
+
+def test_every_train_cell_is_tagged_for_the_report() -> None:
+    nb = nbformat.read(NOTEBOOKS / "train.ipynb", as_version=4)
+    assert all(c.metadata.get("tags") for c in nb.cells)
+
+
+def _nbval(notebook: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "--nbval-lax",
+                           str(notebook)], capture_output=True, text=True, timeout=600, cwd=notebook.parent)
+
+
+def test_train_notebook_under_nbval_with_injected_parameters(tmp_path: Path) -> None:
+    run_dir = tmp_path / "run"
+    prepared = tmp_path / "train.ipynb"
+    pm.execute_notebook(str(NOTEBOOKS / "train.ipynb"), str(prepared), prepare_only=True,
+                        parameters={**TINY, "out_dir": str(run_dir)})
+    result = _nbval(prepared)
+    assert result.returncode == 0, result.stdout[-3000:]
+    config = json.loads((run_dir / "config.json").read_text())
+    assert (config["model"], config["depth"], config["z_dim"], config["steps"]) == ("vae", 1, 2, 8)
+    assert (run_dir / "complete.json").is_file()
+    for figure in ("loss_curves", "samples", "interpolation", "reconstructions", "sample_progression"):
+        assert (run_dir / "figures" / f"{figure}.png").stat().st_size > 1000, figure
+
+
+@pytest.fixture(scope="module")
+def finished_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    run_dir = tmp_path_factory.mktemp("explore") / "run"
+    run_config(RunConfig(**TINY), run_dir)
+    return run_dir
+
+
+def test_explore_notebook_under_nbval_headless(tmp_path: Path, finished_run: Path) -> None:
+    prepared = tmp_path / "explore.ipynb"
+    pm.execute_notebook(str(NOTEBOOKS / "explore.ipynb"), str(prepared), prepare_only=True,
+                        parameters={"run_dir": str(finished_run), "n_samples": 16})
+    result = _nbval(prepared)
+    assert result.returncode == 0, result.stdout[-3000:]
+
+
+def test_explore_picks_the_newest_finished_run(tmp_path: Path, finished_run: Path) -> None:
+    executed = tmp_path / "explore.ipynb"
+    pm.execute_notebook(str(NOTEBOOKS / "explore.ipynb"), str(executed),
+                        parameters={"results_root": str(finished_run.parent), "n_samples": 16}, progress_bar=False)
+    nb = nbformat.read(executed, as_version=4)
+    text = "".join(o.get("text", "") for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", []))
+    assert f"{finished_run}: vae on mnist-5k, depth 1, z_dim 2" in text
+    assert "the manifold grid needs a 2-D latent" not in text  # z_dim 2 draws the manifold

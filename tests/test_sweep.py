@@ -1,0 +1,141 @@
+"""Sweeps: expansion and hashing, skip-completed, failure isolation, interrupt-and-resume."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import yaml
+
+from genmodels.cli import main
+from genmodels.sweep import EXECUTED, PARTIAL, SweepError, expand, load_sweep, select
+
+ROOT = Path(__file__).resolve().parents[1]
+TINY = {"dataset": "mnist-5k", "width": 8, "batch_size": 16, "n_train": 256, "sample_every": 0,
+        "checkpoint_every": 5, "metric_samples": 0}
+
+
+def write_sweep(path: Path, grid: list[dict], defaults: dict | None = None) -> Path:
+    path.write_text(yaml.safe_dump({"name": "test", "defaults": {**TINY, **(defaults or {})}, "grid": grid}))
+    return path
+
+
+# ------------------------------------------------------------------ expansion and hashing
+def test_expand_crosses_lists_and_fixes_scalars(tmp_path: Path) -> None:
+    specs = expand({"defaults": {"width": 8}, "grid": [
+        {"model": ["vae", "gan"], "depth": [1, 2], "z_dim": 4},
+        {"model": "vae", "kl_factor": [0.1, 1.0]},
+    ]}, tmp_path)
+    labels = [(s.config.model, s.config.depth, s.config.z_dim, s.config.kl_factor) for s in specs]
+    assert labels == [("vae", 1, 4, None), ("vae", 2, 4, None), ("gan", 1, 4, None), ("gan", 2, 4, None),
+                      ("vae", 3, 100, 0.1), ("vae", 3, 100, 1.0)]
+    assert all(s.config.width == 8 for s in specs)
+    assert all(s.run_dir.parent == tmp_path / "mnist" / s.config.model for s in specs)
+
+
+def test_expand_deduplicates_configs_that_resolve_alike(tmp_path: Path) -> None:
+    # kl_factor None resolves to the VAE default 1e-3: the same run, listed once
+    specs = expand({"grid": [{"model": "vae", "kl_factor": [None, 0.001]}]}, tmp_path)
+    assert len(specs) == 1
+
+
+def test_editing_the_grid_changes_only_the_edited_hashes(tmp_path: Path) -> None:
+    before = expand({"grid": [{"model": "gan", "depth": [1, 2, 3]}]}, tmp_path)
+    after = expand({"grid": [{"model": "gan", "depth": [1, 2, 4]}]}, tmp_path)
+    old = {s.config.config_hash() for s in before}
+    new = {s.config.config_hash() for s in after}
+    assert len(old & new) == 2 and len(new - old) == 1
+
+
+def test_hash_ignores_where_a_run_executes(tmp_path: Path) -> None:
+    a = expand({"grid": [{"model": "vae", "device": "cpu", "sample_every": 5}]}, tmp_path)[0]
+    b = expand({"grid": [{"model": "vae"}]}, tmp_path)[0]
+    assert a.config.config_hash() == b.config.config_hash()
+
+
+@pytest.mark.parametrize("document, message", [
+    ({"grid": [{"model": "vae", "depth": [3, 6]}]}, "grid entry 1 (model='vae', depth=6): depth must be an integer between 1 and 5"),
+    ({"grid": [{"model": "vae", "lipschitz": "gp"}]}, "lipschitz applies only to model wgan"),
+    ({"grid": [{"modle": "vae"}]}, "unknown config field 'modle' (did you mean 'model'?)"),
+    ({"defaults": {}, "grids": []}, "expected a mapping with 'grid'"),
+    ({"grid": [], "extra": 1}, "unknown top-level key(s) ['extra']"),
+    ({"grid": ["vae"]}, "grid entry 1 must be a mapping"),
+])
+def test_bad_sweep_files_give_one_clear_message(tmp_path: Path, document: dict, message: str) -> None:
+    with pytest.raises(SweepError) as err:
+        expand(document, tmp_path, source="s.yaml")
+    assert message in str(err.value)
+
+
+def test_cli_reports_bad_sweep_without_traceback(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("grid:\n  - {model: vae, depth: 0}\n")
+    assert main(["sweep", str(bad), "--dry-run"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and "depth must be" in err and "Traceback" not in err
+    assert main(["sweep", str(tmp_path / "missing.yaml")]) == 2
+
+
+def test_select_matches_globs_and_substrings(tmp_path: Path) -> None:
+    specs = expand({"grid": [{"model": ["vae", "gan"], "depth": [1, 2]}]}, tmp_path)
+    assert {s.config.model for s in select(specs, "mnist/gan/*")} == {"gan"}
+    assert {s.config.depth for s in select(specs, "d2-")} == {2}
+
+
+def test_shipped_profiles_expand(tmp_path: Path) -> None:
+    for profile in ("quick", "default", "full"):
+        specs = load_sweep(ROOT / "configs" / f"{profile}.yaml", tmp_path)
+        assert {s.config.model for s in specs} == {"vae", "gan", "wgan"}, profile
+
+
+# ------------------------------------------------------------------ running
+def test_failures_are_isolated_and_completed_runs_skipped(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """One run fails (CIFAR-10 files absent), the other completes; the command ends non-zero with a summary."""
+    sweep = write_sweep(tmp_path / "s.yaml", [
+        {"model": "vae", "depth": 1, "z_dim": 2, "steps": 6},
+        {"model": "vae", "depth": 1, "z_dim": 2, "steps": 6, "dataset": "cifar10", "data_root": str(tmp_path / "empty")},
+    ])
+    results = tmp_path / "results"
+    assert main(["sweep", str(sweep), "--results", str(results), "--no-progress"]) == 1
+    out = capsys.readouterr().out
+    assert "1 done, 0 skipped, 1 failed" in out and "DataError" in out
+    ok, failed = load_sweep(sweep, results)
+    assert ok.is_complete() and (ok.run_dir / EXECUTED).is_file()
+    assert not failed.is_complete()
+    assert (failed.run_dir / "failed.ipynb").is_file() and "CIFAR-10 not found" in (failed.run_dir / "error.txt").read_text()
+    # second invocation: the finished run is skipped, the failed one is tried again
+    assert main(["sweep", str(sweep), "--results", str(results), "--no-progress"]) == 1
+    assert "0 done, 1 skipped, 1 failed" in capsys.readouterr().out
+
+
+def test_interrupted_sweep_resumes_and_completes_each_run_once(tmp_path: Path) -> None:
+    """Kill the sweep (and its kernel) mid-run; re-running finishes every run exactly once."""
+    steps = 40
+    sweep = write_sweep(tmp_path / "s.yaml", [{"model": "vae", "depth": 1, "z_dim": [2, 3], "steps": steps}])
+    results = tmp_path / "results"
+    command = [sys.executable, "-m", "genmodels", "sweep", str(sweep), "--results", str(results), "--no-progress"]
+    process = subprocess.Popen(command, start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.time() + 240
+    first = load_sweep(sweep, results)[0]
+    while time.time() < deadline and not (first.run_dir / "checkpoint.pt").exists():
+        time.sleep(0.2)
+    os.killpg(process.pid, signal.SIGKILL)  # the whole group: the sweep and its notebook kernel
+    process.wait()
+    assert not first.is_complete(), "the run finished before it could be interrupted"
+    assert (first.run_dir / PARTIAL).exists() or not (first.run_dir / EXECUTED).exists()
+
+    done = subprocess.run(command, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stdout + done.stderr
+    for spec in load_sweep(sweep, results):
+        assert spec.is_complete()
+        assert not (spec.run_dir / PARTIAL).exists()
+        history = pd.read_csv(spec.run_dir / "history.csv")
+        assert history["step"].tolist() == list(range(1, steps + 1))  # each step once: resumed, not restarted
+    again = subprocess.run(command, capture_output=True, text=True, timeout=120)
+    assert again.returncode == 0 and "0 done, 2 skipped, 0 failed" in again.stdout
