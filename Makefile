@@ -41,7 +41,7 @@ sweep: setup
 
 report: setup
 	$(PY) -m genmodels sweep configs/$(PROFILE).yaml
-	$(PY) -m genmodels report --results results --out report
+	$(PY) -m genmodels report --sweep configs/$(PROFILE).yaml --results results --out report
 
 bench: setup
 	$(PY) bench/throughput.py

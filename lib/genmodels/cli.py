@@ -72,6 +72,14 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     return 1 if report.failed else 0
 
 
+def cmd_report(args: argparse.Namespace) -> int:
+    from .report import build_report
+
+    result = build_report(args.sweep, args.results, args.out)
+    print(result.message)
+    return 0 if result.pdf is not None or args.allow_no_pdf else 1
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="genmodels", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -88,6 +96,13 @@ def build_parser() -> argparse.ArgumentParser:
     sweep.add_argument("--results", default="results", help="results folder (default: results)")
     sweep.add_argument("--no-progress", action="store_true", help="no progress bar")
     sweep.set_defaults(func=cmd_sweep)
+
+    report = sub.add_parser("report", help="build report/report.pdf and .html from a sweep's results (never trains)")
+    report.add_argument("--sweep", default="configs/default.yaml", help="the sweep whose runs to report")
+    report.add_argument("--results", default="results", help="results folder (default: results)")
+    report.add_argument("--out", default="report", help="output folder (default: report)")
+    report.add_argument("--allow-no-pdf", action="store_true", help="exit 0 when only the HTML could be built")
+    report.set_defaults(func=cmd_report)
     return parser
 
 

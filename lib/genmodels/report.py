@@ -1,0 +1,447 @@
+"""The report: collect a sweep's runs from ``results/``, draw the comparison figures, write the Discussion
+from the measured numbers, and turn ``report/report.ipynb`` into PDF (nbconvert + XeLaTeX) and HTML.
+
+The report never trains. A configuration of the sweep without a finished run appears as "missing" or
+"failed" in every table it would have been in, never silently dropped.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import shutil
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Iterable
+
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+
+from . import plots
+from .config import RunConfig
+from .models import build_model, count_parameters
+from .sweep import ERROR, load_sweep
+
+ROOT = Path(__file__).resolve().parents[2]
+REPORT_NOTEBOOK = ROOT / "report" / "report.ipynb"
+MODEL_NAMES = {"vae": "VAE", "gan": "LSGAN", "wgan": "WGAN"}
+# metrics.json key -> column name, and whether lower is better
+METRICS = {"fid": ("FID", True), "kid_mean": ("KID", True), "inception_score_mean": ("IS", False),
+           "precision": ("precision", False), "recall": ("recall", False)}
+# a generator whose samples the classifier puts (almost) all in one class, or which covers almost none of
+# the real data, has collapsed; the thresholds are far from any working run's values (see README)
+COLLAPSE_IS, COLLAPSE_RECALL = 2.0, 0.05
+
+
+# ------------------------------------------------------------------ collecting runs
+def collect_runs(sweep_file: str | os.PathLike[str], results_root: str | os.PathLike[str] = "results") -> pd.DataFrame:
+    """One row per configuration of the sweep: its resolved config, status, metrics, cost and data source."""
+    rows = []
+    for spec in load_sweep(sweep_file, results_root):
+        c = spec.config.resolved()
+        row: dict[str, Any] = {
+            "label": spec.label, "run_dir": str(spec.run_dir), "model": c.model, "dataset": c.dataset,
+            "depth": c.depth, "z_dim": c.z_dim, "kl_factor": c.kl_factor, "d_output": c.d_output,
+            "lipschitz": c.lipschitz, "seed": c.seed, "steps": c.total_steps, "width": c.width,
+            "variant": variant(c), "status": _status(spec),
+        }
+        if row["status"] == "complete":
+            row.update(_read_run(spec.run_dir))
+        rows.append(row)
+    frame = pd.DataFrame(rows)
+    for column in ("FID", "KID", "IS", "precision", "recall", "seconds", "test_mse"):
+        if column not in frame:
+            frame[column] = np.nan
+    return frame
+
+
+def variant(c: RunConfig) -> str:
+    """The model-specific knob in words: kl=0.001, sigmoid output, gradient penalty, ..."""
+    if c.model == "vae":
+        return f"kl={c.kl_factor:g}"
+    if c.model == "gan":
+        return f"{c.d_output} output"
+    return "gradient penalty" if c.lipschitz == "gp" else "weight clipping"
+
+
+def _status(spec: Any) -> str:
+    if spec.is_complete():
+        return "complete"
+    if (spec.run_dir / ERROR).is_file():
+        return "failed"
+    return "incomplete" if spec.run_dir.exists() else "missing"
+
+
+def _read_run(run_dir: Path) -> dict[str, Any]:
+    metrics = json.loads((run_dir / "metrics.json").read_text())
+    meta = json.loads((run_dir / "meta.json").read_text())
+    quality = metrics.get("quality") or {}
+    row = {name: quality.get(key, np.nan) for key, (name, _) in METRICS.items()}
+    row["seconds"] = meta["wall_seconds"]["training"]
+    row["images"] = meta["summary"]["images"]
+    row["train_images"] = meta["data"]["train"]["images"]
+    row["data_source"] = meta["data"]["train"]["source"]
+    row["fallback"] = bool(meta["data"]["train"].get("fallback"))
+    row["classifier_hash"] = (metrics.get("classifier") or {}).get("hash")
+    row["classifier_accuracy"] = (metrics.get("classifier") or {}).get("accuracy")
+    row["fake_samples"] = quality.get("fake_samples")
+    row["real_samples"] = quality.get("real_samples")
+    row["test_mse"] = (metrics.get("test_reconstruction") or {}).get("mse", np.nan)
+    for key, value in metrics.get("final_losses", {}).items():
+        row[f"loss_{key}"] = value
+    if "IS" in row and "recall" in row:
+        row["collapsed"] = bool(row["IS"] < COLLAPSE_IS or row["recall"] < COLLAPSE_RECALL)
+    return row
+
+
+def main_runs(runs: pd.DataFrame) -> pd.DataFrame:
+    """Runs with every model knob at its default and seed 0: the depth x z_dim grid."""
+    default_variant = {"vae": "kl=0.001", "gan": "linear output", "wgan": "gradient penalty"}
+    keep = runs["variant"] == runs["model"].map(default_variant)
+    return runs[keep & (runs["seed"] == 0)]
+
+
+def representative(runs: pd.DataFrame, model: str, dataset: str = "mnist", depth: int = 3, z_dim: int = 100) -> pd.Series | None:
+    """The model's run at (depth, z_dim) when the sweep has it, else its finished main run nearest to it."""
+    pick = main_runs(runs)
+    pick = pick[(pick.model == model) & (pick.dataset == dataset)]
+    exact = pick[(pick.depth == depth) & (pick.z_dim == z_dim)]
+    if len(exact):
+        return exact.iloc[0]
+    done = pick[pick.status == "complete"]
+    if done.empty:
+        return None
+    distance = (done.depth - depth).abs() * 1000 + (np.log2(done.z_dim) - np.log2(z_dim)).abs()
+    return done.loc[distance.idxmin()]
+
+
+# ------------------------------------------------------------------ tables
+def architecture_table(width: int, z_dim: int = 100, channels: int = 1) -> pd.DataFrame:
+    """Parameter counts of each module per depth (at the report's width and z_dim)."""
+    rows = []
+    for depth in range(1, 6):
+        row: dict[str, Any] = {"depth": depth}
+        for model in ("vae", "gan", "wgan"):
+            m = build_model(RunConfig(model=model, depth=depth, z_dim=z_dim, width=width), channels)
+            first, second = (m.encoder, m.decoder) if model == "vae" else (m.critic, m.generator)
+            names = ("encoder", "decoder") if model == "vae" else (("critic", "generator") if model == "wgan" else ("discriminator", "generator"))
+            row[f"{MODEL_NAMES[model]} {names[0]}"] = count_parameters(first)
+            row[f"{MODEL_NAMES[model]} {names[1]}"] = count_parameters(second)
+        rows.append(row)
+    frame = pd.DataFrame(rows).set_index("depth")
+    return frame.map(lambda n: f"{n / 1e6:.2f} M" if n >= 1e6 else f"{n / 1e3:.0f} k")
+
+
+def metric_table(runs: pd.DataFrame, columns: Iterable[str] = ("FID", "KID", "IS", "precision", "recall")) -> pd.DataFrame:
+    """Readable metrics of the given runs; unfinished runs show their status instead of numbers."""
+    out = []
+    for _, r in runs.iterrows():
+        row = {"model": MODEL_NAMES[r.model], "data": r.dataset, "depth": r.depth, "z": r.z_dim, "variant": r.variant}
+        for col in columns:
+            row[col] = _fmt(r.get(col), col) if r.status == "complete" else r.status
+        row["train s"] = f"{r.seconds:.0f}" if r.status == "complete" else ""
+        out.append(row)
+    return pd.DataFrame(out)
+
+
+def _fmt(value: Any, column: str) -> str:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "n/a"
+    if column == "KID":
+        return f"{value:.4f}"
+    return f"{value:.2f}" if column in ("FID", "IS") else f"{value:.3f}"
+
+
+def markdown(frame: pd.DataFrame, index: bool = False) -> str:
+    return frame.to_markdown(index=index, disable_numparse=True)
+
+
+# ------------------------------------------------------------------ figures
+def depth_zdim_montage(runs: pd.DataFrame, model: str, dataset: str, n: int = 16) -> plt.Figure | None:
+    """Final samples of every (depth, z_dim) run of a model: rows depth, columns z_dim; gaps say why."""
+    grid = main_runs(runs)
+    grid = grid[(grid.model == model) & (grid.dataset == dataset)]
+    if grid.empty:
+        return None
+    depths, zs = sorted(grid.depth.unique()), sorted(grid.z_dim.unique())
+    fig, axes = plt.subplots(len(depths), len(zs), figsize=(1.9 * len(zs) + 0.6, 1.9 * len(depths)), squeeze=False)
+    for i, depth in enumerate(depths):
+        for j, z in enumerate(zs):
+            ax = axes[i][j]
+            ax.set_xticks([]), ax.set_yticks([])
+            cell = grid[(grid.depth == depth) & (grid.z_dim == z)]
+            if cell.empty:
+                ax.text(0.5, 0.5, "not in sweep", ha="center", va="center", fontsize=7, color="0.5")
+            elif cell.iloc[0].status != "complete":
+                ax.text(0.5, 0.5, cell.iloc[0].status, ha="center", va="center", fontsize=8, color="C3")
+            else:
+                ax.imshow(_final_grid(Path(cell.iloc[0].run_dir), n), cmap="gray", interpolation="nearest")
+                ax.set_title(f"FID {cell.iloc[0].FID:.1f}", fontsize=7)
+            if j == 0:
+                ax.set_ylabel(f"depth {depth}", fontsize=8)
+            if i == len(depths) - 1:
+                ax.set_xlabel(f"z_dim {z}", fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
+def _final_grid(run_dir: Path, n: int = 16) -> np.ndarray:
+    """The top-left sqrt(n) x sqrt(n) block of the run's last fixed-noise grid (8x8 of 34-pixel cells)."""
+    last = sorted((run_dir / "samples").glob("step_*.png"))[-1]
+    image = plt.imread(last)
+    side = int(math.sqrt(n)) * 34 + 2
+    return image[:side, :side]
+
+
+def heatmap(runs: pd.DataFrame, model: str, dataset: str, metric: str = "FID") -> plt.Figure | None:
+    import seaborn as sns
+
+    grid = main_runs(runs)
+    grid = grid[(grid.model == model) & (grid.dataset == dataset)]
+    if grid.empty or grid[metric].notna().sum() == 0:
+        return None
+    table = grid.pivot_table(index="depth", columns="z_dim", values=metric, aggfunc="mean")
+    fig, ax = plt.subplots(figsize=(1.2 * table.shape[1] + 1.6, 0.55 * table.shape[0] + 1.2))
+    lower_better = dict(METRICS.values()).get(metric, True) if metric in dict(METRICS.values()) else True
+    sns.heatmap(table, annot=True, fmt=".1f" if metric in ("FID", "IS") else ".3f", ax=ax,
+                cmap="viridis_r" if lower_better else "viridis", cbar_kws={"label": metric}, linewidths=0.5)
+    ax.set_title(f"{MODEL_NAMES[model]} on {dataset}: {metric}", fontsize=9)
+    fig.tight_layout()
+    return fig
+
+
+def kl_sweep_figure(runs: pd.DataFrame, dataset: str = "mnist") -> plt.Figure | None:
+    """Samples and reconstructions per KL factor, with FID and test MSE in the titles (seed Results)."""
+    kl = runs[(runs.model == "vae") & (runs.dataset == dataset) & (runs.status == "complete")]
+    kl = kl[kl.label.isin(_kl_labels(runs, dataset))].sort_values("kl_factor")
+    if len(kl) < 2:
+        return None
+    fig, axes = plt.subplots(2, len(kl), figsize=(2.1 * len(kl), 4.6), squeeze=False)
+    for j, (_, r) in enumerate(kl.iterrows()):
+        axes[0][j].imshow(_final_grid(Path(r.run_dir)), cmap="gray")
+        axes[0][j].set_title(f"kl={r.kl_factor:g}\nFID {r.FID:.1f}", fontsize=8)
+        recon = Path(r.run_dir) / "figures" / "reconstructions.png"
+        if recon.is_file():
+            axes[1][j].imshow(plt.imread(recon))
+            axes[1][j].set_title(f"test MSE {r.test_mse:.3f}", fontsize=8)
+        for ax in axes[:, j]:
+            ax.set_axis_off()
+    fig.tight_layout()
+    return fig
+
+
+def _kl_labels(runs: pd.DataFrame, dataset: str) -> list[str]:
+    """The KL sweep: VAE runs that share depth and z_dim with more than one kl_factor."""
+    vae = runs[(runs.model == "vae") & (runs.dataset == dataset)]
+    groups = vae.groupby(["depth", "z_dim", "seed"])["kl_factor"].nunique()
+    if groups.empty or groups.max() < 2:
+        return []
+    depth, z, seed = groups.idxmax()
+    return vae[(vae.depth == depth) & (vae.z_dim == z) & (vae.seed == seed)].label.tolist()
+
+
+def kl_table(runs: pd.DataFrame, dataset: str = "mnist") -> pd.DataFrame:
+    kl = runs[runs.label.isin(_kl_labels(runs, dataset))].sort_values("kl_factor")
+    return metric_table(kl, ("FID", "IS", "recall", "test_mse"))
+
+
+def loss_curves(run: pd.Series) -> plt.Figure:
+    history = pd.read_csv(Path(run.run_dir) / "history.csv")
+    return plots.loss_curves(history, run.model, f"{MODEL_NAMES[run.model]}, {run.dataset}, depth {run.depth}, "
+                                                 f"z_dim {run.z_dim}, {run.variant}")
+
+
+def collapse_table(runs: pd.DataFrame) -> pd.DataFrame:
+    """GAN runs per discriminator output over seeds: how many collapsed (IS < 2 or recall < 0.05)."""
+    gan = runs[(runs.model == "gan")]
+    seeds = gan.groupby(["dataset", "depth", "z_dim"])["seed"].nunique()
+    if seeds.empty or seeds.max() < 2:
+        return pd.DataFrame()
+    dataset, depth, z = seeds.idxmax()
+    study = gan[(gan.dataset == dataset) & (gan.depth == depth) & (gan.z_dim == z)]
+    rows = []
+    for output, group in study.groupby("d_output"):
+        done = group[group.status == "complete"]
+        rows.append({"discriminator output": output, "runs": len(group), "finished": len(done),
+                     "collapsed": int(done["collapsed"].sum()) if len(done) else 0,
+                     "median FID": f"{done.FID.median():.1f}" if len(done) else "n/a",
+                     "median IS": f"{done.IS.median():.2f}" if len(done) else "n/a",
+                     "seeds": ", ".join(str(s) for s in sorted(group.seed))})
+    return pd.DataFrame(rows)
+
+
+def equal_compute_table(runs: pd.DataFrame, dataset: str = "mnist") -> pd.DataFrame:
+    """Each model's best main run by FID, with its training seconds: what a minute of CPU buys."""
+    rows = []
+    for model in ("vae", "gan", "wgan"):
+        done = main_runs(runs)
+        done = done[(done.model == model) & (done.dataset == dataset) & (done.status == "complete")]
+        if done.empty or done.FID.isna().all():
+            rows.append({"model": MODEL_NAMES[model], "best run": "none finished" if done.empty else "no quality metrics"})
+            continue
+        best = done.loc[done.FID.idxmin()]
+        rows.append({"model": MODEL_NAMES[model], "best run": f"depth {best.depth}, z {best.z_dim}",
+                     "FID": f"{best.FID:.2f}", "IS": f"{best.IS:.2f}", "recall": f"{best.recall:.3f}",
+                     "train s": f"{best.seconds:.0f}", "median train s (all runs)": f"{done.seconds.median():.0f}",
+                     "median FID (all runs)": f"{done.FID.median():.1f}"})
+    return pd.DataFrame(rows)
+
+
+# ------------------------------------------------------------------ discussion
+def discussion(runs: pd.DataFrame) -> list[str]:
+    """Sentences stating what the measurements show, each with the numbers and run it rests on."""
+    out: list[str] = []
+    done = runs[runs.status == "complete"]
+    missing = runs[runs.status != "complete"]
+    if not missing.empty:
+        out.append(f"{len(missing)} of {len(runs)} configurations have no finished run "
+                   f"({', '.join(f'{n} {s}' for s, n in missing.status.value_counts().items())}); "
+                   "they are marked in every table and excluded from the comparisons below.")
+    for dataset in sorted(done.dataset.unique()):
+        main = main_runs(done)
+        main = main[main.dataset == dataset].dropna(subset=["FID"])
+        if main.empty:
+            continue
+        ranking = main.sort_values("FID")
+        best = ranking.iloc[0]
+        per_model = main.groupby("model").FID.min().sort_values()
+        text = (f"On {dataset}, the lowest FID of the depth x z_dim grid is {best.FID:.2f}, by the "
+                f"{MODEL_NAMES[best.model]} at depth {best.depth} and z_dim {best.z_dim} (run {best.label}).")
+        if len(per_model) > 1:
+            others = ", ".join(f"{MODEL_NAMES[m]} {v:.2f}" for m, v in per_model.iloc[1:].items())
+            text += (f" The best run of each other model: {others}; the winner's margin over the runner-up is "
+                     f"{per_model.iloc[1] - per_model.iloc[0]:.2f} FID.")
+        out.append(text)
+        for model, group in main.groupby("model"):
+            by_depth = group.groupby("depth").FID.median()
+            by_z = group.groupby("z_dim").FID.median()
+            if len(by_depth) > 1 and len(by_z) > 1:
+                out.append(
+                    f"{MODEL_NAMES[model]} on {dataset}: median FID by depth is "
+                    + ", ".join(f"{v:.1f} at depth {d}" for d, v in by_depth.items())
+                    + "; by z_dim " + ", ".join(f"{v:.1f} at z_dim {z}" for z, v in by_z.items()) + ".")
+    kl = runs[runs.label.isin(_kl_labels(runs, "mnist"))]
+    kl = kl[kl.status == "complete"].sort_values("kl_factor")
+    if len(kl) >= 2:
+        lo, hi = kl.iloc[0], kl.iloc[-1]
+        out.append(f"Raising the VAE's KL factor from {lo.kl_factor:g} to {hi.kl_factor:g} changed the test "
+                   f"reconstruction MSE from {lo.test_mse:.4f} to {hi.test_mse:.4f} and the sample FID from "
+                   f"{lo.FID:.2f} to {hi.FID:.2f}; the best FID of the KL sweep, {kl.FID.min():.2f}, is at "
+                   f"kl={kl.loc[kl.FID.idxmin()].kl_factor:g}.")
+    wgan = done[(done.model == "wgan") & (done.depth == 3) & (done.z_dim == 100) & (done.dataset == "mnist")]
+    if set(wgan.lipschitz) >= {"gp", "clip"}:
+        gp, clip = wgan[wgan.lipschitz == "gp"].iloc[0], wgan[wgan.lipschitz == "clip"].iloc[0]
+        out.append(f"For the WGAN at depth 3, z_dim 100, the gradient penalty reached FID {gp.FID:.2f} and weight "
+                   f"clipping {clip.FID:.2f} at the same number of steps ({gp.steps}).")
+    collapse = collapse_table(runs)
+    if not collapse.empty:
+        parts = [f"{r['collapsed']} of {r['finished']} runs with a {r['discriminator output']} output"
+                 for _, r in collapse.iterrows()]
+        out.append("Collapse (IS < 2 or recall < 0.05) of the least-squares GAN over seeds: " + "; ".join(parts) + ".")
+    return out
+
+
+# ------------------------------------------------------------------ building
+@dataclass
+class BuildResult:
+    notebook: Path
+    html: Path
+    pdf: Path | None
+    message: str
+
+
+def build_report(sweep_file: str | os.PathLike[str], results_root: str | os.PathLike[str] = "results",
+                 out_dir: str | os.PathLike[str] = "report") -> BuildResult:
+    """Execute the report notebook over the results, then export HTML and (where TeX exists) PDF."""
+    import nbformat
+    import papermill as pm
+    from nbconvert import HTMLExporter, PDFExporter
+    from traitlets.config import Config
+
+    from .sweep import kernel_name
+
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    executed = out / "report.executed.ipynb"
+    pm.execute_notebook(str(REPORT_NOTEBOOK), str(executed), kernel_name=kernel_name(), progress_bar=False,
+                        parameters={"sweep": str(Path(sweep_file).resolve()), "results_root": str(Path(results_root).resolve())},
+                        cwd=str(out.resolve()))
+    nb = nbformat.read(executed, as_version=4)
+    config = Config()
+    config.TemplateExporter.exclude_input = True
+    config.TemplateExporter.exclude_input_prompt = True
+    config.TemplateExporter.exclude_output_prompt = True
+    config.TagRemovePreprocessor.remove_cell_tags = {"remove"}
+    config.TagRemovePreprocessor.enabled = True
+    html, _ = HTMLExporter(config=config).from_notebook_node(nb)
+    html_path = out / "report.html"
+    html_path.write_text(html)
+    missing = [tool for tool in ("xelatex", "pandoc") if shutil.which(tool) is None]
+    if missing:
+        return BuildResult(executed, html_path, None,
+                           f"no PDF: {' and '.join(missing)} not found (Debian: apt-get install texlive-xetex "
+                           "texlive-fonts-recommended texlive-plain-generic pandoc); the HTML report is complete")
+    pdf_exporter = PDFExporter(config=config)
+    pdf_exporter.template_file = "index.tex.j2"
+    pdf_exporter.extra_template_basedirs = [str(ROOT / "report" / "template")]
+    pdf_exporter.template_name = "genmodels"
+    try:
+        pdf, _ = pdf_exporter.from_notebook_node(nb, resources={"metadata": {"path": str(out.resolve())}})
+    except Exception as err:  # nbconvert raises LatexFailed with the TeX log
+        log = getattr(err, "output", "") or str(err)
+        (out / "latex-error.log").write_text(str(log))
+        return BuildResult(executed, html_path, None, f"no PDF: LaTeX failed, see {out / 'latex-error.log'}")
+    pdf_path = out / "report.pdf"
+    pdf_path.write_bytes(pdf)
+    return BuildResult(executed, html_path, pdf_path, f"wrote {pdf_path} and {html_path}")
+
+
+def pdf_text(pdf: Path) -> str:
+    """The PDF's text (pdftotext), for checks."""
+    return subprocess.run(["pdftotext", "-layout", str(pdf), "-"], capture_output=True, text=True, check=True).stdout
+
+
+# ------------------------------------------------------------------ presentation in the report notebook
+class Captions:
+    """Numbers figures and tables and displays each with its caption (HTML and PDF alike)."""
+
+    def __init__(self) -> None:
+        self.figures = 0
+        self.tables = 0
+
+    def figure(self, fig: plt.Figure | None, caption: str, dpi: int = 150) -> None:
+        import io
+
+        from IPython.display import Image, Markdown, display
+
+        if fig is None:
+            display(Markdown(f"*No figure: {caption} (no finished runs for it).*"))
+            return
+        buffer = io.BytesIO()
+        fig.savefig(buffer, format="png", dpi=dpi, bbox_inches="tight")
+        plt.close(fig)
+        self.figures += 1
+        display(Image(buffer.getvalue()))
+        display(Markdown(f"**Figure {self.figures}.** {caption}"))
+
+    def image(self, path: str | os.PathLike[str] | None, caption: str) -> None:
+        from IPython.display import Image, Markdown, display
+
+        if path is None or not Path(path).is_file():
+            display(Markdown(f"*No figure: {caption} (run missing).*"))
+            return
+        self.figures += 1
+        display(Image(filename=str(path)))
+        display(Markdown(f"**Figure {self.figures}.** {caption}"))
+
+    def table(self, frame: pd.DataFrame, caption: str, index: bool = False) -> None:
+        from IPython.display import Markdown, display
+
+        if frame is None or frame.empty:
+            display(Markdown(f"*No table: {caption} (no runs for it).*"))
+            return
+        self.tables += 1
+        display(Markdown(f"**Table {self.tables}.** {caption}\n\n" + markdown(frame, index=index)))
