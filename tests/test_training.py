@@ -60,7 +60,7 @@ def test_vae_loss_decreases_on_real_data(tmp_path: Path, mnist5k: ImageSet) -> N
     assert len(history) == 80
     first = sum(row["loss"] for row in history[:10]) / 10
     last = sum(row["loss"] for row in history[-10:]) / 10
-    assert last < 0.7 * first, (first, last)
+    assert last < 0.6 * first, (first, last)  # measured: about 0.4 over seeds 0-2
     # and the run folder holds what the notebooks read
     assert (tmp_path / CHECKPOINT).is_file() and (tmp_path / HISTORY).is_file()
     assert any((tmp_path / "samples").glob("step_*.png"))
