@@ -40,3 +40,16 @@ needs_mnist_test = pytest.mark.skipif(
     not mnist_test_available(), reason="MNIST test idx files not found (set GENMODELS_IMPORT to their folder)")
 needs_fashion = pytest.mark.skipif(
     not fashion_available(), reason="Fashion-MNIST not installed (Debian package dataset-fashion-mnist)")
+
+
+@pytest.fixture(scope="session")
+def quick_results(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The quick profile's sweep, run once per session (the chain train -> metrics, ~2-3 minutes)."""
+    import subprocess
+    import sys
+
+    root = tmp_path_factory.mktemp("quick-results")
+    done = subprocess.run([sys.executable, "-m", "genmodels", "sweep", str(ROOT / "configs" / "quick.yaml"),
+                           "--results", str(root), "--no-progress"], capture_output=True, text=True, timeout=1200)
+    assert done.returncode == 0, done.stdout[-4000:] + done.stderr[-4000:]
+    return root

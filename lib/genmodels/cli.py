@@ -52,7 +52,12 @@ def cmd_train(args: argparse.Namespace) -> int:
         print(f"error: {out} already holds a run; pass --resume to continue it or choose another --out.",
               file=sys.stderr)
         return 2
-    summary = execute_run(config, out, resume=args.resume)
+    evaluate = None
+    if not args.no_metrics:
+        from .metrics import default_evaluator
+
+        evaluate = default_evaluator(config, args.results)
+    summary = execute_run(config, out, resume=args.resume, evaluate=evaluate)
     print(f"done: {out}  ({summary['steps']} steps, {summary['seconds']:.0f} s)")
     return 0
 
@@ -87,6 +92,8 @@ def build_parser() -> argparse.ArgumentParser:
     _add_config_flags(train)
     train.add_argument("--out", help="run folder (default results/<dataset>/<model>/<run-name>)")
     train.add_argument("--resume", action="store_true", help="continue the run in --out from its checkpoint")
+    train.add_argument("--results", default="results", help="results root; classifiers are cached in its classifiers/")
+    train.add_argument("--no-metrics", action="store_true", help="skip the quality metrics (FID, KID, IS, precision/recall)")
     train.set_defaults(func=cmd_train)
 
     sweep = sub.add_parser("sweep", help="run every configuration of a sweep YAML through papermill")
