@@ -17,7 +17,6 @@ SHARED_DATA = ROOT.parent / "shared" / "data"
 
 # set at import, before any test module reads them
 os.environ["GENMODELS_OFFLINE"] = "1"
-os.environ.setdefault("MPLBACKEND", "Agg")
 if "GENMODELS_IMPORT" not in os.environ and SHARED_DATA.is_dir():
     os.environ["GENMODELS_IMPORT"] = str(SHARED_DATA)
 # one data root for the whole session, inside the repo's ignored data/ so repeated runs reuse imports

@@ -93,3 +93,15 @@ def reconstructions(originals: torch.Tensor, recon: torch.Tensor, n: int = 8) ->
 def interpolation(images: torch.Tensor, steps: int) -> plt.Figure:
     """Rows of images decoded along straight lines between pairs of latents."""
     return image_grid(images, nrow=steps, size=6.0)
+
+
+def show(fig: plt.Figure, dpi: int = 110) -> None:
+    """Display a figure as a PNG in a notebook, whatever the matplotlib backend (headless runs included)."""
+    import io
+
+    from IPython.display import Image, display
+
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=dpi, bbox_inches="tight")
+    plt.close(fig)
+    display(Image(buffer.getvalue()))
