@@ -39,7 +39,7 @@ def test_every_train_cell_is_tagged_for_the_report() -> None:
 
 
 def _nbval(notebook: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "--nbval-lax",
+    return subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "--nbval-lax", "--nbval-current-env",
                            str(notebook)], capture_output=True, text=True, timeout=600, cwd=notebook.parent)
 
 

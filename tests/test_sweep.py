@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -115,27 +116,52 @@ def test_failures_are_isolated_and_completed_runs_skipped(tmp_path: Path, capsys
 
 
 def test_interrupted_sweep_resumes_and_completes_each_run_once(tmp_path: Path) -> None:
-    """Kill the sweep (and its kernel) mid-run; re-running finishes every run exactly once."""
-    steps = 40
+    """Kill the sweep mid-training; re-running resumes the interrupted run and finishes every run exactly once."""
+    import json
+
+    import torch
+
+    steps = 3000  # far more than can finish before the kill: the first checkpoint (step 5) triggers it
     sweep = write_sweep(tmp_path / "s.yaml", [{"model": "vae", "depth": 1, "z_dim": [2, 3], "steps": steps}])
     results = tmp_path / "results"
     command = [sys.executable, "-m", "genmodels", "sweep", str(sweep), "--results", str(results), "--no-progress"]
     process = subprocess.Popen(command, start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    deadline = time.time() + 240
     first = load_sweep(sweep, results)[0]
+    deadline = time.time() + 300
     while time.time() < deadline and not (first.run_dir / "checkpoint.pt").exists():
         time.sleep(0.2)
-    os.killpg(process.pid, signal.SIGKILL)  # the whole group: the sweep and its notebook kernel
+    os.killpg(process.pid, signal.SIGKILL)  # the sweep; its kernel notices its parent is gone and exits
     process.wait()
-    assert not first.is_complete(), "the run finished before it could be interrupted"
-    assert (first.run_dir / PARTIAL).exists() or not (first.run_dir / EXECUTED).exists()
+    time.sleep(3)
+    assert not first.is_complete()
+    interrupted_at = torch.load(first.run_dir / "checkpoint.pt", weights_only=False)["step"]
+    assert 0 < interrupted_at < steps
 
-    done = subprocess.run(command, capture_output=True, text=True, timeout=600)
+    # the very same command again: the interrupted run resumes from its checkpoint, the other starts
+    done = subprocess.run(command, capture_output=True, text=True, timeout=1200)
     assert done.returncode == 0, done.stdout + done.stderr
     for spec in load_sweep(sweep, results):
         assert spec.is_complete()
         assert not (spec.run_dir / PARTIAL).exists()
         history = pd.read_csv(spec.run_dir / "history.csv")
-        assert history["step"].tolist() == list(range(1, steps + 1))  # each step once: resumed, not restarted
+        assert history["step"].tolist() == list(range(1, steps + 1))  # each step exactly once
+    meta = json.loads((first.run_dir / "meta.json").read_text())
+    assert meta["resumed_from_step"] == interrupted_at > 0  # resumed, not restarted
     again = subprocess.run(command, capture_output=True, text=True, timeout=120)
     assert again.returncode == 0 and "0 done, 2 skipped, 0 failed" in again.stdout
+
+
+@pytest.mark.parametrize("document, message", [
+    ({"grid": None}, "'grid' must be a non-empty list"),
+    ({"defaults": [1], "grid": [{"model": "vae"}]}, "'defaults' must be a mapping"),
+])
+def test_malformed_sweep_structure_is_one_message(tmp_path: Path, document: dict, message: str) -> None:
+    with pytest.raises(SweepError, match=re.escape(message)):
+        expand(document, tmp_path)
+
+
+def test_yaml_scientific_notation_reaches_float_fields(tmp_path: Path) -> None:
+    """PyYAML reads 1e-3 as a string; the config gets the number the user wrote."""
+    document = yaml.safe_load("grid:\n  - {model: vae, kl_factor: 1e-3, lr: 3e-4}\n")
+    spec = expand(document, tmp_path)[0]
+    assert spec.config.kl_factor == 0.001 and spec.config.lr == 0.0003

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import dataclasses
 import sys
 import typing
@@ -11,6 +12,7 @@ from typing import Any, Sequence
 
 from .config import ConfigError, RunConfig
 from .data import DataError
+from .report import ReportError
 from .sweep import SweepError
 
 
@@ -65,6 +67,7 @@ def cmd_train(args: argparse.Namespace) -> int:
 def cmd_sweep(args: argparse.Namespace) -> int:
     from .sweep import dry_run_table, load_sweep, run_sweep, select
 
+    os.environ["GENMODELS_RESULTS"] = str(Path(args.results).resolve())
     specs = select(load_sweep(args.file, args.results), args.only)
     if not specs:
         print(f"error: no configuration of {args.file} matches --only {args.only!r}.", file=sys.stderr)
@@ -79,7 +82,9 @@ def cmd_sweep(args: argparse.Namespace) -> int:
 
 def cmd_report(args: argparse.Namespace) -> int:
     from .report import build_report
+    from .sweep import load_sweep
 
+    load_sweep(args.sweep, args.results)  # a bad sweep file is one clear line, before any kernel starts
     result = build_report(args.sweep, args.results, args.out)
     print(result.message)
     return 0 if result.pdf is not None or args.allow_no_pdf else 1
@@ -118,9 +123,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         return int(args.func(args))
-    except (ConfigError, DataError, SweepError) as err:
+    except (ConfigError, DataError, SweepError, ReportError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
-        print("interrupted; the last checkpoint is kept, re-run with --resume to continue", file=sys.stderr)
+        advice = {"train": "re-run with --resume to continue from the last checkpoint",
+                  "sweep": "re-run the same command: finished runs are skipped, the interrupted one resumes",
+                  "report": "re-run the same command"}[args.command]
+        print(f"interrupted; {advice}", file=sys.stderr)
         return 130

@@ -11,6 +11,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+import math
 from dataclasses import dataclass, fields
 from typing import Any
 
@@ -187,6 +188,7 @@ class RunConfig:
 
     @classmethod
     def from_dict(cls, values: dict[str, Any]) -> "RunConfig":
+        """Build from loose input (YAML, JSON): unknown keys are errors, numeric strings become numbers."""
         known = {f.name for f in fields(cls)}
         unknown = sorted(set(values) - known)
         if unknown:
@@ -195,7 +197,18 @@ class RunConfig:
                 f"unknown config field '{unknown[0]}'" + (f" (did you mean '{hint}'?)" if hint else "")
                 + f"; known fields: {', '.join(sorted(known))}."
             )
-        return cls(**values)
+        return cls(**{k: _coerce_number(k, v) for k, v in values.items()})
+
+
+def _coerce_number(name: str, value: Any) -> Any:
+    """YAML 1.1 reads ``1e-3`` as a string; a float field gets the number the user meant."""
+    hints = {"kl_factor", "clip_value", "gp_weight", "lr", "beta1", "beta2"}
+    if name in hints and isinstance(value, str):
+        try:
+            return float(value)
+        except ValueError:
+            return value
+    return value
 
 
 def model_defaults(config: RunConfig) -> dict[str, Any]:
@@ -235,7 +248,7 @@ def _int_range(name: str, value: Any, low: int, high: int | None = None) -> None
 
 
 def _float_min(name: str, value: Any, low: float, strict: bool = True) -> None:
-    ok = _is_number(value) and (value > low if strict else value >= low) and value == value
+    ok = _is_number(value) and (value > low if strict else value >= low) and math.isfinite(value)
     if not ok:
         raise ConfigError(f"{name} must be a number {'>' if strict else '>='} {low:g}, got {value!r}.")
 

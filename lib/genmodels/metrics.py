@@ -325,12 +325,13 @@ class QualityHook:
 
     def on_step(self, trainer: Any) -> None:
         every = trainer.config.metrics_every
-        if every and trainer.step % every == 0:
+        if every and trainer.config.metric_samples >= 2 and trainer.step % every == 0:
             self.evaluate(trainer)
 
     def on_end(self, trainer: Any) -> None:
         rows = trainer.extra_state.get("quality", [])
-        if trainer.config.metrics_every and (not rows or rows[-1]["step"] != trainer.step):
+        wanted = trainer.config.metrics_every and trainer.config.metric_samples >= 2
+        if wanted and (not rows or rows[-1]["step"] != trainer.step):
             self.evaluate(trainer)  # the curve ends at the final step, and best.pt considers it
 
     def evaluate(self, trainer: Any) -> dict[str, Any]:
@@ -434,6 +435,8 @@ class Evaluator:
             return {"quality": None, "reason": f"no test split of {c.dataset} could be loaded, so sample "
                                                "quality was not measured (see meta.json data warnings)"}
         n = self.final_samples or c.metric_samples
+        if n < 2:
+            return {"quality": None, "reason": f"metric_samples={n}: quality metrics were turned off"}
         scores = self.score_model(trainer, test_data, n)
         quality = {
             "fid": scores["fid"], "kid_mean": scores["kid_mean"], "kid_std": scores["kid_std"],

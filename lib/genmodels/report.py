@@ -51,11 +51,17 @@ def collect_runs(sweep_file: str | os.PathLike[str], results_root: str | os.Path
         if row["status"] == "complete":
             row.update(_read_run(spec.run_dir))
         rows.append(row)
-    frame = pd.DataFrame(rows)
-    for column in ("FID", "KID", "IS", "precision", "recall", "seconds", "test_mse"):
+    frame = pd.DataFrame(rows, columns=list(rows[0]) if rows else ["label", "status"])
+    for column in RUN_COLUMNS:
         if column not in frame:
             frame[column] = np.nan
     return frame
+
+
+# every column `_read_run` fills; present (as NaN) even when no run has finished
+RUN_COLUMNS = ("FID", "KID", "IS", "precision", "recall", "seconds", "images", "train_images", "data_source",
+               "fallback", "classifier_hash", "classifier_accuracy", "fake_samples", "real_samples", "test_mse",
+               "collapsed")
 
 
 def variant(c: RunConfig) -> str:
@@ -92,8 +98,8 @@ def _read_run(run_dir: Path) -> dict[str, Any]:
     row["test_mse"] = (metrics.get("test_reconstruction") or {}).get("mse", np.nan)
     for key, value in metrics.get("final_losses", {}).items():
         row[f"loss_{key}"] = value
-    if "IS" in row and "recall" in row:
-        row["collapsed"] = bool(row["IS"] < COLLAPSE_IS or row["recall"] < COLLAPSE_RECALL)
+    scored = all(isinstance(row[k], (int, float)) and math.isfinite(row[k]) for k in ("IS", "recall"))
+    row["collapsed"] = bool(row["IS"] < COLLAPSE_IS or row["recall"] < COLLAPSE_RECALL) if scored else np.nan
     return row
 
 
@@ -257,16 +263,17 @@ def loss_curves(run: pd.Series) -> plt.Figure:
 def collapse_table(runs: pd.DataFrame) -> pd.DataFrame:
     """GAN runs per discriminator output over seeds: how many collapsed (IS < 2 or recall < 0.05)."""
     gan = runs[(runs.model == "gan")]
-    seeds = gan.groupby(["dataset", "depth", "z_dim"])["seed"].nunique()
-    if seeds.empty or seeds.max() < 2:
+    outputs = gan.groupby(["dataset", "depth", "z_dim"])["d_output"].nunique()
+    if outputs.empty or outputs.max() < 2:
         return pd.DataFrame()
-    dataset, depth, z = seeds.idxmax()
+    sizes = gan.groupby(["dataset", "depth", "z_dim"]).size()[outputs == 2]
+    dataset, depth, z = sizes.idxmax()
     study = gan[(gan.dataset == dataset) & (gan.depth == depth) & (gan.z_dim == z)]
     rows = []
     for output, group in study.groupby("d_output"):
-        done = group[group.status == "complete"]
+        done = group[(group.status == "complete") & group.collapsed.notna()]
         rows.append({"discriminator output": output, "runs": len(group), "finished": len(done),
-                     "collapsed": int(done["collapsed"].sum()) if len(done) else 0,
+                     "collapsed": int(done["collapsed"].astype(bool).sum()),
                      "median FID": f"{done.FID.median():.1f}" if len(done) else "n/a",
                      "median IS": f"{done.IS.median():.2f}" if len(done) else "n/a",
                      "seeds": ", ".join(str(s) for s in sorted(group.seed))})
@@ -282,7 +289,7 @@ def equal_compute_table(runs: pd.DataFrame, dataset: str = "mnist") -> pd.DataFr
         if done.empty or done.FID.isna().all():
             rows.append({"model": MODEL_NAMES[model], "best run": "none finished" if done.empty else "no quality metrics"})
             continue
-        best = done.loc[done.FID.idxmin()]
+        best = done.loc[done.FID.dropna().idxmin()]
         rows.append({"model": MODEL_NAMES[model], "best run": f"depth {best.depth}, z {best.z_dim}",
                      "FID": f"{best.FID:.2f}", "IS": f"{best.IS:.2f}", "recall": f"{best.recall:.3f}",
                      "train s": f"{best.seconds:.0f}", "median train s (all runs)": f"{done.seconds.median():.0f}",
@@ -296,6 +303,9 @@ def discussion(runs: pd.DataFrame) -> list[str]:
     out: list[str] = []
     done = runs[runs.status == "complete"]
     missing = runs[runs.status != "complete"]
+    if done.FID.isna().any():
+        out.append(f"{int(done.FID.isna().sum())} finished runs have no quality metrics (no test split or "
+                   "metric_samples 0); they are left out of the rankings.")
     if not missing.empty:
         out.append(f"{len(missing)} of {len(runs)} configurations have no finished run "
                    f"({', '.join(f'{n} {s}' for s, n in missing.status.value_counts().items())}); "
@@ -324,7 +334,7 @@ def discussion(runs: pd.DataFrame) -> list[str]:
                     + ", ".join(f"{v:.1f} at depth {d}" for d, v in by_depth.items())
                     + "; by z_dim " + ", ".join(f"{v:.1f} at z_dim {z}" for z, v in by_z.items()) + ".")
     kl = runs[runs.label.isin(_kl_labels(runs, "mnist"))]
-    kl = kl[kl.status == "complete"].sort_values("kl_factor")
+    kl = kl[(kl.status == "complete")].dropna(subset=["FID", "test_mse"]).sort_values("kl_factor")
     if len(kl) >= 2:
         lo, hi = kl.iloc[0], kl.iloc[-1]
         out.append(f"Raising the VAE's KL factor from {lo.kl_factor:g} to {hi.kl_factor:g} changed the test "
@@ -332,6 +342,7 @@ def discussion(runs: pd.DataFrame) -> list[str]:
                    f"{lo.FID:.2f} to {hi.FID:.2f}; the best FID of the KL sweep, {kl.FID.min():.2f}, is at "
                    f"kl={kl.loc[kl.FID.idxmin()].kl_factor:g}.")
     wgan = done[(done.model == "wgan") & (done.depth == 3) & (done.z_dim == 100) & (done.dataset == "mnist")]
+    wgan = wgan.dropna(subset=["FID"])
     if set(wgan.lipschitz) >= {"gp", "clip"}:
         gp, clip = wgan[wgan.lipschitz == "gp"].iloc[0], wgan[wgan.lipschitz == "clip"].iloc[0]
         out.append(f"For the WGAN at depth 3, z_dim 100, the gradient penalty reached FID {gp.FID:.2f} and weight "
@@ -345,6 +356,10 @@ def discussion(runs: pd.DataFrame) -> list[str]:
 
 
 # ------------------------------------------------------------------ building
+class ReportError(RuntimeError):
+    """The report notebook failed; the message names the error and the executed notebook to look at."""
+
+
 @dataclass
 class BuildResult:
     notebook: Path
@@ -366,9 +381,13 @@ def build_report(sweep_file: str | os.PathLike[str], results_root: str | os.Path
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     executed = out / "report.executed.ipynb"
-    pm.execute_notebook(str(REPORT_NOTEBOOK), str(executed), kernel_name=kernel_name(), progress_bar=False,
-                        parameters={"sweep": str(Path(sweep_file).resolve()), "results_root": str(Path(results_root).resolve())},
-                        cwd=str(out.resolve()))
+    try:
+        pm.execute_notebook(str(REPORT_NOTEBOOK), str(executed), kernel_name=kernel_name(), progress_bar=False,
+                            parameters={"sweep": str(Path(sweep_file).resolve()),
+                                        "results_root": str(Path(results_root).resolve())},
+                            cwd=str(out.resolve()))
+    except pm.PapermillExecutionError as err:
+        raise ReportError(f"the report notebook failed: {err.ename}: {err.evalue}; see {executed}") from None
     nb = nbformat.read(executed, as_version=4)
     config = Config()
     config.TemplateExporter.exclude_input = True

@@ -76,9 +76,10 @@ def run_config(config: RunConfig, out_dir: str | os.PathLike[str], resume: bool 
                hooks: list[Hook] | None = None, evaluate: Any = None) -> RunResult:
     started = time.time()
     out = Path(out_dir)
+    resolved = config.resolved()
+    resumed_from = check_resumable(resolved, out) if resume else 0
     out.mkdir(parents=True, exist_ok=True)
     (out / COMPLETE).unlink(missing_ok=True)  # from here on the folder is "in progress"
-    resolved = config.resolved()
     write_json(out / "config.json", {**resolved.to_dict(), "config_hash": config.config_hash()})
 
     with warnings.catch_warnings(record=True) as caught:
@@ -106,11 +107,30 @@ def run_config(config: RunConfig, out_dir: str | os.PathLike[str], resume: bool 
                  "warnings": data_warnings},
         "device": _device_info(trainer.device), "versions": package_versions(), "git": git_commit(),
         "wall_seconds": {"training": round(trainer.elapsed, 2), "this_invocation": round(time.time() - started, 2)},
-        "summary": summary, "finished": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        "summary": summary, "resumed_from_step": resumed_from, "finished": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
     }
     write_json(out / "meta.json", meta)
     write_json(out / COMPLETE, {"config_hash": config.config_hash(), "finished": meta["finished"]})
     return RunResult(out, resolved, trainer, metrics, meta, figures)
+
+
+def check_resumable(config: RunConfig, out: Path) -> int:
+    """The step a run folder's checkpoint would resume from (0 if none); a clear error if it can't be resumed."""
+    from .config import ConfigError
+    from .train import CHECKPOINT, model_identity
+
+    path = out / CHECKPOINT
+    if not path.is_file():
+        return 0
+    state = torch.load(path, map_location="cpu", weights_only=False)
+    saved = RunConfig.from_dict(state["config"])
+    if model_identity(saved) != model_identity(config):
+        raise ConfigError(f"{out} holds a run of another configuration ({saved.run_name()}); "
+                          "choose another output folder or delete that one")
+    if state["step"] > config.total_steps:
+        raise ConfigError(f"{out} has already trained {state['step']} steps, more than the {config.total_steps} "
+                          "asked for; raise steps or choose another output folder")
+    return int(state["step"])
 
 
 def _load_test(config: RunConfig) -> ImageSet | None:

@@ -90,9 +90,13 @@ def expand(document: dict[str, Any], results_root: str | os.PathLike[str] = "res
     if unknown:
         raise SweepError(f"{source}: unknown top-level key(s) {sorted(unknown)}; allowed: name, description, defaults, grid")
     defaults = document.get("defaults") or {}
+    if not isinstance(defaults, dict):
+        raise SweepError(f"{source}: 'defaults' must be a mapping of field: value, got {type(defaults).__name__}")
     blocks = document["grid"]
     if isinstance(blocks, dict):
         blocks = [blocks]
+    if not isinstance(blocks, list) or not blocks:
+        raise SweepError(f"{source}: 'grid' must be a non-empty list of blocks (field: value or [values])")
     specs: dict[str, RunSpec] = {}
     for number, block in enumerate(blocks, start=1):
         if not isinstance(block, dict):
@@ -124,10 +128,18 @@ def select(specs: list[RunSpec], pattern: str | None) -> list[RunSpec]:
 
 # ------------------------------------------------------------------ execution
 def kernel_name() -> str:
-    """The project's kernel (registered into the venv by `make setup`); else the running Python's own."""
-    from jupyter_client.kernelspec import KernelSpecManager
+    """The project's kernel when it runs this very Python (`make setup` registers it into the venv);
+    otherwise ipykernel's built-in "python3", which also runs the current interpreter."""
+    import sys
 
-    return KERNEL if KERNEL in KernelSpecManager().find_kernel_specs() else "python3"
+    from jupyter_client.kernelspec import KernelSpecManager, NoSuchKernel
+
+    try:
+        argv0 = KernelSpecManager().get_kernel_spec(KERNEL).argv[0]
+    except NoSuchKernel:
+        return "python3"
+    same = Path(argv0).resolve() == Path(sys.executable).resolve() or argv0 in ("python", "python3")
+    return KERNEL if same else "python3"
 
 
 def execute_spec(spec: RunSpec, notebook: Path = NOTEBOOK, kernel: str | None = None) -> RunOutcome:
@@ -139,6 +151,8 @@ def execute_spec(spec: RunSpec, notebook: Path = NOTEBOOK, kernel: str | None = 
     for stale in (FAILED, ERROR):
         (spec.run_dir / stale).unlink(missing_ok=True)
     parameters = {**spec.config.to_dict(), "out_dir": str(spec.run_dir), "progress": False}
+    # the kernel inherits the environment: the results root tells it where cached classifiers live
+    os.environ.setdefault("GENMODELS_RESULTS", str(spec.run_dir.parents[2]))
     partial = spec.run_dir / PARTIAL
     try:
         pm.execute_notebook(str(notebook), str(partial), parameters=parameters, kernel_name=kernel or kernel_name(),
@@ -214,15 +228,24 @@ def run_sweep(specs: list[RunSpec], executor: Executor | None = None, progress: 
     with tqdm(total=len(todo), desc="sweep", unit="run", disable=not progress, dynamic_ncols=True) as bar:
         if outcomes:
             bar.write(f"{len(outcomes)} of {len(specs)} runs already complete, skipped")
-        for outcome in executor.map(todo):
-            outcomes.append(outcome)
-            bar.set_postfix_str(f"{outcome.status}: {outcome.spec.label}")
-            if outcome.status == "failed":
-                bar.write(f"FAILED {outcome.spec.label}: {outcome.error}")
-            bar.update(1)
-    order = {id(s): i for i, s in enumerate(specs)}
-    outcomes.sort(key=lambda o: order[id(o.spec)])
-    return SweepReport(outcomes)
+        try:
+            for outcome in executor.map(todo):
+                outcomes.append(outcome)
+                bar.set_postfix_str(f"{outcome.status}: {outcome.spec.label}")
+                if outcome.status == "failed":
+                    bar.write(f"FAILED {outcome.spec.label}: {outcome.error}")
+                bar.update(1)
+        except KeyboardInterrupt:
+            bar.close()
+            print(SweepReport(_ordered(outcomes, specs)).table())
+            raise
+    return SweepReport(_ordered(outcomes, specs))
+
+
+def _ordered(outcomes: list[RunOutcome], specs: list[RunSpec]) -> list[RunOutcome]:
+    """Outcomes in sweep-file order (executors may finish runs in any order, on other machines)."""
+    order = {s.config.config_hash(): i for i, s in enumerate(specs)}
+    return sorted(outcomes, key=lambda o: order[o.spec.config.config_hash()])
 
 
 def dry_run_table(specs: list[RunSpec]) -> str:

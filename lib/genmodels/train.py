@@ -214,7 +214,7 @@ class Trainer:
     def load_checkpoint(self, path: str | os.PathLike[str]) -> None:
         state = torch.load(path, map_location=self.device, weights_only=False)
         saved = RunConfig.from_dict(state["config"])
-        if _model_identity(saved) != _model_identity(self.config):
+        if model_identity(saved) != model_identity(self.config):
             raise ValueError(f"checkpoint {path} belongs to a different config ({saved.run_name()}); "
                              "use another out_dir or delete it")
         self.model.load_state_dict(state["model"])
@@ -246,7 +246,7 @@ class Trainer:
         return path
 
 
-def _model_identity(config: RunConfig) -> dict[str, Any]:
+def model_identity(config: RunConfig) -> dict[str, Any]:
     """What a checkpoint must agree on to be resumed: everything but the budget and evaluation knobs."""
     budget = ("steps", "images", "metrics_every", "metric_samples")
     return {k: v for k, v in config.identity().items() if k not in budget}
