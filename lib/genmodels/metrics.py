@@ -113,7 +113,9 @@ def precision_recall(real_features: torch.Tensor | np.ndarray, fake_features: to
     if min(len(real), len(fake)) < k + 2:  # prdc's argpartition needs k + 2 points
         raise ValueError(f"precision/recall with k={k} needs at least {k + 2} points per set, "
                          f"got {len(real)} and {len(fake)}")
-    with contextlib.redirect_stdout(io.StringIO()):  # prdc prints the set sizes
+    with contextlib.redirect_stdout(io.StringIO()), warnings.catch_warnings():  # prdc prints the set sizes
+        # scikit-learn >= 1.7 warns about its own threaded pairwise distances, which prdc asks for
+        warnings.filterwarnings("ignore", message=".*sklearn.utils.parallel.delayed.*")
         out = compute_prdc(real_features=real, fake_features=fake, nearest_k=k)
     return {name: float(value) for name, value in out.items()}
 
@@ -224,7 +226,8 @@ def inception_score(images: torch.Tensor, classifier: FeatureClassifier, splits:
     images = to_uint8(images) if images.dtype != torch.uint8 else images
     for part in images.split(batch):
         metric.update(part)
-    with torch.random.fork_rng(devices=[]):
+    with torch.random.fork_rng(devices=[]), warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=".*degrees of freedom.*")  # splits=1 has no spread: std is nan
         torch.manual_seed(seed)
         mean, std = metric.compute()
     return float(mean), float(std)
@@ -458,7 +461,8 @@ class Evaluator:
         }
         if self.reference:
             try:
-                ref = reference_scores(c.dataset, self.results_root, data_root=c.data_root, classifier=model)
+                # real halves as large as the fake set (at most half the split): the floor at this sample count
+                ref = reference_scores(c.dataset, self.results_root, n=n, data_root=c.data_root, classifier=model)
                 out["real_reference"] = {k: ref[k] for k in ("inception_score_test", "fid_halves", "kid_halves",
                                                              "precision_halves", "recall_halves", "half_images", "text")}
             except Exception as err:  # the reference is a convenience for the report, never a reason to fail a run
