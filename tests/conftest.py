@@ -23,6 +23,18 @@ if "GENMODELS_IMPORT" not in os.environ and SHARED_DATA.is_dir():
 os.environ.setdefault("GENMODELS_DATA", str(ROOT / "data"))
 
 
+def classifier_cache() -> Path:
+    """A test-only classifier cache in the ignored results/ folder, keyed by classifier.py's source: the MNIST
+    classifier trains once (about a minute) and every test and test sweep of later sessions reuses it."""
+    import hashlib
+
+    source = ROOT / "lib" / "genmodels" / "classifier.py"
+    return ROOT / "results" / ".test-cache" / hashlib.sha256(source.read_bytes()).hexdigest()[:10]
+
+
+os.environ.setdefault("GENMODELS_CLASSIFIERS", str(classifier_cache() / "classifiers"))
+
+
 def mnist_test_available() -> bool:
     paths = [Path(p) / "MNIST" / "raw" for p in os.environ.get("GENMODELS_IMPORT", "").split(os.pathsep) if p]
     paths.append(Path(os.environ["GENMODELS_DATA"]) / "MNIST" / "raw")

@@ -162,14 +162,10 @@ def test_random_shift_moves_whole_pixels_and_fills_background() -> None:
 # ---------------------------------------------------------------------------------------------- MNIST session fixtures
 @pytest.fixture(scope="session")
 def classifier_root() -> Path:
-    """A test-only classifier cache in the repo's ignored results/ folder, keyed by classifier.py's source,
-    so the MNIST classifier (production settings) trains once and is reused by later sessions."""
-    import hashlib
+    """The shared test classifier cache (conftest.classifier_cache): trained once, reused by later sessions."""
+    from conftest import classifier_cache
 
-    import genmodels.classifier as module
-
-    key = hashlib.sha256(Path(module.__file__).read_bytes()).hexdigest()[:10]
-    return ROOT / "results" / ".test-cache" / key
+    return classifier_cache()
 
 
 @pytest.fixture(scope="session")

@@ -67,14 +67,25 @@ def final_losses(history: list[dict[str, float]], fraction: float = 0.1) -> dict
 
 
 def execute_run(config: RunConfig, out_dir: str | os.PathLike[str], resume: bool = True,
-                hooks: list[Hook] | None = None, evaluate: Any = None) -> dict[str, Any]:
+                hooks: list[Hook] | None = None, evaluate: Any = "auto") -> dict[str, Any]:
     """Train `config` into `out_dir` and write every artifact; returns a short summary."""
     return run_config(config, out_dir, resume, hooks, evaluate).meta["summary"]
 
 
+def results_root() -> Path:
+    """Where shared artifacts (cached classifiers) live: ``$GENMODELS_RESULTS`` (set by the sweep) or ./results."""
+    return Path(os.environ.get("GENMODELS_RESULTS") or "results")
+
+
 def run_config(config: RunConfig, out_dir: str | os.PathLike[str], resume: bool = True,
-               hooks: list[Hook] | None = None, evaluate: Any = None) -> RunResult:
+               hooks: list[Hook] | None = None, evaluate: Any = "auto") -> RunResult:
+    """Train, evaluate and draw one config. `evaluate="auto"`: quality metrics unless metric_samples is 0;
+    None: none; or an `Evaluator` (genmodels.metrics)."""
     started = time.time()
+    if evaluate == "auto":
+        from .metrics import default_evaluator
+
+        evaluate = default_evaluator(config, results_root())
     out = Path(out_dir)
     resolved = config.resolved()
     resumed_from = check_resumable(resolved, out) if resume else 0
