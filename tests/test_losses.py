@@ -8,7 +8,6 @@ wrong number. The networks are replaced by tiny deterministic modules whose outp
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator
 
 import pytest
 import torch
@@ -17,13 +16,7 @@ from torch import nn
 from genmodels.models import GAN, VAE, WGAN
 
 
-@pytest.fixture(autouse=True, scope="module")
-def single_thread() -> Iterator[None]:
-    """Tiny tensors: one thread avoids contention overhead on the 2-core CI machine."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("single_thread")
 
 
 def constant_images(values: list[float], channels: int = 1) -> torch.Tensor:

@@ -22,7 +22,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from conftest import ROOT, needs_mnist_test
+from conftest import needs_mnist_test
 from genmodels.classifier import (ClassifierError, FeatureClassifier, TrainSettings, classifier_dir, get_classifier,
                                   random_affine, random_shift)
 from genmodels.metrics import (ClassifierFeatures, Evaluator, QualityScorer, default_evaluator, evaluate_images,

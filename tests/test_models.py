@@ -8,7 +8,6 @@ the graph (a detached layer, a wrong optimizer split) would otherwise train sile
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator
 
 import pytest
 import torch
@@ -21,13 +20,7 @@ WIDTH = 8
 BATCH = 3  # odd on purpose: a batch-size bug that only shows with even batches is still caught
 
 
-@pytest.fixture(autouse=True, scope="module")
-def single_thread() -> Iterator[None]:
-    """Tiny convolutions run many times faster on one thread than on two contended ones (2-core CI)."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("single_thread")
 
 
 MODEL_KWARGS: dict[str, dict[str, str]] = {

@@ -33,7 +33,7 @@ import yaml
 from tqdm import tqdm
 
 from .config import ConfigError, RunConfig
-from .run import COMPLETE, is_complete, write_json
+from .run import COMPLETE, is_complete
 
 NOTEBOOK = Path(__file__).resolve().parents[2] / "notebooks" / "train.ipynb"
 KERNEL = "genmodels"
