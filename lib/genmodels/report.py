@@ -260,6 +260,26 @@ def loss_curves(run: pd.Series) -> plt.Figure:
                                                  f"z_dim {run.z_dim}, {run.variant}")
 
 
+def quality_curves(runs: pd.DataFrame) -> plt.Figure | None:
+    """FID measured during training (runs with metrics_every > 0), one line per main MNIST run."""
+    fig, ax = plt.subplots(figsize=(6, 3))
+    drawn = 0
+    for _, run in main_runs(runs[runs.status == "complete"]).iterrows():
+        curve = json.loads((Path(run.run_dir) / "metrics.json").read_text()).get("quality_curve") or []
+        if len(curve) >= 2:
+            frame = pd.DataFrame(curve)
+            ax.plot(frame["step"], frame["fid"], marker="o", markersize=3,
+                    label=f"{MODEL_NAMES[run.model]} {run.dataset} d{run.depth} z{run.z_dim}")
+            drawn += 1
+    if not drawn:
+        plt.close(fig)
+        return None
+    ax.set_xlabel("step"), ax.set_ylabel("FID"), ax.set_yscale("log"), ax.grid(alpha=0.3)
+    ax.legend(fontsize=6, ncol=2)
+    fig.tight_layout()
+    return fig
+
+
 def collapse_table(runs: pd.DataFrame) -> pd.DataFrame:
     """GAN runs per discriminator output over seeds: how many collapsed (IS < 2 or recall < 0.05)."""
     gan = runs[(runs.model == "gan")]

@@ -34,7 +34,8 @@ class Encoder(nn.Module):
 
 
 class Decoder(nn.Module):
-    """linear z -> first hidden map, (depth-1) x [convT -> BN -> ReLU], conv -> BN -> tanh (seed Module 1b)."""
+    """linear z -> first hidden map, (depth-1) x [convT -> BN -> ReLU], conv -> tanh (seed Module 1b, less its
+    output batch norm)."""
 
     def __init__(self, depth: int, z_dim: int, width: int, image_channels: int) -> None:
         super().__init__()
@@ -49,8 +50,9 @@ class Decoder(nn.Module):
             c_out = channels(width, i - 1) if i > 0 else width
             layers += [up(c_in, c_out), nn.BatchNorm2d(c_out), nn.ReLU(inplace=True)]
             c_in = c_out
-        # the seed's final block: a stride-1 conv, batch norm, tanh
-        layers += [nn.Conv2d(c_in, image_channels, 3, 1, 1, bias=False), nn.BatchNorm2d(image_channels), nn.Tanh()]
+        # the seed's final block is conv -> batch norm -> tanh; the batch norm is left out, as DCGAN advises for
+        # output layers: it pins each image's pre-tanh mean near 0, so backgrounds came out grey (README).
+        layers += [nn.Conv2d(c_in, image_channels, 3, 1, 1), nn.Tanh()]
         self.net = nn.Sequential(*layers)
 
     def forward(self, z: torch.Tensor) -> torch.Tensor:
