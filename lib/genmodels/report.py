@@ -323,13 +323,13 @@ def discussion(runs: pd.DataFrame) -> list[str]:
     out: list[str] = []
     done = runs[runs.status == "complete"]
     missing = runs[runs.status != "complete"]
-    if done.FID.isna().any():
-        out.append(f"{int(done.FID.isna().sum())} finished runs have no quality metrics (no test split or "
-                   "metric_samples 0); they are left out of the rankings.")
     if not missing.empty:
         out.append(f"{len(missing)} of {len(runs)} configurations have no finished run "
                    f"({', '.join(f'{n} {s}' for s, n in missing.status.value_counts().items())}); "
                    "they are marked in every table and excluded from the comparisons below.")
+    if done.FID.isna().any():
+        out.append(f"{int(done.FID.isna().sum())} finished runs have no quality metrics (no test split or "
+                   "metric_samples 0); they are left out of the rankings.")
     for dataset in sorted(done.dataset.unique()):
         main = main_runs(done)
         main = main[main.dataset == dataset].dropna(subset=["FID"])
