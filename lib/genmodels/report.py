@@ -31,9 +31,9 @@ MODEL_NAMES = {"vae": "VAE", "gan": "LSGAN", "wgan": "WGAN"}
 # metrics.json key -> column name, and whether lower is better
 METRICS = {"fid": ("FID", True), "kid_mean": ("KID", True), "inception_score_mean": ("IS", False),
            "precision": ("precision", False), "recall": ("recall", False)}
-# a generator whose samples the classifier puts (almost) all in one class, or which covers almost none of
-# the real data, has collapsed; the thresholds are far from any working run's values (see README)
-COLLAPSE_IS, COLLAPSE_RECALL = 2.0, 0.05
+# a generator whose samples the classifier puts (almost) all in one class has collapsed: IS < 1.5 means
+# fewer than ~1.5 effective classes of 10. Recall is not used: at short budgets it is ~0 for every run.
+COLLAPSE_IS = 1.5
 
 
 # ------------------------------------------------------------------ collecting runs
@@ -98,8 +98,8 @@ def _read_run(run_dir: Path) -> dict[str, Any]:
     row["test_mse"] = (metrics.get("test_reconstruction") or {}).get("mse", np.nan)
     for key, value in metrics.get("final_losses", {}).items():
         row[f"loss_{key}"] = value
-    scored = all(isinstance(row[k], (int, float)) and math.isfinite(row[k]) for k in ("IS", "recall"))
-    row["collapsed"] = bool(row["IS"] < COLLAPSE_IS or row["recall"] < COLLAPSE_RECALL) if scored else np.nan
+    scored = isinstance(row["IS"], (int, float)) and math.isfinite(row["IS"])
+    row["collapsed"] = bool(row["IS"] < COLLAPSE_IS) if scored else np.nan
     return row
 
 
@@ -173,7 +173,7 @@ def depth_zdim_montage(runs: pd.DataFrame, model: str, dataset: str, n: int = 16
     if grid.empty:
         return None
     depths, zs = sorted(grid.depth.unique()), sorted(grid.z_dim.unique())
-    fig, axes = plt.subplots(len(depths), len(zs), figsize=(1.9 * len(zs) + 0.6, 1.9 * len(depths)), squeeze=False)
+    fig, axes = plt.subplots(len(depths), len(zs), figsize=(1.3 * len(zs) + 0.5, 1.3 * len(depths)), squeeze=False)
     for i, depth in enumerate(depths):
         for j, z in enumerate(zs):
             ax = axes[i][j]
@@ -281,7 +281,7 @@ def quality_curves(runs: pd.DataFrame) -> plt.Figure | None:
 
 
 def collapse_table(runs: pd.DataFrame) -> pd.DataFrame:
-    """GAN runs per discriminator output over seeds: how many collapsed (IS < 2 or recall < 0.05)."""
+    """GAN runs per discriminator output over seeds: how many collapsed (IS < COLLAPSE_IS)."""
     gan = runs[(runs.model == "gan")]
     outputs = gan.groupby(["dataset", "depth", "z_dim"])["d_output"].nunique()
     if outputs.empty or outputs.max() < 2:
@@ -346,13 +346,19 @@ def discussion(runs: pd.DataFrame) -> list[str]:
                      f"{per_model.iloc[1] - per_model.iloc[0]:.2f} FID.")
         out.append(text)
         for model, group in main.groupby("model"):
-            by_depth = group.groupby("depth").FID.median()
-            by_z = group.groupby("z_dim").FID.median()
-            if len(by_depth) > 1 and len(by_z) > 1:
-                out.append(
-                    f"{MODEL_NAMES[model]} on {dataset}: median FID by depth is "
-                    + ", ".join(f"{v:.1f} at depth {d}" for d, v in by_depth.items())
-                    + "; by z_dim " + ", ".join(f"{v:.1f} at z_dim {z}" for z, v in by_z.items()) + ".")
+            # the depth axis at the z_dim with most depths, the z_dim axis at the depth with most z_dims
+            z_axis = group.groupby("z_dim").depth.nunique().idxmax()
+            depth_axis = group.groupby("depth").z_dim.nunique().idxmax()
+            by_depth = group[group.z_dim == z_axis].groupby("depth").FID.median()
+            by_z = group[group.depth == depth_axis].groupby("z_dim").FID.median()
+            if len(by_depth) > 1:
+                out.append(f"{MODEL_NAMES[model]} on {dataset}, FID by depth at z_dim {z_axis}: "
+                           + ", ".join(f"{v:.1f} at depth {d}" for d, v in by_depth.items())
+                           + f" (best: depth {by_depth.idxmin()}).")
+            if len(by_z) > 1:
+                out.append(f"{MODEL_NAMES[model]} on {dataset}, FID by z_dim at depth {depth_axis}: "
+                           + ", ".join(f"{v:.1f} at z_dim {z}" for z, v in by_z.items())
+                           + f" (best: z_dim {by_z.idxmin()}).")
     kl = runs[runs.label.isin(_kl_labels(runs, "mnist"))]
     kl = kl[(kl.status == "complete")].dropna(subset=["FID", "test_mse"]).sort_values("kl_factor")
     if len(kl) >= 2:
@@ -371,7 +377,7 @@ def discussion(runs: pd.DataFrame) -> list[str]:
     if not collapse.empty:
         parts = [f"{r['collapsed']} of {r['finished']} runs with a {r['discriminator output']} output"
                  for _, r in collapse.iterrows()]
-        out.append("Collapse (IS < 2 or recall < 0.05) of the least-squares GAN over seeds: " + "; ".join(parts) + ".")
+        out.append(f"Collapse (IS < {COLLAPSE_IS:g}) of the least-squares GAN over seeds: " + "; ".join(parts) + ".")
     return out
 
 
