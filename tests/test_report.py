@@ -117,3 +117,17 @@ def test_missing_runs_are_reported_not_dropped(tmp_path: Path, quick_results: Pa
     from genmodels.report import discussion
 
     assert discussion(runs)[0].startswith("1 of 6 configurations have no finished run (1 missing)")
+
+
+def test_quality_curve_is_in_history_and_best_checkpoint_kept(quick_results: Path) -> None:
+    """metrics_every 20 in the quick profile: FID at steps 20 and 40 in history.csv, best.pt beside the last."""
+    import pandas as pd
+
+    for run in collect_runs(QUICK, quick_results).itertuples():
+        history = pd.read_csv(Path(run.run_dir) / "history.csv")
+        measured = history.dropna(subset=["fid"])
+        assert measured.step.tolist() == [20, 40], run.label
+        metrics = json.loads((Path(run.run_dir) / "metrics.json").read_text())
+        assert [row["step"] for row in metrics["quality_curve"]] == [20, 40]
+        assert (Path(run.run_dir) / "best.pt").is_file()
+        assert metrics["best"]["fid"] == min(row["fid"] for row in metrics["quality_curve"])

@@ -25,6 +25,7 @@ from __future__ import annotations
 import contextlib
 import io
 import json
+import math
 import os
 import time
 import warnings
@@ -349,8 +350,11 @@ class QualityHook:
         row = {"step": trainer.step, "fid": scores["fid"], "kid": scores["kid_mean"],
                "is": scores["inception_score_mean"], "samples": scores["fake_samples"], "seconds": scores["seconds"]}
         rows.append(row)
+        if trainer.history and trainer.history[-1]["step"] == trainer.step:
+            # the quality curve also lands in history.csv, beside the losses of the same step
+            trainer.history[-1].update({"fid": row["fid"], "kid": row["kid"], "is": row["is"]})
         best = trainer.extra_state.get("quality_best")
-        if best is None or row["fid"] < best["fid"]:
+        if math.isfinite(row["fid"]) and (best is None or not math.isfinite(best["fid"]) or row["fid"] < best["fid"]):
             trainer.extra_state["quality_best"] = {"step": trainer.step, "fid": row["fid"]}
             trainer.save_checkpoint(trainer.out_dir / BEST)
         return row
