@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import os
 import dataclasses
 import sys
 import typing
@@ -67,7 +66,6 @@ def cmd_train(args: argparse.Namespace) -> int:
 def cmd_sweep(args: argparse.Namespace) -> int:
     from .sweep import dry_run_table, load_sweep, run_sweep, select
 
-    os.environ["GENMODELS_RESULTS"] = str(Path(args.results).resolve())
     specs = select(load_sweep(args.file, args.results), args.only)
     if not specs:
         print(f"error: no configuration of {args.file} matches --only {args.only!r}.", file=sys.stderr)

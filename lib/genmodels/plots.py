@@ -7,7 +7,8 @@ from typing import Sequence
 
 import matplotlib
 
-matplotlib.use("Agg") if not matplotlib.get_backend().lower().startswith(("module://", "nbagg", "widget")) else None
+if not matplotlib.get_backend().lower().startswith(("module://", "nbagg", "widget")):
+    matplotlib.use("Agg")  # scripts and sweeps only save figures; notebooks keep their inline backend
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402

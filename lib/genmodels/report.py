@@ -211,7 +211,7 @@ def heatmap(runs: pd.DataFrame, model: str, dataset: str, metric: str = "FID") -
         return None
     table = grid.pivot_table(index="depth", columns="z_dim", values=metric, aggfunc="mean")
     fig, ax = plt.subplots(figsize=(1.2 * table.shape[1] + 1.6, 0.55 * table.shape[0] + 1.2))
-    lower_better = dict(METRICS.values()).get(metric, True) if metric in dict(METRICS.values()) else True
+    lower_better = dict(METRICS.values()).get(metric, True)
     sns.heatmap(table, annot=True, fmt=".1f" if metric in ("FID", "IS") else ".3f", ax=ax,
                 cmap="viridis_r" if lower_better else "viridis", cbar_kws={"label": metric}, linewidths=0.5)
     ax.set_title(f"{MODEL_NAMES[model]} on {dataset}: {metric}", fontsize=9)

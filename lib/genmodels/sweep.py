@@ -152,7 +152,7 @@ def execute_spec(spec: RunSpec, notebook: Path = NOTEBOOK, kernel: str | None = 
         (spec.run_dir / stale).unlink(missing_ok=True)
     parameters = {**spec.config.to_dict(), "out_dir": str(spec.run_dir), "progress": False}
     # the kernel inherits the environment: the results root tells it where cached classifiers live
-    os.environ.setdefault("GENMODELS_RESULTS", str(spec.run_dir.parents[2]))
+    os.environ["GENMODELS_RESULTS"] = str(spec.run_dir.parents[2].resolve())
     partial = spec.run_dir / PARTIAL
     try:
         pm.execute_notebook(str(notebook), str(partial), parameters=parameters, kernel_name=kernel or kernel_name(),
@@ -223,8 +223,9 @@ class SweepReport:
 def run_sweep(specs: list[RunSpec], executor: Executor | None = None, progress: bool = True) -> SweepReport:
     """Run every incomplete spec; one overall progress bar whose ETA is based on finished runs."""
     executor = executor or LocalExecutor()
-    outcomes = [RunOutcome(s, "skipped", metrics=_read_metrics(s.run_dir)) for s in specs if s.is_complete()]
-    todo = [s for s in specs if not s.is_complete()]
+    complete = {id(s): s.is_complete() for s in specs}  # one look at each run folder
+    outcomes = [RunOutcome(s, "skipped", metrics=_read_metrics(s.run_dir)) for s in specs if complete[id(s)]]
+    todo = [s for s in specs if not complete[id(s)]]
     with tqdm(total=len(todo), desc="sweep", unit="run", disable=not progress, dynamic_ncols=True) as bar:
         if outcomes:
             bar.write(f"{len(outcomes)} of {len(specs)} runs already complete, skipped")
@@ -250,10 +251,10 @@ def _ordered(outcomes: list[RunOutcome], specs: list[RunSpec]) -> list[RunOutcom
 
 def dry_run_table(specs: list[RunSpec]) -> str:
     lines = [f"{'state':<10} {'hash':<12}  run"]
-    for s in specs:
-        state = "complete" if s.is_complete() else ("partial" if s.run_dir.exists() else "todo")
+    states = ["complete" if s.is_complete() else ("partial" if s.run_dir.exists() else "todo") for s in specs]
+    for s, state in zip(specs, states):
         lines.append(f"{state:<10} {s.config.config_hash():<12}  {s.label}")
-    lines.append(f"{len(specs)} configurations, {sum(s.is_complete() for s in specs)} complete")
+    lines.append(f"{len(specs)} configurations, {states.count('complete')} complete")
     return "\n".join(lines)
 
 
