@@ -36,6 +36,13 @@ BAD_CONFIGS: list[tuple[dict[str, Any], list[str]]] = [
     ({"model": "wgan", "clip_value": 0.01}, ["clip_value", "lipschitz='clip'"]),
     ({"model": "wgan", "lipschitz": "clip", "beta1": 0.5}, ["beta1", "RMSprop"]),
     ({"model": "wgan", "lipschitz": "lip"}, ["lipschitz", "gp, clip"]),
+    ({"recipe": "fast"}, ["recipe", "tuned, seed", "'fast'"]),
+    ({"recipe": "seeds"}, ["recipe", "did you mean 'seed'"]),
+    ({"model": "gan", "augment": "flip"}, ["augment", "none, translation, cutout, translation,cutout", "'flip'"]),
+    ({"model": "vae", "augment": "translation"}, ["augment", "gan or wgan", "'vae'"]),
+    ({"model": "gan", "ema": 1.0}, ["ema", "[0, 1)", "1.0"]),
+    ({"model": "gan", "ema": "x"}, ["ema", "[0, 1)", "'x'"]),
+    ({"threads": 0}, ["threads", "between 1 and 1024", "got 0"]),
     ({"beta1": 1.0}, ["beta1", "[0, 1)", "1.0"]),
     ({"beta2": -0.1}, ["beta2", "[0, 1)"]),
     ({"batch_size": 0}, ["batch_size", ">= 1"]),
@@ -92,7 +99,26 @@ def test_from_dict_round_trip() -> None:
 )
 def test_resolved_fills_literature_defaults(values: dict[str, Any], expected: dict[str, Any]) -> None:
     """DCGAN Adam 2e-4/beta1 0.5; WGAN RMSprop 5e-5, c=0.01, n_critic 5; WGAN-GP 1e-4, (0, 0.9), lambda 10."""
+    resolved = RunConfig(**values, recipe="seed").resolved()
+    for name, value in expected.items():
+        assert getattr(resolved, name) == value, name
+    assert resolved.batch_size == 64 and (resolved.model == "vae" or resolved.ema == 0.0)
+
+
+@pytest.mark.parametrize(
+    ("values", "expected"),
+    [
+        ({"model": "gan"}, {"lr": 1e-3, "batch_size": 32, "ema": 0.999, "augment": "none", "beta1": 0.5}),
+        ({"model": "wgan"}, {"lr": 5e-4, "batch_size": 32, "n_critic": 1, "ema": 0.999, "beta2": 0.9}),
+        ({"model": "wgan", "lipschitz": "clip"}, {"lr": 5e-5, "n_critic": 5, "batch_size": 32, "ema": 0.999}),
+        ({"model": "vae"}, {"lr": 2e-3, "batch_size": 32, "ema": None, "augment": None}),
+        ({"model": "gan", "lr": 3e-4, "batch_size": 8}, {"lr": 3e-4, "batch_size": 8}),  # explicit values win
+    ],
+    ids=["gan", "wgan-gp", "wgan-clip", "vae", "explicit"],
+)
+def test_tuned_recipe_overrides_training_choices_only(values: dict[str, Any], expected: dict[str, Any]) -> None:
     resolved = RunConfig(**values).resolved()
+    assert resolved.recipe == "tuned"
     for name, value in expected.items():
         assert getattr(resolved, name) == value, name
 
@@ -118,7 +144,7 @@ def test_resolved_optimizer_settings_reach_the_optimizers() -> None:
         ({"model": "wgan", "lipschitz": "clip"}, torch.optim.RMSprop, 5e-5, None),
         ({"model": "vae"}, torch.optim.Adam, 3e-4, (0.9, 0.999)),
     ]:
-        config = RunConfig(**values, depth=1, width=4, z_dim=2)  # type: ignore[arg-type]
+        config = RunConfig(**values, depth=1, width=4, z_dim=2, recipe="seed")  # type: ignore[arg-type]
         optimizers = make_optimizers(build_model(config, 1), config)
         assert set(optimizers) == ({"model"} if values["model"] == "vae" else {"critic", "generator"})
         for opt in optimizers.values():
@@ -140,7 +166,10 @@ def test_config_hash_identity() -> None:
                      data_root="/tmp/data", sample_every=7, checkpoint_every=3)
     assert base.config_hash() == same.config_hash()
     # an explicit default is the same run as the implicit one (the hash is of the resolved config)
-    assert base.config_hash() == RunConfig(model="vae", depth=3, z_dim=16, kl_factor=1e-3, lr=3e-4).config_hash()
+    assert base.config_hash() == RunConfig(model="vae", depth=3, z_dim=16, kl_factor=1e-3, lr=2e-3,
+                                           batch_size=32).config_hash()
+    assert base.config_hash() != RunConfig(model="vae", depth=3, z_dim=16, recipe="seed").config_hash()
+    assert base.config_hash() == RunConfig(model="vae", depth=3, z_dim=16, threads=1).config_hash()
     assert base.run_name().endswith(base.config_hash()[:6])
     assert base.run_name() != RunConfig(model="vae", depth=4, z_dim=16).run_name()
 

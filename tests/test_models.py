@@ -96,7 +96,7 @@ def test_shapes_ranges_and_gradients(name: str, depth: int, z_dim: int, channels
     assert model.critic(x).shape == (BATCH,)
 
     model.zero_grad(set_to_none=True)
-    critic_terms = model.critic_loss(x)
+    critic_terms = model.critic_loss(x, model.fake_batch(x.shape[0]))
     assert all(math.isfinite(v.item()) for v in critic_terms.values()), critic_terms
     critic_terms["loss"].backward()
     # mean(C(fake)) - mean(C(real)) (and the gradient penalty) is blind to a constant shift of C: the
@@ -104,11 +104,11 @@ def test_shapes_ranges_and_gradients(name: str, depth: int, z_dim: int, channels
     head = f"net.{len(model.critic.net) - 1}.bias"
     assert_grads(list(model.critic.named_parameters()), "critic_loss",
                  frozenset({head}) if isinstance(model, WGAN) else frozenset())
-    # the critic step must not train the generator: its fakes are drawn without a graph
+    # the critic step must not train the generator: it detaches the fakes it is given
     assert all(p.grad is None for p in model.generator.parameters())
 
     model.zero_grad(set_to_none=True)
-    gen_terms = model.generator_loss(BATCH)
+    gen_terms = model.generator_loss(model.fake_batch(BATCH))
     assert math.isfinite(gen_terms["loss"].item())
     gen_terms["loss"].backward()
     assert_grads(list(model.generator.named_parameters()), "generator_loss")

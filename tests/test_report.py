@@ -97,13 +97,29 @@ def test_discussion_numbers_agree_with_metrics_files(built: Path, quick_results:
     kl = re.search(r"KL factor from ([\d.e-]+) to ([\d.e-]+) changed the test reconstruction MSE from ([\d.]+) to "
                    r"([\d.]+) and the sample FID from ([\d.]+) to ([\d.]+)", text)
     assert kl, text
-    vae = runs[(runs.model == "vae") & (runs.status == "complete")].set_index("kl_factor")
+    vae = runs[(runs.model == "vae") & (runs.status == "complete") & (runs.seed == 0)].set_index("kl_factor")
     for factor, mse, fid_value in ((kl[1], kl[3], kl[5]), (kl[2], kl[4], kl[6])):
         m = json.loads((Path(vae.loc[float(factor)].run_dir) / "metrics.json").read_text())
         assert mse == f"{m['test_reconstruction']['mse']:.4f}" and fid_value == f"{m['quality']['fid']:.2f}"
 
     collapse = re.search(r"(\d+) of (\d+) runs with a sigmoid output", text)
     assert collapse and collapse[2] == "1"
+
+
+def test_headline_spread_over_seeds_agrees_with_metrics_files(built: Path, quick_results: Path) -> None:
+    """The Discussion states each model's headline FID as median [min, max] over its seeds, read from the runs,
+    and says whether two models' ranges overlap."""
+    text = " ".join(discussion_text(built).split())
+    runs = collect_runs(QUICK, quick_results)
+    for model, name in (("vae", "VAE"), ("gan", "LSGAN"), ("wgan", "WGAN")):
+        seeds = runs[(runs.model == model) & (runs.depth == 2) & (runs.z_dim == 16)
+                     & runs.variant.isin(["kl=0.001", "linear output", "gradient penalty"])]
+        fids = sorted(json.loads((Path(r) / "metrics.json").read_text())["quality"]["fid"] for r in seeds.run_dir)
+        assert len(fids) == 2, model
+        median = (fids[0] + fids[1]) / 2
+        assert f"{name} FID {median:.1f} [{fids[0]:.1f}, {fids[1]:.1f}]" in text, (name, fids, text)
+    assert re.search(r"their FID ranges (overlap, so the difference is within the spread over seeds|do not overlap)",
+                     text)
 
 
 def test_missing_runs_are_reported_not_dropped(tmp_path: Path, quick_results: Path) -> None:
@@ -113,10 +129,10 @@ def test_missing_runs_are_reported_not_dropped(tmp_path: Path, quick_results: Pa
                                          "- {model: gan, depth: 2, z_dim: 16, d_output: sigmoid}\n  - {model: gan, depth: 4, z_dim: 16}")
     sweep.write_text(document)
     runs = collect_runs(sweep, quick_results)
-    assert runs.status.value_counts().to_dict() == {"complete": 5, "missing": 1}
+    assert runs.status.value_counts().to_dict() == {"complete": 9, "missing": 1}
     from genmodels.report import discussion
 
-    assert discussion(runs)[0].startswith("1 of 6 configurations have no finished run (1 missing)")
+    assert discussion(runs)[0].startswith("1 of 10 configurations have no finished run (1 missing)")
 
 
 def test_quality_curve_is_in_history_and_best_checkpoint_kept(quick_results: Path) -> None:

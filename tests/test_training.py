@@ -126,6 +126,9 @@ def assert_same_run(a: Trainer, b: Trainer) -> None:
     assert_same(a.stream.state_dict(), b.stream.state_dict(), "stream")
     assert without_seconds(a.history) == without_seconds(b.history)
     assert torch.equal(a.fixed_noise, b.fixed_noise)
+    assert (a.ema is None) == (b.ema is None)
+    if a.ema is not None and b.ema is not None:
+        assert_same(a.ema.state_dict(), b.ema.state_dict(), "generator average")
 
 
 @pytest.mark.parametrize("name", list(MODELS))
@@ -218,7 +221,8 @@ def test_huge_lr_diverges_loudly(tmp_path: Path, mnist5k: ImageSet) -> None:
         ({"model": "vae", "images": 1000, "batch_size": 10}, 100),
         ({"model": "gan", "images": 1000, "batch_size": 10}, 100),
         ({"model": "gan", "images": 1000, "batch_size": 10, "n_critic": 2}, 50),
-        ({"model": "wgan", "images": 1000, "batch_size": 10}, 20),  # n_critic 5 by default
+        ({"model": "wgan", "images": 1000, "batch_size": 10, "recipe": "seed"}, 20),  # n_critic 5 (literature)
+        ({"model": "wgan", "images": 1000, "batch_size": 10}, 100),  # the tuned recipe's n_critic 1
         ({"model": "wgan", "lipschitz": "clip", "images": 1009, "batch_size": 10}, 20),  # rounds down
         ({"model": "wgan", "images": 1000, "batch_size": 10, "n_critic": 1}, 100),
         ({"model": "vae", "images": 5, "batch_size": 10}, 1),  # never zero steps
@@ -269,3 +273,85 @@ def test_bf16_runs_with_finite_losses(name: str, tmp_path: Path, mnist5k: ImageS
     key = "loss" if name == "vae" else "critic_loss"
     assert bf16[0][key] != fp32[0][key]  # autocast took effect ...
     assert bf16[0][key] == pytest.approx(fp32[0][key], rel=0.05, abs=0.05)  # ... and only to bf16 precision
+
+
+# ---------------------------------------------------------------------------------------------- recipes
+@pytest.mark.parametrize("recipe", ["seed", "tuned"])
+@pytest.mark.parametrize("name", list(MODELS))
+def test_each_recipe_trains(name: str, recipe: str, tmp_path: Path, mnist5k: ImageSet) -> None:
+    """A tiny run of every model under both recipes trains with finite losses and records its recipe."""
+    trainer = train(config(name, steps=4, recipe=recipe), tmp_path, train_data=mnist5k)
+    assert trainer.step == 4 and trainer.config.recipe == recipe
+    assert all(math.isfinite(row[k]) for row in trainer.history for k in loss_columns(trainer.history))
+    adversarial = name != "vae"
+    assert (trainer.ema is not None) == (adversarial and recipe == "tuned")
+    if adversarial:
+        assert trainer.config.augment == ("translation" if recipe == "tuned" else "none")
+        assert trainer.model.augment == trainer.config.augment
+
+
+def test_tuned_recipe_samples_from_the_averaged_generator(tmp_path: Path, mnist5k: ImageSet) -> None:
+    """The EMA weights differ from the raw ones, and samples (grids, metrics) are drawn from them, with
+    batch-norm statistics recomputed for the averaged weights."""
+    from genmodels.generate import sample
+
+    trainer = train(config("gan", steps=30, recipe="tuned"), tmp_path, train_data=mnist5k)
+    raw = dict(trainer.model.generator.named_parameters())
+    averaged = dict(trainer.ema.module.named_parameters())  # type: ignore[union-attr]
+    assert raw.keys() == averaged.keys()
+    assert any(not torch.equal(raw[k], averaged[k]) for k in raw)
+    sampler = trainer.sampler()
+    assert sampler.generator is trainer.ema.module  # type: ignore[union-attr]
+    z = torch.randn(16, trainer.config.z_dim, generator=torch.Generator().manual_seed(0))
+    from_sampler = sample(sampler, 16, trainer.config.z_dim, seed=0)
+    trainer.model.eval()
+    with torch.no_grad():
+        from_raw = trainer.model.generate(z)
+    trainer.model.train()
+    assert not torch.allclose(from_sampler, from_raw, atol=1e-3)
+    # its batch-norm statistics were recomputed: they are not the raw generator's running statistics
+    bn_raw = [m for m in trainer.model.generator.modules() if isinstance(m, torch.nn.BatchNorm2d)][0]
+    bn_avg = [m for m in trainer.ema.module.modules() if isinstance(m, torch.nn.BatchNorm2d)][0]  # type: ignore[union-attr]
+    assert not torch.allclose(bn_raw.running_mean, bn_avg.running_mean)
+    assert torch.equal(trainer.samples(), trainer.samples())  # sampling is deterministic and leaves no state behind
+
+
+def test_seed_recipe_samples_from_the_raw_generator(tmp_path: Path, mnist5k: ImageSet) -> None:
+    trainer = train(config("gan", steps=3, recipe="seed"), tmp_path, train_data=mnist5k)
+    assert trainer.ema is None and trainer.sampler() is trainer.model
+
+
+def test_average_starts_as_a_copy_and_warms_up() -> None:
+    """First update copies the weights; the decay is min(decay, (1 + n) / (10 + n)), so early updates move it far."""
+    from genmodels.recipes import GeneratorEMA
+
+    net = torch.nn.Linear(2, 2)
+    ema = GeneratorEMA(net, decay=0.999, z_dim=2)
+    ema.update(net)
+    assert torch.equal(ema.module.weight, net.weight)
+    before = ema.module.weight.detach().clone()
+    with torch.no_grad():
+        net.weight.add_(1.0)
+    ema.update(net)  # n = 1: decay (1 + 1) / (10 + 1)
+    assert torch.allclose(ema.module.weight, before + (1 - 2 / 11), atol=1e-6)
+
+
+def test_translation_shifts_content_fills_background_and_passes_gradients() -> None:
+    from genmodels.recipes import diff_augment
+
+    torch.manual_seed(0)
+    x = torch.full((64, 1, 32, 32), -1.0)
+    x[:, :, 12:20, 12:20] = 1.0  # an 8x8 square in the middle
+    x.requires_grad_(True)
+    out = diff_augment(x, "translation")
+    assert out.shape == x.shape
+    assert torch.equal((out > 0).sum(dim=(1, 2, 3)), torch.full((64,), 64))  # the square moved, never clipped
+    assert set(out.detach().unique().tolist()) == {-1.0, 1.0}  # the uncovered border is background
+    moved = [(o > 0).nonzero()[0, 1:].tolist() for o in out.detach()]
+    assert len({tuple(m) for m in moved}) > 5  # shifts differ per image
+    assert all(abs(r - 12) <= 4 and abs(c - 12) <= 4 for r, c in moved)  # by at most 1/8 of the side
+    out.sum().backward()
+    assert x.grad is not None and x.grad.abs().sum() > 0
+    cut = diff_augment(torch.ones(8, 1, 32, 32), "cutout")
+    assert torch.all((cut == -1).sum(dim=(1, 2, 3)) > 0)  # a background square in every image
+    assert torch.equal(diff_augment(x.detach(), "none"), x.detach())

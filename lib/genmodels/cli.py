@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import os
 import sys
 import typing
 from pathlib import Path
@@ -64,7 +65,7 @@ def cmd_train(args: argparse.Namespace) -> int:
 
 
 def cmd_sweep(args: argparse.Namespace) -> int:
-    from .sweep import dry_run_table, load_sweep, run_sweep, select
+    from .sweep import LocalExecutor, default_jobs, dry_run_table, load_sweep, run_sweep, select
 
     specs = select(load_sweep(args.file, args.results), args.only)
     if not specs:
@@ -73,7 +74,18 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     if args.dry_run:
         print(dry_run_table(specs))
         return 0
-    report = run_sweep(specs, progress=not args.no_progress)
+    auto_jobs, auto_threads = default_jobs()
+    jobs = args.jobs if args.jobs is not None else auto_jobs
+    threads = args.threads if args.threads is not None else (auto_threads if args.jobs is None else None)
+    if jobs > 1 and threads is None:
+        threads = max(1, (os.cpu_count() or 1) // jobs)
+    if jobs < 1 or (threads is not None and threads < 1):
+        print(f"error: --jobs and --threads must be integers >= 1, got {jobs} and {threads}.", file=sys.stderr)
+        return 2
+    if not args.no_progress:
+        print(f"{len(specs)} configurations; {jobs} run(s) at a time"
+              + (f", {threads} torch thread(s) each" if threads else ""))
+    report = run_sweep(specs, LocalExecutor(jobs=jobs, threads=threads), progress=not args.no_progress)
     print(report.table())
     return 1 if report.failed else 0
 
@@ -105,6 +117,10 @@ def build_parser() -> argparse.ArgumentParser:
     sweep.add_argument("--dry-run", action="store_true", help="list the configurations and their state, run nothing")
     sweep.add_argument("--results", default="results", help="results folder (default: results)")
     sweep.add_argument("--no-progress", action="store_true", help="no progress bar")
+    sweep.add_argument("--jobs", type=int, metavar="N",
+                       help="runs side by side (default: one per CPU core, at most 8; 1 with a GPU)")
+    sweep.add_argument("--threads", type=int, metavar="T",
+                       help="torch threads per run (default: cores / jobs; 1 when jobs are chosen automatically)")
     sweep.set_defaults(func=cmd_sweep)
 
     report = sub.add_parser("report", help="build report/report.pdf and .html from a sweep's results (never trains)")

@@ -21,9 +21,11 @@ LIPSCHITZ = ("gp", "clip")
 D_OUTPUTS = ("linear", "sigmoid")
 PRECISIONS = ("fp32", "bf16")
 DEVICES = ("auto", "cpu", "cuda")
+RECIPES = ("tuned", "seed")  # see genmodels.recipes
+AUGMENTS = ("none", "translation", "cutout", "translation,cutout")
 
 # Fields that say where or how a run executes, not what it computes: they are left out of the run's hash.
-NON_IDENTITY_FIELDS = ("out_dir", "data_root", "device", "sample_every", "checkpoint_every", "progress")
+NON_IDENTITY_FIELDS = ("out_dir", "data_root", "device", "threads", "sample_every", "checkpoint_every", "progress")
 
 # Which model owns each model-specific field.
 MODEL_SPECIFIC = {
@@ -34,6 +36,8 @@ MODEL_SPECIFIC = {
     "clip_value": ("wgan",),
     "gp_weight": ("wgan",),
     "n_critic": ("gan", "wgan"),
+    "ema": ("gan", "wgan"),
+    "augment": ("gan", "wgan"),
 }
 
 
@@ -64,14 +68,20 @@ class RunConfig:
     lr: float | None = None
     beta1: float | None = None
     beta2: float | None = None
-    batch_size: int = 64
+    batch_size: int | None = None  # None = the recipe's (seed: 64, tuned: 32)
     steps: int = 2000  # generator (or VAE) optimizer steps
     images: int | None = None  # alternative budget: real images seen; overrides `steps`
     seed: int = 0
     n_train: int | None = None  # use only the first n training images (tests, quick runs)
     precision: str = "fp32"
+    # training recipe (genmodels.recipes): "tuned" (the project's best) or "seed" (the seed-faithful loop);
+    # its ingredients, None = the recipe's value: generator weight averaging and discriminator augmentation
+    recipe: str = "tuned"
+    ema: float | None = None  # decay of the generator's exponential moving average (0 = off)
+    augment: str | None = None  # DiffAugment policy: none, translation, cutout, translation,cutout
     # where and how it runs (not part of the run's identity)
     device: str = "auto"
+    threads: int | None = None  # torch CPU threads of this run (sweeps running runs side by side pin it to 1)
     sample_every: int = 200
     checkpoint_every: int = 500
     data_root: str | None = None
@@ -91,7 +101,8 @@ class RunConfig:
         _int_range("depth", self.depth, 1, 5)
         _int_range("z_dim", self.z_dim, 1)
         _int_range("width", self.width, 1)
-        _int_range("batch_size", self.batch_size, 1)
+        if self.batch_size is not None:
+            _int_range("batch_size", self.batch_size, 1)
         _int_range("steps", self.steps, 1)
         _int_range("seed", self.seed, 0)
         _int_range("sample_every", self.sample_every, 0)
@@ -100,11 +111,18 @@ class RunConfig:
         if self.metric_samples != 0:
             _int_range("metric_samples", self.metric_samples, 2)
         _choice("precision", self.precision, PRECISIONS)
+        _choice("recipe", self.recipe, RECIPES)
+        if self.augment is not None:
+            _choice("augment", self.augment, AUGMENTS)
+        if self.ema is not None and (not _is_number(self.ema) or not 0.0 <= self.ema < 1.0):
+            raise ConfigError(f"ema must be a number in [0, 1) (0 turns averaging off), got {self.ema!r}.")
         _choice("device", self.device, DEVICES)
         if self.images is not None:
             _int_range("images", self.images, 1)
         if self.n_train is not None:
             _int_range("n_train", self.n_train, 1)
+        if self.threads is not None:
+            _int_range("threads", self.threads, 1, 1024)
         for name, owners in MODEL_SPECIFIC.items():
             if getattr(self, name) is not None and self.model not in owners:
                 raise ConfigError(
@@ -158,7 +176,8 @@ class RunConfig:
         """Optimizer steps of the generator (or VAE) the budget allows."""
         if self.images is None:
             return self.steps
-        per_step = self.batch_size * (self.resolved().n_critic or 1)
+        r = self.resolved()
+        per_step = (r.batch_size or 1) * (r.n_critic or 1)
         return max(1, self.images // per_step)
 
     def identity(self) -> dict[str, Any]:
@@ -180,6 +199,8 @@ class RunConfig:
             parts.append(r.d_output or "")
         else:
             parts.append(r.lipschitz or "")
+        if r.recipe != "tuned":
+            parts.append(r.recipe)
         parts.append(f"s{r.seed}")
         return "-".join(parts) + "-" + self.config_hash()[:6]
 
@@ -202,7 +223,7 @@ class RunConfig:
 
 def _coerce_number(name: str, value: Any) -> Any:
     """YAML 1.1 reads ``1e-3`` as a string; a float field gets the number the user meant."""
-    hints = {"kl_factor", "clip_value", "gp_weight", "lr", "beta1", "beta2"}
+    hints = {"kl_factor", "clip_value", "gp_weight", "lr", "beta1", "beta2", "ema"}
     if name in hints and isinstance(value, str):
         try:
             return float(value)
@@ -212,7 +233,14 @@ def _coerce_number(name: str, value: Any) -> Any:
 
 
 def model_defaults(config: RunConfig) -> dict[str, Any]:
-    """Literature defaults per model; the citation says where each number comes from."""
+    """The literature defaults of the model, overridden by what the config's recipe sets (genmodels.recipes)."""
+    from .recipes import recipe_settings
+
+    return {**literature_defaults(config), **recipe_settings(config.recipe, config.model, config.lipschitz)}
+
+
+def literature_defaults(config: RunConfig) -> dict[str, Any]:
+    """Per model, with the citation each number comes from."""
     if config.model == "vae":
         # seed Results section: lr 3e-4; Adam's default betas. kl_factor 1e-3 ~ a Gaussian decoder with
         # sigma^2 = 0.5 per pixel when the reconstruction term is a per-pixel mean over 32x32 pixels.
@@ -264,4 +292,4 @@ def config_fields() -> list[str]:
     return [f.name for f in fields(RunConfig)]
 
 
-__all__ = ["RunConfig", "ConfigError", "MODELS", "DATASETS", "model_defaults", "config_fields"]
+__all__ = ["RunConfig", "ConfigError", "MODELS", "DATASETS", "RECIPES", "AUGMENTS", "model_defaults", "config_fields"]

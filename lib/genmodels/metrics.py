@@ -247,7 +247,8 @@ def reference_scores(dataset: str, results_root: str | os.PathLike[str] = "resul
     model = classifier if classifier is not None else get_classifier(dataset, results_root, data_root=data_root)
     key = CLASSIFIER_DATA.get(dataset, dataset)
     path = classifier_dir(key, results_root) / REFERENCE
-    entry = f"n={n or 'half'},seed={seed}"
+    test = load_dataset(key, "test", data_root)
+    entry = f"n={n or 'half'},seed={seed},test={test.meta['checksum']}"  # another reference set, another entry
     cached: dict[str, Any] = {}
     if path.is_file():
         try:
@@ -260,7 +261,6 @@ def reference_scores(dataset: str, results_root: str | os.PathLike[str] = "resul
     if not refresh and entry in cached["entries"]:
         return cached["entries"][entry]
 
-    test = load_dataset(key, "test", data_root)
     half = len(test) // 2
     size = min(n or half, half)
     order = torch.randperm(len(test), generator=torch.Generator().manual_seed(seed))
@@ -270,12 +270,12 @@ def reference_scores(dataset: str, results_root: str | os.PathLike[str] = "resul
     pair = evaluate_images(b, a, model, seed=seed)
     result = {
         "dataset": key, "classifier_hash": model_hash, "accuracy": (getattr(model, "meta", None) or {}).get("accuracy"),
-        "test_images": len(test), "half_images": size, "seed": seed,
+        "test_images": len(test), "half_images": size, "seed": seed, "reference": test.meta.get("reference"),
         "inception_score_test": {"mean": is_all[0], "std": is_all[1], "images": len(test)},
         "inception_score_halves": [{"mean": is_a[0], "std": is_a[1]}, {"mean": is_b[0], "std": is_b[1]}],
         "fid_halves": pair["fid"], "kid_halves": {"mean": pair["kid_mean"], "std": pair["kid_std"]},
         "precision_halves": pair["precision"], "recall_halves": pair["recall"],
-        "text": (f"real data scores (test split, {len(test)} images): IS {is_all[0]:.2f} ± {is_all[1]:.2f}; "
+        "text": (f"real data scores ({test.meta.get('reference', 'test split')}, {len(test)} images): IS {is_all[0]:.2f} ± {is_all[1]:.2f}; "
                  f"two disjoint halves of {size} images: FID {pair['fid']:.3f}, KID {pair['kid_mean']:.5f}, "
                  f"precision {pair['precision']:.3f}, recall {pair['recall']:.3f}"),
     }
@@ -348,7 +348,8 @@ class QualityHook:
         scores = self.evaluator.score_model(trainer, self.test_data, trainer.config.metric_samples,
                                             precision_recall=False)
         row = {"step": trainer.step, "fid": scores["fid"], "kid": scores["kid_mean"],
-               "is": scores["inception_score_mean"], "samples": scores["fake_samples"], "seconds": scores["seconds"]}
+               "is": scores["inception_score_mean"], "samples": scores["fake_samples"], "seconds": scores["seconds"],
+               "train_seconds": round(trainer.elapsed, 3)}
         rows.append(row)
         if trainer.history and trainer.history[-1]["step"] == trainer.step:
             # the quality curve also lands in history.csv, beside the losses of the same step
@@ -429,7 +430,7 @@ class Evaluator:
 
         c = trainer.config
         scorer = self.scorer(c.dataset, test_data, trainer.device, c.data_root)
-        fake = sample(trainer.model, n, c.z_dim, seed=self.sample_seed, device=trainer.device)
+        fake = sample(trainer.sampler(), n, c.z_dim, seed=self.sample_seed, device=trainer.device)
         return scorer.score(fake.cpu(), precision_recall_=precision_recall)
 
     def hook(self, test_data: ImageSet | None) -> QualityHook | _NoTestData:
@@ -454,7 +455,7 @@ class Evaluator:
             "fake_samples": scores["fake_samples"], "real_samples": scores["real_samples"],
             "pr_real_samples": scores["pr_real_samples"], "kid_subset_size": scores["kid_subset_size"],
             "is_splits": scores["is_splits"], "sample_seed": self.sample_seed,
-            "reference": f"test split, {scores['real_samples']} images",
+            "reference": f"{test_data.meta.get('reference', 'test split')}, {scores['real_samples']} images",
         }
         model = self.classifier(c.dataset, trainer.device, c.data_root)
         out: dict[str, Any] = {

@@ -46,7 +46,7 @@ def collect_runs(sweep_file: str | os.PathLike[str], results_root: str | os.Path
             "label": spec.label, "run_dir": str(spec.run_dir), "model": c.model, "dataset": c.dataset,
             "depth": c.depth, "z_dim": c.z_dim, "kl_factor": c.kl_factor, "d_output": c.d_output,
             "lipschitz": c.lipschitz, "seed": c.seed, "steps": c.total_steps, "width": c.width,
-            "variant": variant(c), "status": _status(spec),
+            "recipe": c.recipe, "variant": variant(c), "status": _status(spec),
         }
         if row["status"] == "complete":
             row.update(_read_run(spec.run_dir))
@@ -61,7 +61,7 @@ def collect_runs(sweep_file: str | os.PathLike[str], results_root: str | os.Path
 # every column `_read_run` fills; present (as NaN) even when no run has finished
 RUN_COLUMNS = ("FID", "KID", "IS", "precision", "recall", "seconds", "images", "train_images", "data_source",
                "fallback", "classifier_hash", "classifier_accuracy", "fake_samples", "real_samples", "test_mse",
-               "collapsed")
+               "collapsed", "reference")
 
 
 def variant(c: RunConfig) -> str:
@@ -95,6 +95,7 @@ def _read_run(run_dir: Path) -> dict[str, Any]:
     row["classifier_accuracy"] = (metrics.get("classifier") or {}).get("accuracy")
     row["fake_samples"] = quality.get("fake_samples")
     row["real_samples"] = quality.get("real_samples")
+    row["reference"] = quality.get("reference")
     row["test_mse"] = (metrics.get("test_reconstruction") or {}).get("mse", np.nan)
     for key, value in metrics.get("final_losses", {}).items():
         row[f"loss_{key}"] = value
@@ -103,11 +104,14 @@ def _read_run(run_dir: Path) -> dict[str, Any]:
     return row
 
 
-def main_runs(runs: pd.DataFrame) -> pd.DataFrame:
-    """Runs with every model knob at its default and seed 0: the depth x z_dim grid."""
-    default_variant = {"vae": "kl=0.001", "gan": "linear output", "wgan": "gradient penalty"}
-    keep = runs["variant"] == runs["model"].map(default_variant)
-    return runs[keep & (runs["seed"] == 0)]
+DEFAULT_VARIANT = {"vae": "kl=0.001", "gan": "linear output", "wgan": "gradient penalty"}
+
+
+def main_runs(runs: pd.DataFrame, all_seeds: bool = False) -> pd.DataFrame:
+    """Runs with every model knob at its default and the default (tuned) recipe: the depth x z_dim grid.
+    Seed 0 only, unless `all_seeds`."""
+    keep = (runs["variant"] == runs["model"].map(DEFAULT_VARIANT)) & (runs["recipe"] == "tuned")
+    return runs[keep] if all_seeds else runs[keep & (runs["seed"] == 0)]
 
 
 def representative(runs: pd.DataFrame, model: str, dataset: str = "mnist", depth: int = 3, z_dim: int = 100) -> pd.Series | None:
@@ -166,32 +170,112 @@ def markdown(frame: pd.DataFrame, index: bool = False) -> str:
 
 
 # ------------------------------------------------------------------ figures
-def depth_zdim_montage(runs: pd.DataFrame, model: str, dataset: str, n: int = 16) -> plt.Figure | None:
-    """Final samples of every (depth, z_dim) run of a model: rows depth, columns z_dim; gaps say why."""
+def sweep_axes(grid: pd.DataFrame) -> tuple[int | None, list[int], int | None, list[int]]:
+    """The two axes a sweep ran: (z_dim of the depth axis, its depths, depth of the z_dim axis, its z_dims).
+
+    The depth axis is taken at the z_dim with the most depths, the z_dim axis at the depth with the most z_dims;
+    an axis with a single value is returned empty.
+    """
+    if grid.empty:
+        return None, [], None, []
+    z_of_depths = int(grid.groupby("z_dim").depth.nunique().idxmax())
+    depth_of_zs = int(grid.groupby("depth").z_dim.nunique().idxmax())
+    depths = sorted(int(d) for d in grid[grid.z_dim == z_of_depths].depth.unique())
+    zs = sorted(int(z) for z in grid[grid.depth == depth_of_zs].z_dim.unique())
+    return z_of_depths, depths if len(depths) > 1 else [], depth_of_zs, zs if len(zs) > 1 else []
+
+
+def axis_montage(runs: pd.DataFrame, model: str, dataset: str, n: int = 16) -> plt.Figure | None:
+    """Final samples along the axes the sweep ran: the depth axis (top row) and the z_dim axis (bottom row).
+
+    Only configurations of the sweep are drawn (no empty "not in sweep" cells); an unfinished one shows its
+    status. A sweep with a single configuration of the model draws that one.
+    """
     grid = main_runs(runs)
     grid = grid[(grid.model == model) & (grid.dataset == dataset)]
     if grid.empty:
         return None
-    depths, zs = sorted(grid.depth.unique()), sorted(grid.z_dim.unique())
-    fig, axes = plt.subplots(len(depths), len(zs), figsize=(1.3 * len(zs) + 0.5, 1.3 * len(depths)), squeeze=False)
-    for i, depth in enumerate(depths):
-        for j, z in enumerate(zs):
+    z_of_depths, depths, depth_of_zs, zs = sweep_axes(grid)
+    rows = [[(d, z_of_depths) for d in depths], [(depth_of_zs, z) for z in zs]]
+    rows = [row for row in rows if row] or [[(int(grid.iloc[0].depth), int(grid.iloc[0].z_dim))]]
+    cols = max(len(row) for row in rows)
+    fig, axes = plt.subplots(len(rows), cols, figsize=(1.45 * cols + 0.4, 1.75 * len(rows)), squeeze=False)
+    for i, row in enumerate(rows):
+        for j in range(cols):
             ax = axes[i][j]
             ax.set_xticks([]), ax.set_yticks([])
-            cell = grid[(grid.depth == depth) & (grid.z_dim == z)]
-            if cell.empty:
-                ax.text(0.5, 0.5, "not in sweep", ha="center", va="center", fontsize=7, color="0.5")
-            elif cell.iloc[0].status != "complete":
-                ax.text(0.5, 0.5, cell.iloc[0].status, ha="center", va="center", fontsize=8, color="C3")
+            if j >= len(row):
+                ax.set_axis_off()
+                continue
+            depth, z = row[j]
+            cell = grid[(grid.depth == depth) & (grid.z_dim == z)].iloc[0]
+            title = f"depth {depth}, z {z}"
+            if cell.status != "complete":
+                ax.text(0.5, 0.5, cell.status, ha="center", va="center", fontsize=8, color="C3")
             else:
-                ax.imshow(_final_grid(Path(cell.iloc[0].run_dir), n), cmap="gray", interpolation="nearest")
-                ax.set_title(f"FID {cell.iloc[0].FID:.1f}", fontsize=7)
-            if j == 0:
-                ax.set_ylabel(f"depth {depth}", fontsize=8)
-            if i == len(depths) - 1:
-                ax.set_xlabel(f"z_dim {z}", fontsize=8)
+                ax.imshow(_final_grid(Path(cell.run_dir), n), cmap="gray", interpolation="nearest")
+                if isinstance(cell.FID, float) and math.isfinite(cell.FID):
+                    title += f"\nFID {cell.FID:.1f}, IS {cell.IS:.1f}"
+            ax.set_title(title, fontsize=7)
     fig.tight_layout()
     return fig
+
+
+def axes_figure(runs: pd.DataFrame, dataset: str, metric: str = "FID") -> plt.Figure | None:
+    """`metric` along the depth axis and along the z_dim axis, one line per model; where a point was run with
+    several seeds, the marker is their median and the bar their range."""
+    grid = main_runs(runs, all_seeds=True)
+    grid = grid[(grid.dataset == dataset) & (grid.status == "complete")].dropna(subset=[metric])
+    panels = []
+    for model in ("vae", "gan", "wgan"):
+        mine = grid[grid.model == model]
+        z_of_depths, depths, depth_of_zs, zs = sweep_axes(mine)
+        if depths:
+            panels.append(("depth", model, mine[mine.z_dim == z_of_depths], f"z_dim {z_of_depths}"))
+        if zs:
+            panels.append(("z_dim", model, mine[mine.depth == depth_of_zs], f"depth {depth_of_zs}"))
+    if not panels:
+        return None
+    fig, axes = plt.subplots(1, 2, figsize=(8, 3))
+    for k, axis in enumerate(("depth", "z_dim")):
+        ax = axes[k]
+        for kind, model, frame, fixed in panels:
+            if kind != axis:
+                continue
+            stats = frame.groupby(axis)[metric].agg(["median", "min", "max"])
+            ax.errorbar(stats.index, stats["median"], yerr=[stats["median"] - stats["min"], stats["max"] - stats["median"]],
+                        marker="o", capsize=3, label=f"{MODEL_NAMES[model]} ({fixed})")
+        ax.set_xlabel(axis), ax.set_ylabel(metric), ax.grid(alpha=0.3)
+        if axis == "z_dim":
+            ax.set_xscale("log", base=2)
+        if metric == "FID":
+            ax.set_yscale("log")
+        if ax.has_data():
+            ax.legend(fontsize=7)
+        else:
+            ax.text(0.5, 0.5, f"no {axis} axis in this sweep", ha="center", va="center", transform=ax.transAxes)
+    fig.suptitle(f"{dataset}: {metric} along the sweep's axes", fontsize=9)
+    fig.tight_layout()
+    return fig
+
+
+def missing_axes(runs: pd.DataFrame, dataset: str) -> str:
+    """One line saying which axes the sweep did not run on `dataset` (empty when it ran both for every model)."""
+    grid = main_runs(runs)
+    grid = grid[grid.dataset == dataset]
+    gaps = []
+    for model in ("vae", "gan", "wgan"):
+        mine = grid[grid.model == model]
+        if mine.empty:
+            gaps.append(f"{MODEL_NAMES[model]}: no run")
+            continue
+        _, depths, _, zs = sweep_axes(mine)
+        lacking = [name for name, values in (("depth", depths), ("z_dim", zs)) if not values]
+        if lacking:
+            gaps.append(f"{MODEL_NAMES[model]}: only " + ", ".join(
+                f"depth {d}, z_dim {z}" for d, z in sorted(set(zip(mine.depth, mine.z_dim))))
+                        + f" (no {' or '.join(lacking)} axis)")
+    return ("Not in this sweep on " + dataset + ": " + "; ".join(gaps) + ".") if gaps else ""
 
 
 def _final_grid(run_dir: Path, n: int = 16) -> np.ndarray:
@@ -200,23 +284,6 @@ def _final_grid(run_dir: Path, n: int = 16) -> np.ndarray:
     image = plt.imread(last)
     side = int(math.sqrt(n)) * 34 + 2
     return image[:side, :side]
-
-
-def heatmap(runs: pd.DataFrame, model: str, dataset: str, metric: str = "FID") -> plt.Figure | None:
-    import seaborn as sns
-
-    grid = main_runs(runs)
-    grid = grid[(grid.model == model) & (grid.dataset == dataset)]
-    if grid.empty or grid[metric].notna().sum() == 0:
-        return None
-    table = grid.pivot_table(index="depth", columns="z_dim", values=metric, aggfunc="mean")
-    fig, ax = plt.subplots(figsize=(1.2 * table.shape[1] + 1.6, 0.55 * table.shape[0] + 1.2))
-    lower_better = dict(METRICS.values()).get(metric, True)
-    sns.heatmap(table, annot=True, fmt=".1f" if metric in ("FID", "IS") else ".3f", ax=ax,
-                cmap="viridis_r" if lower_better else "viridis", cbar_kws={"label": metric}, linewidths=0.5)
-    ax.set_title(f"{MODEL_NAMES[model]} on {dataset}: {metric}", fontsize=9)
-    fig.tight_layout()
-    return fig
 
 
 def kl_sweep_figure(runs: pd.DataFrame, dataset: str = "mnist") -> plt.Figure | None:
@@ -260,22 +327,74 @@ def loss_curves(run: pd.Series) -> plt.Figure:
                                                  f"z_dim {run.z_dim}, {run.variant}")
 
 
-def quality_curves(runs: pd.DataFrame) -> plt.Figure | None:
-    """FID measured during training (runs with metrics_every > 0), one line per main MNIST run."""
-    fig, ax = plt.subplots(figsize=(6, 3))
+def headline_runs(runs: pd.DataFrame, dataset: str = "mnist") -> pd.DataFrame:
+    """Each model's most-repeated main configuration on `dataset` (the depth-3, z_dim-100 runs over seeds)."""
+    grid = main_runs(runs, all_seeds=True)
+    grid = grid[grid.dataset == dataset]
+    picked = []
+    for model in ("vae", "gan", "wgan"):
+        mine = grid[grid.model == model]
+        if mine.empty:
+            continue
+        counts = mine.groupby(["depth", "z_dim"]).seed.nunique()
+        depth, z = counts.idxmax()
+        picked.append(mine[(mine.depth == depth) & (mine.z_dim == z)])
+    return pd.concat(picked) if picked else grid.iloc[0:0]
+
+
+def seed_spread(runs: pd.DataFrame, dataset: str = "mnist") -> pd.DataFrame:
+    """Per model, the headline configuration's FID and IS over seeds: median, min and max (numbers)."""
+    rows = []
+    for model, group in headline_runs(runs, dataset).groupby("model", sort=False):
+        done = group[group.status == "complete"].dropna(subset=["FID"])
+        row: dict[str, Any] = {"model": model, "depth": int(group.depth.iloc[0]), "z_dim": int(group.z_dim.iloc[0]),
+                               "seeds": len(group), "finished": len(done)}
+        for metric in ("FID", "IS"):
+            values = done[metric]
+            row.update({f"{metric}_median": values.median(), f"{metric}_min": values.min(),
+                        f"{metric}_max": values.max()})
+        row["seconds_median"] = done.seconds.median()
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def seed_spread_table(runs: pd.DataFrame, dataset: str = "mnist") -> pd.DataFrame:
+    """`seed_spread` for the report: median [min, max] over seeds."""
+    out = []
+    for _, r in seed_spread(runs, dataset).iterrows():
+        cell = lambda m, f: "n/a" if not math.isfinite(r[f"{m}_median"]) else (  # noqa: E731
+            f"{r[f'{m}_median']:{f}} [{r[f'{m}_min']:{f}}, {r[f'{m}_max']:{f}}]")
+        out.append({"model": MODEL_NAMES[r.model], "depth": r.depth, "z_dim": r.z_dim,
+                    "seeds (finished)": f"{r.seeds} ({r.finished})", "FID median [range]": cell("FID", ".1f"),
+                    "IS median [range]": cell("IS", ".2f"),
+                    "train s (median)": f"{r.seconds_median:.0f}" if math.isfinite(r.seconds_median) else "n/a"})
+    return pd.DataFrame(out)
+
+
+def quality_time_figure(runs: pd.DataFrame, dataset: str = "mnist") -> plt.Figure | None:
+    """FID and IS measured during training against CPU-seconds of training, for each model's headline runs
+    (one line per seed), so the models are compared at equal compute rather than at equal steps."""
+    fig, axes = plt.subplots(1, 2, figsize=(8, 3))
     drawn = 0
-    for _, run in main_runs(runs[runs.status == "complete"]).iterrows():
+    for _, run in headline_runs(runs, dataset).iterrows():
+        if run.status != "complete":
+            continue
         curve = json.loads((Path(run.run_dir) / "metrics.json").read_text()).get("quality_curve") or []
-        if len(curve) >= 2:
-            frame = pd.DataFrame(curve)
-            ax.plot(frame["step"], frame["fid"], marker="o", markersize=3,
-                    label=f"{MODEL_NAMES[run.model]} {run.dataset} d{run.depth} z{run.z_dim}")
-            drawn += 1
+        if len(curve) < 2 or "train_seconds" not in curve[0]:
+            continue
+        frame = pd.DataFrame(curve)
+        colour = f"C{('vae', 'gan', 'wgan').index(run.model)}"
+        for ax, metric in zip(axes, ("fid", "is")):
+            ax.plot(frame["train_seconds"], frame[metric], color=colour, alpha=0.8, marker="o", markersize=2,
+                    label=f"{MODEL_NAMES[run.model]}" if run.seed == 0 else None)
+        drawn += 1
     if not drawn:
         plt.close(fig)
         return None
-    ax.set_xlabel("step"), ax.set_ylabel("FID"), ax.set_yscale("log"), ax.grid(alpha=0.3)
-    ax.legend(fontsize=6, ncol=2)
+    for ax, label in zip(axes, ("FID (log scale)", "Inception Score")):
+        ax.set_xlabel("training seconds (one CPU thread)"), ax.set_ylabel(label), ax.grid(alpha=0.3)
+        ax.legend(fontsize=7)
+    axes[0].set_yscale("log")
     fig.tight_layout()
     return fig
 
@@ -335,6 +454,9 @@ def discussion(runs: pd.DataFrame) -> list[str]:
         main = main[main.dataset == dataset].dropna(subset=["FID"])
         if main.empty:
             continue
+        out.extend(spread_sentences(runs, dataset))
+        spread = seed_spread(runs, dataset)
+        widths = {r.model: r.FID_max - r.FID_min for _, r in spread.iterrows() if r.finished >= 2}
         ranking = main.sort_values("FID")
         best = ranking.iloc[0]
         per_model = main.groupby("model").FID.min().sort_values()
@@ -351,14 +473,15 @@ def discussion(runs: pd.DataFrame) -> list[str]:
             depth_axis = group.groupby("depth").z_dim.nunique().idxmax()
             by_depth = group[group.z_dim == z_axis].groupby("depth").FID.median()
             by_z = group[group.depth == depth_axis].groupby("z_dim").FID.median()
+            noise = _within_noise(by_depth, widths.get(model)) if len(by_depth) > 1 else ""
             if len(by_depth) > 1:
                 out.append(f"{MODEL_NAMES[model]} on {dataset}, FID by depth at z_dim {z_axis}: "
                            + ", ".join(f"{v:.1f} at depth {d}" for d, v in by_depth.items())
-                           + f" (best: depth {by_depth.idxmin()}).")
+                           + f" (best: depth {by_depth.idxmin()}{noise}).")
             if len(by_z) > 1:
                 out.append(f"{MODEL_NAMES[model]} on {dataset}, FID by z_dim at depth {depth_axis}: "
                            + ", ".join(f"{v:.1f} at z_dim {z}" for z, v in by_z.items())
-                           + f" (best: z_dim {by_z.idxmin()}).")
+                           + f" (best: z_dim {by_z.idxmin()}{_within_noise(by_z, widths.get(model))}).")
     kl = runs[runs.label.isin(_kl_labels(runs, "mnist"))]
     kl = kl[(kl.status == "complete")].dropna(subset=["FID", "test_mse"]).sort_values("kl_factor")
     if len(kl) >= 2:
@@ -378,6 +501,38 @@ def discussion(runs: pd.DataFrame) -> list[str]:
         parts = [f"{r['collapsed']} of {r['finished']} runs with a {r['discriminator output']} output"
                  for _, r in collapse.iterrows()]
         out.append(f"Collapse (IS < {COLLAPSE_IS:g}) of the least-squares GAN over seeds: " + "; ".join(parts) + ".")
+    return out
+
+
+def _within_noise(values: pd.Series, width: float | None) -> str:
+    """A clause saying whether the best value's lead over the runner-up exceeds the spread over seeds."""
+    if width is None or not math.isfinite(width) or len(values) < 2:
+        return ""
+    best, second = sorted(values)[:2]
+    if second - best <= width:
+        return (f"; its lead of {second - best:.1f} over the next is within the {width:.1f}-FID spread of the "
+                "headline configuration over seeds")
+    return f"; its lead of {second - best:.1f} exceeds the {width:.1f}-FID spread over seeds"
+
+
+def spread_sentences(runs: pd.DataFrame, dataset: str = "mnist") -> list[str]:
+    """The headline numbers with their spread over seeds, and which differences between models the spread hides."""
+    spread = seed_spread(runs, dataset)
+    spread = spread[spread.finished >= 2]
+    if spread.empty:
+        return []
+    parts = [f"{MODEL_NAMES[r.model]} FID {r.FID_median:.1f} [{r.FID_min:.1f}, {r.FID_max:.1f}], "
+             f"IS {r.IS_median:.2f} [{r.IS_min:.2f}, {r.IS_max:.2f}] ({r.finished} seeds)" for _, r in spread.iterrows()]
+    out = [f"On {dataset}, over seeds at each model's headline configuration (median [min, max]): " + "; ".join(parts) + "."]
+    rows = list(spread.itertuples())
+    for i, a in enumerate(rows):
+        for b in rows[i + 1:]:
+            overlap = a.FID_min <= b.FID_max and b.FID_min <= a.FID_max
+            better, worse = (a, b) if a.FID_median <= b.FID_median else (b, a)
+            verdict = ("their FID ranges overlap, so the difference is within the spread over seeds" if overlap
+                       else "their FID ranges do not overlap")
+            out.append(f"{MODEL_NAMES[better.model]} vs {MODEL_NAMES[worse.model]} on {dataset}: median FID "
+                       f"{better.FID_median:.1f} vs {worse.FID_median:.1f}; {verdict}.")
     return out
 
 

@@ -107,7 +107,8 @@ def run_config(config: RunConfig, out_dir: str | os.PathLike[str], resume: bool 
     trainer = train(resolved, out, resume=resume, train_data=train_data, hooks=extra_hooks)
 
     figures = draw_figures(trainer, test_data, out / "figures")
-    metrics: dict[str, Any] = {"final_losses": final_losses(trainer.history), "step": trainer.step}
+    metrics: dict[str, Any] = {"recipe": resolved.recipe, "final_losses": final_losses(trainer.history),
+                               "step": trainer.step}
     if evaluate is not None:
         metrics.update(evaluate.final(trainer, test_data))
     write_json(out / "metrics.json", metrics)
@@ -160,7 +161,7 @@ def draw_figures(trainer: Trainer, test_data: ImageSet | None, folder: Path) -> 
         "loss_curves": plots.loss_curves(pd.DataFrame(trainer.history), c.model),
         "samples": plots.image_grid(trainer.samples(), f"{c.model.upper()} samples, step {trainer.step}"),
         "interpolation": plots.interpolation(
-            interpolation_grid(trainer.model, c.z_dim, rows=4, steps=10, seed=c.seed, device=trainer.device), 10),
+            interpolation_grid(trainer.sampler(), c.z_dim, rows=4, steps=10, seed=c.seed, device=trainer.device), 10),
     }
     grids = sorted((trainer.out_dir / "samples").glob("step_*.png"))
     if grids:

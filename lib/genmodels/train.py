@@ -25,6 +25,7 @@ from tqdm import tqdm
 from .config import ConfigError, RunConfig
 from .data import BatchStream, ImageSet, load_dataset
 from .models import AdversarialModel, build_model
+from .recipes import GeneratorEMA, Sampler
 
 CHECKPOINT = "checkpoint.pt"
 HISTORY = "history.csv"
@@ -88,12 +89,19 @@ def vae_step(model: nn.Module, optimizers: dict[str, torch.optim.Optimizer], str
 
 def adversarial_step(model: AdversarialModel, optimizers: dict[str, torch.optim.Optimizer], stream: BatchStream,
                      autocast: Callable[[], Any], n_critic: int) -> dict[str, float]:
-    """Seed Algorithm 2: n_critic critic updates on fresh real batches, then one generator update."""
+    """Seed Algorithm 2: n_critic critic updates on fresh real batches, then one generator update.
+
+    The generator step reuses the last critic step's fake batch (its graph kept), as the seed's single forward
+    pass and pytorch/examples' DCGAN do: one generator forward per step instead of two.
+    """
     out: dict[str, float] = {}
-    for _ in range(n_critic):
+    for i in range(n_critic):
         x = stream.next()
+        last = i == n_critic - 1
+        with autocast(), (nullcontext() if last else torch.no_grad()):
+            fake = model.fake_batch(x.shape[0])
         with autocast():
-            terms = model.critic_loss(x)
+            terms = model.critic_loss(x, fake)
         optimizers["critic"].zero_grad(set_to_none=True)
         terms["loss"].backward()
         optimizers["critic"].step()
@@ -101,7 +109,7 @@ def adversarial_step(model: AdversarialModel, optimizers: dict[str, torch.optim.
     out.update({f"critic_{k}" if k == "loss" else k: v.item() for k, v in terms.items()})
     model.critic.requires_grad_(False)  # the generator step needs gradients through the critic, not for it
     with autocast():
-        gen_terms = model.generator_loss(stream.batch_size)
+        gen_terms = model.generator_loss(fake)
     optimizers["generator"].zero_grad(set_to_none=True)
     gen_terms["loss"].backward()
     optimizers["generator"].step()
@@ -118,6 +126,8 @@ class Trainer:
         self.config = config.resolved()
         c = self.config
         self.device = resolve_device(c.device)
+        if c.threads is not None:
+            torch.set_num_threads(c.threads)  # small nets run faster side by side on one thread each (README)
         self.out_dir = Path(out_dir or c.out_dir or "run")
         seed_everything(c.seed)
         self.data = train_data if train_data is not None else load_dataset(c.dataset, "train", c.data_root)
@@ -125,6 +135,9 @@ class Trainer:
             self.data = self.data.subset(c.n_train)
         self.model = build_model(c, self.data.channels).to(self.device)
         self.optimizers = make_optimizers(self.model, c)
+        # the recipe's generator weight average (genmodels.recipes): what every sample is drawn from
+        self.ema = (GeneratorEMA(self.model.generator, c.ema, c.z_dim).to_device(self.device)
+                    if isinstance(self.model, AdversarialModel) and c.ema else None)
         self.stream = BatchStream(self.data, c.batch_size, c.seed, self.device)
         # one fixed noise batch, drawn from its own generator so every run of a config shows the same z
         self.fixed_noise = torch.randn(64, c.z_dim, generator=torch.Generator().manual_seed(c.seed + 1)).to(self.device)
@@ -145,14 +158,16 @@ class Trainer:
         self.model.train()
         bar = tqdm(total=total, initial=self.step, disable=not c.progress, desc=f"{c.model} d{c.depth} z{c.z_dim}",
                    unit="step", mininterval=1.0, dynamic_ncols=True)
-        started = time.perf_counter() - self.elapsed
         while self.step < total:
+            step_started = time.perf_counter()  # `elapsed` counts training steps only, not hooks or checkpoints
             if isinstance(self.model, AdversarialModel):
                 terms = adversarial_step(self.model, self.optimizers, self.stream, autocast, n_critic)
             else:
                 terms = vae_step(self.model, self.optimizers, self.stream, autocast)
+            if self.ema is not None:
+                self.ema.update(self.model.generator)
             self.step += 1
-            self.elapsed = time.perf_counter() - started
+            self.elapsed += time.perf_counter() - step_started
             bad = [k for k, v in terms.items() if not math.isfinite(v)]
             if bad:
                 raise TrainingDiverged(f"{bad[0]} became {terms[bad[0]]} at step {self.step}; try a lower lr")
@@ -173,15 +188,16 @@ class Trainer:
         return self.history
 
     # ------------------------------------------------------------ generation
+    def sampler(self) -> nn.Module:
+        """What samples are drawn from (``.generate(z)``): the averaged generator where the recipe keeps one."""
+        return Sampler(self.ema.generator()) if self.ema is not None else self.model
+
     @torch.no_grad()
     def samples(self, z: torch.Tensor | None = None) -> torch.Tensor:
         """Images (B, C, 32, 32) in [-1, 1] from `z` (default: the fixed noise batch), in eval mode."""
-        was_training = self.model.training
-        self.model.eval()
-        try:
-            return self.model.generate(self.fixed_noise if z is None else z.to(self.device)).float()
-        finally:
-            self.model.train(was_training)
+        from .generate import generate
+
+        return generate(self.sampler(), self.fixed_noise if z is None else z.to(self.device))
 
     # ------------------------------------------------------------ persistence
     def state_dict(self) -> dict[str, Any]:
@@ -195,6 +211,7 @@ class Trainer:
             "history": self.history,
             "fixed_noise": self.fixed_noise.cpu(),
             "extra_state": self.extra_state,
+            "ema": self.ema.state_dict() if self.ema is not None else None,
             "rng": {
                 "torch": torch.get_rng_state(),
                 "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else [],
@@ -224,6 +241,8 @@ class Trainer:
         self.step, self.elapsed, self.history = state["step"], state["elapsed"], state["history"]
         self.fixed_noise = state["fixed_noise"].to(self.device)
         self.extra_state = state.get("extra_state", {})
+        if self.ema is not None:
+            self.ema.load_state_dict(state["ema"])
         rng = state["rng"]
         torch.set_rng_state(rng["torch"].cpu())
         if rng["cuda"] and torch.cuda.is_available():

@@ -20,12 +20,13 @@ def _vae(c: RunConfig, ch: int) -> nn.Module:
 
 
 def _gan(c: RunConfig, ch: int) -> nn.Module:
-    return GAN(c.depth, c.z_dim, c.width, ch, d_output=c.d_output or "linear")
+    return GAN(c.depth, c.z_dim, c.width, ch, d_output=c.d_output or "linear", augment=c.augment or "none")
 
 
 def _wgan(c: RunConfig, ch: int) -> nn.Module:
     return WGAN(c.depth, c.z_dim, c.width, ch, lipschitz=c.lipschitz or "gp",
-                clip_value=c.clip_value or 0.01, gp_weight=c.gp_weight if c.gp_weight is not None else 10.0)
+                clip_value=c.clip_value or 0.01, gp_weight=c.gp_weight if c.gp_weight is not None else 10.0,
+                augment=c.augment or "none")
 
 
 MODEL_BUILDERS: dict[str, Callable[[RunConfig, int], nn.Module]] = {"vae": _vae, "gan": _gan, "wgan": _wgan}

@@ -71,9 +71,20 @@ class AdversarialModel(nn.Module):
     generator: Generator
     critic: Discriminator
 
-    def __init__(self, z_dim: int, image_channels: int) -> None:
+    def __init__(self, z_dim: int, image_channels: int, augment: str = "none") -> None:
         super().__init__()
-        self.z_dim, self.image_channels = z_dim, image_channels
+        self.z_dim, self.image_channels, self.augment = z_dim, image_channels, augment
+
+    def discriminate(self, x: torch.Tensor) -> torch.Tensor:
+        """The critic's scores (B,) of images seen through the recipe's differentiable augmentation (DiffAugment
+        applies the same kind of transform to real and fake images, so the critic cannot tell them apart by it)."""
+        from ..recipes import diff_augment
+
+        return self.critic(diff_augment(x, self.augment)).float()
+
+    def fake_batch(self, n: int) -> torch.Tensor:
+        """n generated images, with the graph to the generator (the critic step detaches them)."""
+        return self.generator(self.noise(n))
 
     def noise(self, n: int, device: torch.device | None = None) -> torch.Tensor:
         return torch.randn(n, self.z_dim, device=device or next(self.parameters()).device)
@@ -81,10 +92,12 @@ class AdversarialModel(nn.Module):
     def generate(self, z: torch.Tensor) -> torch.Tensor:
         return self.generator(z)
 
-    def critic_loss(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
+    def critic_loss(self, x: torch.Tensor, fake: torch.Tensor) -> dict[str, torch.Tensor]:
+        """Loss terms of one critic step on real `x` and (detached) `fake` images."""
         raise NotImplementedError
 
-    def generator_loss(self, n: int) -> dict[str, torch.Tensor]:
+    def generator_loss(self, fake: torch.Tensor) -> dict[str, torch.Tensor]:
+        """Loss terms of one generator step on `fake` images that carry the generator's graph."""
         raise NotImplementedError
 
     def after_critic_step(self) -> None:
@@ -95,22 +108,21 @@ class GAN(AdversarialModel):
     """Least-squares GAN: gen = mse(D(G(z)), 1), disc = (mse(D(G(z)), 0) + mse(D(x), 1)) / 2."""
 
     def __init__(
-        self, depth: int = 3, z_dim: int = 100, width: int = 64, image_channels: int = 1, d_output: str = "linear"
+        self, depth: int = 3, z_dim: int = 100, width: int = 64, image_channels: int = 1, d_output: str = "linear",
+        augment: str = "none",
     ) -> None:
-        super().__init__(z_dim, image_channels)
+        super().__init__(z_dim, image_channels, augment)
         self.generator = Generator(depth, z_dim, width, image_channels)
         self.critic = Discriminator(depth, width, image_channels, output=d_output, norm="batch")
         self.apply(dcgan_init)
 
-    def critic_loss(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
+    def critic_loss(self, x: torch.Tensor, fake: torch.Tensor) -> dict[str, torch.Tensor]:
         check_images(x, self.image_channels)
-        with torch.no_grad():
-            fake = self.generator(self.noise(x.shape[0]))
-        d_fake, d_real = self.critic(fake).float(), self.critic(x).float()
+        d_fake, d_real = self.discriminate(fake.detach()), self.discriminate(x)
         loss_fake = F.mse_loss(d_fake, torch.zeros_like(d_fake))
         loss_real = F.mse_loss(d_real, torch.ones_like(d_real))
         return {"loss": (loss_fake + loss_real) / 2, "d_real": d_real.mean(), "d_fake": d_fake.mean()}
 
-    def generator_loss(self, n: int) -> dict[str, torch.Tensor]:
-        d_fake = self.critic(self.generator(self.noise(n))).float()
+    def generator_loss(self, fake: torch.Tensor) -> dict[str, torch.Tensor]:
+        d_fake = self.discriminate(fake)
         return {"loss": F.mse_loss(d_fake, torch.ones_like(d_fake))}

@@ -17,9 +17,9 @@ class WGAN(AdversarialModel):
 
     def __init__(
         self, depth: int = 3, z_dim: int = 100, width: int = 64, image_channels: int = 1,
-        lipschitz: str = "gp", clip_value: float = 0.01, gp_weight: float = 10.0,
+        lipschitz: str = "gp", clip_value: float = 0.01, gp_weight: float = 10.0, augment: str = "none",
     ) -> None:
-        super().__init__(z_dim, image_channels)
+        super().__init__(z_dim, image_channels, augment)
         if lipschitz not in ("gp", "clip"):
             raise ValueError(f"lipschitz must be 'gp' or 'clip', got {lipschitz!r}")
         self.lipschitz, self.clip_value, self.gp_weight = lipschitz, clip_value, gp_weight
@@ -28,11 +28,10 @@ class WGAN(AdversarialModel):
         self.critic = Discriminator(depth, width, image_channels, output="linear", norm=norm)
         self.apply(dcgan_init)
 
-    def critic_loss(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
+    def critic_loss(self, x: torch.Tensor, fake: torch.Tensor) -> dict[str, torch.Tensor]:
         check_images(x, self.image_channels)
-        with torch.no_grad():
-            fake = self.generator(self.noise(x.shape[0]))
-        c_fake, c_real = self.critic(fake).float().mean(), self.critic(x).float().mean()
+        fake = fake.detach()
+        c_fake, c_real = self.discriminate(fake).mean(), self.discriminate(x).mean()
         terms = {"wasserstein": c_real - c_fake}
         loss = c_fake - c_real
         if self.lipschitz == "gp":
@@ -45,12 +44,12 @@ class WGAN(AdversarialModel):
         """mean over the batch of (||grad_x C(x_hat)||_2 - 1)^2, x_hat on random real-fake segments."""
         eps = torch.rand(real.shape[0], 1, 1, 1, device=real.device, dtype=real.dtype)
         x_hat = (eps * real + (1 - eps) * fake).requires_grad_(True)
-        scores = self.critic(x_hat)
+        scores = self.discriminate(x_hat)  # the constraint holds for the critic as trained: through the augmentation
         (grad,) = torch.autograd.grad(scores.sum(), x_hat, create_graph=True)
         return ((grad.flatten(1).float().norm(2, dim=1) - 1) ** 2).mean()
 
-    def generator_loss(self, n: int) -> dict[str, torch.Tensor]:
-        return {"loss": -self.critic(self.generator(self.noise(n))).float().mean()}
+    def generator_loss(self, fake: torch.Tensor) -> dict[str, torch.Tensor]:
+        return {"loss": -self.discriminate(fake).mean()}
 
     @torch.no_grad()
     def after_critic_step(self) -> None:
