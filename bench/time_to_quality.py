@@ -178,6 +178,8 @@ def main() -> None:
     for family in args.families.split(","):
         for seed in map(int, args.seeds.split(",")):  # seeds outermost per family: recipes interleave
             for variant in variants:
+                if family == "vae" and variant not in ("seed", "tuned"):
+                    continue  # the ablations switch off adversarial ingredients (averaging, augmentation)
                 fields = dict(variants_all[variant])
                 if family == "vae":
                     fields = {k: v for k, v in fields.items() if k in ("recipe", "lr", "kl_factor", "batch_size", "z_dim")}
