@@ -95,7 +95,9 @@ class ClassifierFeatures(nn.Module):
     @torch.no_grad()
     def forward(self, images: torch.Tensor) -> torch.Tensor:
         features, logits = self._shared(images)
-        return features if self.output == "features" else logits
+        # back on the input's device: the metric states live where the metric object is (the CPU), while the
+        # classifier may run on a GPU
+        return (features if self.output == "features" else logits).to(images.device)
 
 
 # ---------------------------------------------------------------------------------------------- precision / recall

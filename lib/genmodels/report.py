@@ -222,8 +222,8 @@ def axis_montage(runs: pd.DataFrame, model: str, dataset: str, n: int = 16) -> p
 
 
 def axes_figure(runs: pd.DataFrame, dataset: str, metric: str = "FID") -> plt.Figure | None:
-    """`metric` along the depth axis and along the z_dim axis, one line per model; where a point was run with
-    several seeds, the marker is their median and the bar their range."""
+    """`metric` along the depth axis and along the z_dim axis, one line per model (seaborn); where a point was run
+    with several seeds, the marker is their median and the bar their range."""
     grid = main_runs(runs, all_seeds=True)
     grid = grid[(grid.dataset == dataset) & (grid.status == "complete")].dropna(subset=[metric])
     panels = []
@@ -236,24 +236,28 @@ def axes_figure(runs: pd.DataFrame, dataset: str, metric: str = "FID") -> plt.Fi
             panels.append(("z_dim", model, mine[mine.depth == depth_of_zs], f"depth {depth_of_zs}"))
     if not panels:
         return None
+    import seaborn as sns
+
     fig, axes = plt.subplots(1, 2, figsize=(8, 3))
     for k, axis in enumerate(("depth", "z_dim")):
         ax = axes[k]
-        for kind, model, frame, fixed in panels:
-            if kind != axis:
-                continue
-            stats = frame.groupby(axis)[metric].agg(["median", "min", "max"])
-            ax.errorbar(stats.index, stats["median"], yerr=[stats["median"] - stats["min"], stats["max"] - stats["median"]],
-                        marker="o", capsize=3, label=f"{MODEL_NAMES[model]} ({fixed})")
+        frames = [frame.assign(line=f"{MODEL_NAMES[model]} ({fixed})") for kind, model, frame, fixed in panels
+                  if kind == axis]
+        if frames:
+            # one line per model: the median over seeds, the band their range
+            sns.lineplot(data=pd.concat(frames), x=axis, y=metric, hue="line", estimator="median", marker="o",
+                         errorbar=lambda v: (v.min(), v.max()), err_style="bars", err_kws={"capsize": 3}, ax=ax)
+            ax.legend(fontsize=7, title=None)
+        else:
+            ax.text(0.5, 0.5, f"no {axis} axis in this sweep", ha="center", va="center", transform=ax.transAxes)
         ax.set_xlabel(axis), ax.set_ylabel(metric), ax.grid(alpha=0.3)
         if axis == "z_dim":
             ax.set_xscale("log", base=2)
+        if frames:
+            values = sorted(pd.concat(frames)[axis].unique())
+            ax.set_xticks(values, [str(v) for v in values])
         if metric == "FID":
             ax.set_yscale("log")
-        if ax.has_data():
-            ax.legend(fontsize=7)
-        else:
-            ax.text(0.5, 0.5, f"no {axis} axis in this sweep", ha="center", va="center", transform=ax.transAxes)
     fig.suptitle(f"{dataset}: {metric} along the sweep's axes", fontsize=9)
     fig.tight_layout()
     return fig
