@@ -344,7 +344,7 @@ def test_batch_stream_state_round_trip(tmp_path: Path) -> None:
     expected = [batch_ids(original.next()) for _ in range(12)]  # crosses into later epochs
 
     restored = BatchStream(indexed_set(30), batch_size=4, seed=999)  # a different seed is overwritten
-    restored.load_state_dict(torch.load(path, weights_only=False))
+    restored.load_state_dict(torch.load(path, weights_only=True))
     assert [batch_ids(restored.next()) for _ in range(12)] == expected
     assert restored.images_seen == original.images_seen and restored.epoch == original.epoch
 

@@ -310,7 +310,7 @@ def test_evaluator_hook_curve_best_checkpoint_and_resume(mnist_classifier, class
     best = metrics["best"]
     assert best["fid"] == min(row["fid"] for row in metrics["quality_curve"])
     assert best["checkpoint"] == "best.pt"
-    assert torch.load(out / "best.pt", weights_only=False)["step"] == best["step"]
+    assert torch.load(out / "best.pt", weights_only=True)["step"] == best["step"]
     assert result.trainer.extra_state["quality_best"]["step"] == best["step"]
     # the curve's last point and the final scores come from the same samples
     assert metrics["quality_curve"][-1]["fid"] == pytest.approx(q["fid"], rel=1e-6)
@@ -323,7 +323,7 @@ def test_evaluator_hook_curve_best_checkpoint_and_resume(mnist_classifier, class
     assert [row["step"] for row in metrics["quality_curve"]] == [2, 4, 6]
     best_pt = out / "best.pt"
     if metrics["best"]["checkpoint"]:
-        assert torch.load(best_pt, weights_only=False)["step"] == metrics["best"]["step"]
+        assert torch.load(best_pt, weights_only=True)["step"] == metrics["best"]["step"]
     else:
         assert not best_pt.exists()
 
@@ -378,3 +378,32 @@ def test_classifier_cache_detects_tampering(tmp_path, monkeypatch) -> None:
         f.write(b"tampered")
     with pytest.raises(ClassifierError, match="sha256"):
         get_classifier("mnist", tmp_path, log=None)
+
+
+def test_run_with_the_official_files_hidden_is_scored_on_the_held_out_split(tmp_path, monkeypatch) -> None:
+    """A fresh machine offline, no $GENMODELS_IMPORT, no system copy: a run still gets quality metrics, measured on
+    the 5k subset's held-out 1,000 images, and meta.json, metrics.json and the classifier say so."""
+    from genmodels import data as data_module
+    from genmodels.config import RunConfig
+    from genmodels.run import run_config
+
+    empty = tmp_path / "no-imports"
+    empty.mkdir()
+    monkeypatch.setenv("GENMODELS_IMPORT", str(empty))
+    monkeypatch.setenv("GENMODELS_OFFLINE", "1")
+    monkeypatch.delenv("GENMODELS_CLASSIFIERS", raising=False)
+    monkeypatch.setattr(data_module, "SYSTEM_DATA_DIRS", [])
+    root, results = tmp_path / "data", tmp_path / "results"
+    # a quick classifier, cached where the evaluator looks (the run would otherwise train the full one)
+    get_classifier("mnist", results, data_root=root, settings=TrainSettings(epochs=1, max_train_images=512), log=None)
+    config = RunConfig(model="gan", dataset="mnist", data_root=str(root), n_train=256, depth=2, width=8, z_dim=8,
+                       batch_size=32, steps=3, metric_samples=200, sample_every=0, checkpoint_every=0, progress=False)
+    with pytest.warns(UserWarning, match="falling back"):
+        result = run_config(config, tmp_path / "run", evaluate=default_evaluator(config, results, reference=False))
+    quality = result.metrics["quality"]
+    assert quality is not None and math.isfinite(quality["fid"]) and math.isfinite(quality["precision"])
+    assert quality["reference"] == "mnist-5k held-out split, 1000 images" and quality["real_samples"] == 1000
+    assert result.metrics["classifier"]["reference"] == "mnist-5k held-out split"
+    meta = json.loads((tmp_path / "run" / "meta.json").read_text())
+    assert meta["data"]["test"]["reference"] == "mnist-5k held-out split" and meta["data"]["test"]["images"] == 1000
+    assert meta["data"]["train"]["images"] == 4000 and meta["data"]["train"]["fallback"]

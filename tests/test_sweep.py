@@ -134,7 +134,7 @@ def test_interrupted_sweep_resumes_and_completes_each_run_once(tmp_path: Path) -
     process.wait()
     time.sleep(3)
     assert not first.is_complete()
-    interrupted_at = torch.load(first.run_dir / "checkpoint.pt", weights_only=False)["step"]
+    interrupted_at = torch.load(first.run_dir / "checkpoint.pt", weights_only=True)["step"]
     assert 0 < interrupted_at < steps
 
     # the very same command again: the interrupted run resumes from its checkpoint, the other starts

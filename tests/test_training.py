@@ -147,8 +147,8 @@ def test_resume_equals_uninterrupted(name: str, tmp_path: Path, mnist5k: ImageSe
     assert_same_run(full, resumed)
     assert torch.equal(rng_full, rng_resumed)
     # and the state on disk is the same too
-    disk_a = torch.load(tmp_path / "a" / CHECKPOINT, weights_only=False)
-    disk_b = torch.load(tmp_path / "b" / CHECKPOINT, weights_only=False)
+    disk_a = torch.load(tmp_path / "a" / CHECKPOINT, weights_only=True)
+    disk_b = torch.load(tmp_path / "b" / CHECKPOINT, weights_only=True)
     assert_same(disk_a["model"], disk_b["model"], "checkpoint model")
     assert_same(disk_a["optimizers"], disk_b["optimizers"], "checkpoint optimizers")
 
@@ -173,12 +173,12 @@ def test_crash_then_resume_equals_uninterrupted(tmp_path: Path, mnist5k: ImageSe
     full = train(c, tmp_path / "a", train_data=mnist5k)
     with pytest.raises(KeyboardInterrupt):
         train(c, tmp_path / "b", train_data=mnist5k, hooks=[CrashAt(6)])
-    assert torch.load(tmp_path / "b" / CHECKPOINT, weights_only=False)["step"] == 4
+    assert torch.load(tmp_path / "b" / CHECKPOINT, weights_only=True)["step"] == 4
     resumed = train(c, tmp_path / "b", train_data=mnist5k)
     assert_same_run(full, resumed)
 
 
-@pytest.mark.parametrize("change", [{"depth": 1}, {"z_dim": 4}, {"lr": 1e-3}, {"seed": 1}])
+@pytest.mark.parametrize("change", [{"depth": 1}, {"z_dim": 4}, {"lr": 5e-4}, {"seed": 1}, {"recipe": "seed"}])
 def test_checkpoint_of_other_config_refuses_to_load(change: dict[str, Any], tmp_path: Path,
                                                      mnist5k: ImageSet) -> None:
     """Resuming into a folder that holds a different run is a clear ValueError, not a silent mix."""
@@ -286,7 +286,7 @@ def test_each_recipe_trains(name: str, recipe: str, tmp_path: Path, mnist5k: Ima
     adversarial = name != "vae"
     assert (trainer.ema is not None) == (adversarial and recipe == "tuned")
     if adversarial:
-        assert trainer.config.augment == ("translation" if recipe == "tuned" else "none")
+        assert trainer.config.augment == "none"  # measured worse at these budgets (README), so neither recipe augments
         assert trainer.model.augment == trainer.config.augment
 
 
@@ -355,3 +355,23 @@ def test_translation_shifts_content_fills_background_and_passes_gradients() -> N
     cut = diff_augment(torch.ones(8, 1, 32, 32), "cutout")
     assert torch.all((cut == -1).sum(dim=(1, 2, 3)) > 0)  # a background square in every image
     assert torch.equal(diff_augment(x.detach(), "none"), x.detach())
+
+
+def test_a_crafted_checkpoint_is_refused_without_running_code(tmp_path: Path, mnist5k: ImageSet) -> None:
+    """Checkpoints are read with weights_only=True: a pickle that would run a command is refused, naming the file."""
+    import os
+
+    from genmodels.train import CheckpointError
+
+    marker = tmp_path / "code-ran"
+
+    class Payload:
+        def __reduce__(self) -> tuple[Any, ...]:
+            return (os.system, (f"touch {marker}",))
+
+    run = tmp_path / "run"
+    run.mkdir()
+    torch.save({"step": 1, "payload": Payload()}, run / CHECKPOINT)
+    with pytest.raises(CheckpointError, match=r"checkpoint\.pt .*delete it"):
+        train(config("gan", steps=2), run, train_data=mnist5k)
+    assert not marker.exists()

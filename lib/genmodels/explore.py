@@ -11,6 +11,7 @@ from torch import nn
 
 from .config import RunConfig
 from .models import build_model
+from .train import read_checkpoint
 from .run import COMPLETE, is_complete
 
 
@@ -36,11 +37,19 @@ def load_config(run_dir: str | os.PathLike[str]) -> RunConfig:
 
 def load_run(run_dir: str | os.PathLike[str], checkpoint: str = "checkpoint.pt",
              device: str | torch.device = "cpu") -> tuple[nn.Module, RunConfig]:
-    """The trained model of a run (in eval mode) and its config. `checkpoint="best.pt"` for the best by FID."""
+    """The trained model of a run (in eval mode) and its config. `checkpoint="best.pt"` for the best by FID.
+    Where the run kept a generator average (tuned recipe), the model's generator is that average."""
     run_dir = Path(run_dir)
     config = load_config(run_dir)
-    state = torch.load(run_dir / checkpoint, map_location=device, weights_only=False)
+    state = read_checkpoint(run_dir / checkpoint, map_location=device)
     channels = 3 if config.dataset == "cifar10" else 1
     model = build_model(config, channels).to(device)
     model.load_state_dict(state["model"])
+    if state.get("ema"):  # the tuned recipe's averaged generator is what the run's samples and metrics used
+        from .recipes import GeneratorEMA
+
+        resolved = config.resolved()
+        ema = GeneratorEMA(model.generator, resolved.ema or 0.999, resolved.z_dim).to_device(torch.device(device))
+        ema.load_state_dict(state["ema"])
+        model.generator = ema.generator()
     return model.eval(), config

@@ -385,7 +385,7 @@ def _reconcile_best(trainer: Any) -> None:
 
 def _checkpoint_step(path: Path) -> int | None:
     try:
-        return int(torch.load(path, map_location="cpu", weights_only=False, mmap=True)["step"])
+        return int(torch.load(path, map_location="cpu", weights_only=True, mmap=True)["step"])
     except Exception:  # unreadable or foreign file: treat as stale
         return None
 

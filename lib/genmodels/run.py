@@ -129,12 +129,12 @@ def run_config(config: RunConfig, out_dir: str | os.PathLike[str], resume: bool 
 def check_resumable(config: RunConfig, out: Path) -> int:
     """The step a run folder's checkpoint would resume from (0 if none); a clear error if it can't be resumed."""
     from .config import ConfigError
-    from .train import CHECKPOINT, model_identity
+    from .train import CHECKPOINT, model_identity, read_checkpoint
 
     path = out / CHECKPOINT
     if not path.is_file():
         return 0
-    state = torch.load(path, map_location="cpu", weights_only=False)
+    state = read_checkpoint(path)
     saved = RunConfig.from_dict(state["config"])
     if model_identity(saved) != model_identity(config):
         raise ConfigError(f"{out} holds a run of another configuration ({saved.run_name()}); "

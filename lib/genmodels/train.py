@@ -35,6 +35,24 @@ class TrainingDiverged(RuntimeError):
     """A loss became NaN or infinite; the message names the step and the term."""
 
 
+class CheckpointError(ConfigError):
+    """A checkpoint cannot be read as plain data (damaged, foreign, or holding code); the message names the file."""
+
+
+def read_checkpoint(path: str | os.PathLike[str], map_location: Any = "cpu") -> dict[str, Any]:
+    """A checkpoint's contents, loaded with ``weights_only=True``: tensors and plain Python types only, so a
+    crafted file cannot run code. Anything else is refused with one line naming the file."""
+    try:
+        state = torch.load(path, map_location=map_location, weights_only=True)
+    except Exception as err:  # unpickling errors come in many types
+        raise CheckpointError(f"{path} is not a checkpoint that can be read as plain data "
+                              f"({type(err).__name__}: {str(err).splitlines()[0][:160]}); delete it to start that "
+                              "run over") from None
+    if not isinstance(state, dict) or "step" not in state:
+        raise CheckpointError(f"{path} is not a genmodels checkpoint; delete it to start that run over")
+    return state
+
+
 class Hook(Protocol):
     def on_step(self, trainer: "Trainer") -> None: ...
 
@@ -215,7 +233,7 @@ class Trainer:
             "rng": {
                 "torch": torch.get_rng_state(),
                 "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else [],
-                "numpy": np.random.get_state(),
+                "numpy": _numpy_state_to_plain(np.random.get_state()),
                 "python": random.getstate(),
             },
         }
@@ -229,7 +247,7 @@ class Trainer:
         return path
 
     def load_checkpoint(self, path: str | os.PathLike[str]) -> None:
-        state = torch.load(path, map_location=self.device, weights_only=False)
+        state = read_checkpoint(path, map_location=self.device)
         saved = RunConfig.from_dict(state["config"])
         if model_identity(saved) != model_identity(self.config):
             raise ValueError(f"checkpoint {path} belongs to a different config ({saved.run_name()}); "
@@ -247,8 +265,8 @@ class Trainer:
         torch.set_rng_state(rng["torch"].cpu())
         if rng["cuda"] and torch.cuda.is_available():
             torch.cuda.set_rng_state_all([s.cpu() for s in rng["cuda"]])
-        np.random.set_state(rng["numpy"])
-        random.setstate(rng["python"])
+        np.random.set_state(_numpy_state_from_plain(rng["numpy"]))
+        random.setstate(_python_state_from_plain(rng["python"]))
 
     def write_history(self, path: str | os.PathLike[str] | None = None) -> Path:
         path = Path(path or self.out_dir / HISTORY)
@@ -263,6 +281,23 @@ class Trainer:
             writer.writerows(self.history)
         tmp.replace(path)
         return path
+
+
+def _numpy_state_to_plain(state: tuple[Any, ...]) -> dict[str, Any]:
+    """numpy's legacy RNG state as a tensor and plain numbers (loadable with weights_only=True)."""
+    name, keys, pos, has_gauss, cached = state
+    return {"name": str(name), "keys": torch.from_numpy(keys.astype(np.int64)), "pos": int(pos),
+            "has_gauss": int(has_gauss), "cached_gaussian": float(cached)}
+
+
+def _numpy_state_from_plain(state: dict[str, Any]) -> tuple[Any, ...]:
+    keys = state["keys"].cpu().numpy().astype(np.uint32)
+    return (state["name"], keys, state["pos"], state["has_gauss"], state["cached_gaussian"])
+
+
+def _python_state_from_plain(state: Any) -> tuple[Any, ...]:
+    version, internal, gauss = state  # lists after a round trip through some loaders; random wants tuples
+    return (version, tuple(internal), gauss)
 
 
 def model_identity(config: RunConfig) -> dict[str, Any]:
