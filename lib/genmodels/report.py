@@ -199,7 +199,7 @@ def axis_montage(runs: pd.DataFrame, model: str, dataset: str, n: int = 16) -> p
     rows = [[(d, z_of_depths) for d in depths], [(depth_of_zs, z) for z in zs]]
     rows = [row for row in rows if row] or [[(int(grid.iloc[0].depth), int(grid.iloc[0].z_dim))]]
     cols = max(len(row) for row in rows)
-    fig, axes = plt.subplots(len(rows), cols, figsize=(1.45 * cols + 0.4, 1.75 * len(rows)), squeeze=False)
+    fig, axes = plt.subplots(len(rows), cols, figsize=(1.45 * cols + 0.4, 2.0 * len(rows)), squeeze=False)
     for i, row in enumerate(rows):
         for j in range(cols):
             ax = axes[i][j]
@@ -498,8 +498,9 @@ def discussion(runs: pd.DataFrame) -> list[str]:
     wgan = wgan.dropna(subset=["FID"])
     if set(wgan.lipschitz) >= {"gp", "clip"}:
         gp, clip = wgan[wgan.lipschitz == "gp"].iloc[0], wgan[wgan.lipschitz == "clip"].iloc[0]
-        out.append(f"For the WGAN at depth 3, z_dim 100, the gradient penalty reached FID {gp.FID:.2f} and weight "
-                   f"clipping {clip.FID:.2f} at the same number of steps ({gp.steps}).")
+        out.append(f"For the WGAN at depth 3, z_dim 100, the gradient penalty reached FID {gp.FID:.2f} after {gp.steps} "
+                   f"steps ({gp.seconds:.0f} s of training) and weight clipping {clip.FID:.2f} after {clip.steps} "
+                   f"steps ({clip.seconds:.0f} s).")
     collapse = collapse_table(runs)
     if not collapse.empty:
         parts = [f"{r['collapsed']} of {r['finished']} runs with a {r['discriminator output']} output"
