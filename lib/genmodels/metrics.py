@@ -251,7 +251,8 @@ def reference_scores(dataset: str, results_root: str | os.PathLike[str] = "resul
     key = CLASSIFIER_DATA.get(dataset, dataset)
     path = classifier_dir(key, results_root) / REFERENCE
     test = load_dataset(key, "test", data_root)
-    entry = f"n={n or 'half'},seed={seed},test={test.meta['checksum']}"  # another reference set, another entry
+    # another reference set or another way of computing it, another entry
+    entry = f"n={n or 'half'},seed={seed},test={test.meta['checksum']},is_split_min=1000,kid_subset=half"
     cached: dict[str, Any] = {}
     if path.is_file():
         try:
