@@ -280,8 +280,8 @@ def reference_scores(dataset: str, results_root: str | os.PathLike[str] = "resul
     result = {
         "dataset": key, "classifier_hash": model_hash, "accuracy": (getattr(model, "meta", None) or {}).get("accuracy"),
         "test_images": len(test), "half_images": size, "seed": seed, "reference": test.meta.get("reference"),
-        "inception_score_test": {"mean": is_all[0], "std": is_all[1], "images": len(test)},
-        "inception_score_halves": [{"mean": is_a[0], "std": is_a[1]}, {"mean": is_b[0], "std": is_b[1]}],
+        "inception_score_test": {"mean": is_all[0], "std": _finite(is_all[1]), "images": len(test), "splits": splits},
+        "inception_score_halves": [{"mean": is_a[0], "std": _finite(is_a[1])}, {"mean": is_b[0], "std": _finite(is_b[1])}],
         "fid_halves": pair["fid"], "kid_halves": {"mean": pair["kid_mean"], "std": pair["kid_std"]},
         "precision_halves": pair["precision"], "recall_halves": pair["recall"],
         "text": (f"real data scores ({test.meta.get('reference', 'test split')}, {len(test)} images): IS {is_all[0]:.2f}"
@@ -295,6 +295,11 @@ def reference_scores(dataset: str, results_root: str | os.PathLike[str] = "resul
     tmp.write_text(json.dumps(cached, indent=2) + "\n")
     tmp.replace(path)
     return result
+
+
+def _finite(value: float) -> float | None:
+    """None for the std of a single split (nan), so that metrics files hold valid JSON and compare equal."""
+    return value if math.isfinite(value) else None
 
 
 # ---------------------------------------------------------------------------------------------- VAE
