@@ -195,8 +195,8 @@ class Executor(Protocol):
 def default_jobs() -> tuple[int, int | None]:
     """(runs side by side, torch threads per run) for this machine.
 
-    On a CPU: one single-threaded run per core, at most 8 (measured here: two one-thread runs side by side
-    finish 1.4x sooner than the same runs one after another on two threads each; README "Budgets"). With
+    On a CPU: one single-threaded run per core, at most 8 (measured here, bench/parallel_runs.py: two one-thread
+    runs side by side finish 1.33x sooner than the same runs one after another on two threads each). With
     CUDA: one run at a time on the GPU, with torch's default threads for its CPU-side work.
     """
     import torch
