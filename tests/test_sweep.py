@@ -165,3 +165,26 @@ def test_yaml_scientific_notation_reaches_float_fields(tmp_path: Path) -> None:
     document = yaml.safe_load("grid:\n  - {model: vae, kl_factor: 1e-3, lr: 3e-4}\n")
     spec = expand(document, tmp_path)[0]
     assert spec.config.kl_factor == 0.001 and spec.config.lr == 0.0003
+
+
+@pytest.mark.parametrize("flags", [["--jobs", "0"], ["--threads", "0"], ["--jobs", "2", "--threads", "-1"]])
+def test_bad_jobs_or_threads_are_one_line_before_anything_runs(tmp_path: Path, flags: list[str],
+                                                               capsys: pytest.CaptureFixture[str]) -> None:
+    sweep = write_sweep(tmp_path / "s.yaml", [{"model": "vae", "depth": 1, "z_dim": 2, "steps": 2}])
+    assert main(["sweep", str(sweep), "--results", str(tmp_path / "r"), *flags]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: --jobs and --threads must be integers >= 1") and "Traceback" not in err
+    assert not (tmp_path / "r").exists()
+
+
+def test_runs_side_by_side_are_pinned_to_their_threads(tmp_path: Path) -> None:
+    """Two runs at once, one thread each: both complete, and each run's meta.json records one torch thread."""
+    import json
+
+    sweep = write_sweep(tmp_path / "s.yaml", [{"model": ["vae", "gan"], "depth": 1, "z_dim": 2, "steps": 3}])
+    results = tmp_path / "r"
+    assert main(["sweep", str(sweep), "--results", str(results), "--jobs", "2", "--threads", "1",
+                 "--no-progress"]) == 0
+    metas = sorted(results.glob("*/*/*/meta.json"))
+    assert len(metas) == 2
+    assert all(json.loads(m.read_text())["device"]["torch_threads"] == 1 for m in metas)
