@@ -213,6 +213,7 @@ def real_scores(scorer, halves) -> dict:
 
 
 # ---------------------------------------------------------------------------------------------- MNIST acceptance
+@pytest.mark.slow
 def test_classifier_accuracy_and_cache(mnist_classifier, classifier_root) -> None:
     meta = mnist_classifier.meta
     assert meta["accuracy"] >= 0.98
@@ -228,6 +229,7 @@ def test_classifier_accuracy_and_cache(mnist_classifier, classifier_root) -> Non
     assert torch.equal(again.features(x), mnist_classifier.features(x))
 
 
+@pytest.mark.slow
 def test_real_test_set_inception_score(mnist_classifier, mnist_test) -> None:
     accuracy = mnist_classifier.meta["accuracy"]
     labels = torch.bincount(mnist_test.labels, minlength=10).float() / len(mnist_test)
@@ -246,6 +248,7 @@ def test_real_test_set_inception_score(mnist_classifier, mnist_test) -> None:
     assert inception_score(mnist_test.images, mnist_classifier, splits=1)[0] == pytest.approx(direct, rel=1e-4)
 
 
+@pytest.mark.slow
 def test_real_halves_score_as_real(real_scores) -> None:
     s = real_scores
     print(f"\nreal vs real ({N} each): {s}")
@@ -255,6 +258,7 @@ def test_real_halves_score_as_real(real_scores) -> None:
     assert s["inception_score_mean"] > 9.0
 
 
+@pytest.mark.slow
 def test_fid_grows_with_noise_and_blur(scorer, halves, real_scores) -> None:
     clean = halves[1]
     noise = [scorer.score(noisy(clean, s), precision_recall_=False)["fid"] for s in (0.1, 0.2, 0.4)]
@@ -268,6 +272,7 @@ def test_fid_grows_with_noise_and_blur(scorer, halves, real_scores) -> None:
     assert min(noise + blurs) > (3 if N >= 2500 else 2) * base
 
 
+@pytest.mark.slow
 def test_collapsed_and_shuffled_generators(scorer, halves, real_scores) -> None:
     collapsed = scorer.score(halves[1][:1].repeat(N, 1, 1, 1))
     print(f"\ncollapsed: {collapsed}")
@@ -286,6 +291,7 @@ def test_collapsed_and_shuffled_generators(scorer, halves, real_scores) -> None:
     assert s["inception_score_mean"] < real_scores["inception_score_mean"] - 2
 
 
+@pytest.mark.slow
 def test_evaluate_images_matches_scorer(mnist_classifier, halves, real_scores) -> None:
     out = evaluate_images(halves[1], halves[0], mnist_classifier, is_splits=HALF_SPLITS)
     for key in ("fid", "kid_mean", "inception_score_mean", "precision", "recall"):
@@ -293,6 +299,7 @@ def test_evaluate_images_matches_scorer(mnist_classifier, halves, real_scores) -
 
 
 # ---------------------------------------------------------------------------------------------- runs
+@pytest.mark.slow
 def test_evaluator_hook_curve_best_checkpoint_and_resume(mnist_classifier, classifier_root, tmp_path) -> None:
     from genmodels.config import RunConfig
     from genmodels.run import run_config
@@ -334,6 +341,7 @@ def test_evaluator_hook_curve_best_checkpoint_and_resume(mnist_classifier, class
         assert not best_pt.exists()
 
 
+@pytest.mark.slow
 def test_vae_final_metrics_include_test_reconstruction(classifier_root, tmp_path) -> None:
     from genmodels.config import RunConfig
     from genmodels.run import run_config
@@ -361,6 +369,7 @@ def test_without_test_split_or_samples() -> None:
     assert default_evaluator(RunConfig(metric_samples=0)) is None
 
 
+@pytest.mark.slow
 def test_reference_scores_cached_with_classifier(mnist_classifier, classifier_root) -> None:
     ref = reference_scores("mnist", classifier_root, n=N, classifier=mnist_classifier)
     print("\n" + ref["text"])
@@ -372,6 +381,7 @@ def test_reference_scores_cached_with_classifier(mnist_classifier, classifier_ro
     assert reference_scores("mnist", classifier_root, n=N, classifier=mnist_classifier) == ref
 
 
+@pytest.mark.slow
 def test_classifier_cache_detects_tampering(tmp_path, monkeypatch) -> None:
     monkeypatch.delenv("GENMODELS_CLASSIFIERS", raising=False)  # never tamper with a shared cache
     settings = TrainSettings(epochs=1, max_train_images=512, batch_size=64)
@@ -386,6 +396,7 @@ def test_classifier_cache_detects_tampering(tmp_path, monkeypatch) -> None:
         get_classifier("mnist", tmp_path, log=None)
 
 
+@pytest.mark.slow
 def test_run_with_the_official_files_hidden_is_scored_on_the_held_out_split(tmp_path, monkeypatch) -> None:
     """A fresh machine offline, no $GENMODELS_IMPORT, no system copy: a run still gets quality metrics, measured on
     the 5k subset's held-out 1,000 images, and meta.json, metrics.json and the classifier say so."""

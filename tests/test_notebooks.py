@@ -20,6 +20,8 @@ NOTEBOOKS = ROOT / "notebooks"
 TINY = dict(model="vae", dataset="mnist-5k", depth=1, z_dim=2, width=8, batch_size=16, steps=8, n_train=256,
             sample_every=4, checkpoint_every=0, metric_samples=0, progress=False)
 
+pytestmark = pytest.mark.slow  # runs notebooks in Jupyter kernels
+
 
 def parameters_cell(name: str) -> nbformat.NotebookNode:
     nb = nbformat.read(NOTEBOOKS / name, as_version=4)

@@ -21,6 +21,8 @@ ROOT = Path(__file__).resolve().parents[1]
 QUICK = ROOT / "configs" / "quick.yaml"
 HAVE_TEX = all(shutil.which(t) for t in ("xelatex", "pandoc", "pdftotext", "pdfimages"))
 
+pytestmark = pytest.mark.slow  # builds the quick profile's sweep and the PDF
+
 
 @pytest.fixture(scope="module")
 def built(tmp_path_factory: pytest.TempPathFactory, quick_results: Path) -> Path:

@@ -96,6 +96,7 @@ def test_shipped_profiles_expand(tmp_path: Path) -> None:
 
 
 # ------------------------------------------------------------------ running
+@pytest.mark.slow
 def test_failures_are_isolated_and_completed_runs_skipped(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     """One run fails (CIFAR-10 files absent), the other completes; the command ends non-zero with a summary."""
     sweep = write_sweep(tmp_path / "s.yaml", [
@@ -115,6 +116,7 @@ def test_failures_are_isolated_and_completed_runs_skipped(tmp_path: Path, capsys
     assert "0 done, 1 skipped, 1 failed" in capsys.readouterr().out
 
 
+@pytest.mark.slow
 def test_interrupted_sweep_resumes_and_completes_each_run_once(tmp_path: Path) -> None:
     """Kill the sweep mid-training; re-running resumes the interrupted run and finishes every run exactly once."""
     import json
@@ -177,6 +179,7 @@ def test_bad_jobs_or_threads_are_one_line_before_anything_runs(tmp_path: Path, f
     assert not (tmp_path / "r").exists()
 
 
+@pytest.mark.slow
 def test_runs_side_by_side_are_pinned_to_their_threads(tmp_path: Path) -> None:
     """Two runs at once, one thread each: both complete, and each run's meta.json records one torch thread."""
     import json
