@@ -182,7 +182,8 @@ def main() -> None:
                     continue  # the ablations switch off adversarial ingredients (averaging, augmentation)
                 fields = dict(variants_all[variant])
                 if family == "vae":
-                    fields = {k: v for k, v in fields.items() if k in ("recipe", "lr", "kl_factor", "batch_size", "z_dim")}
+                    keep = ("recipe", "lr", "kl_factor", "batch_size", "z_dim")
+                    fields = {k: v for k, v in fields.items() if k in keep}
                 config = {"model": family, "dataset": "mnist", "depth": args.depth, "z_dim": 100,
                           "width": args.width, "images": int(images[family]), "metric_samples": args.samples,
                           "seed": seed, "checkpoint_every": 0, "sample_every": 0, "progress": False, **fields}

@@ -49,7 +49,8 @@ def fashion_available() -> bool:
 
 
 needs_mnist_test = pytest.mark.skipif(
-    not mnist_test_available(), reason="the official MNIST test idx files are not here (set GENMODELS_IMPORT to their folder)")
+    not mnist_test_available(),
+    reason="the official MNIST test idx files are not here (set GENMODELS_IMPORT to their folder)")
 needs_fashion = pytest.mark.skipif(
     not fashion_available(), reason="Fashion-MNIST not installed (Debian package dataset-fashion-mnist)")
 

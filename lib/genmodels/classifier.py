@@ -38,7 +38,8 @@ from .data import ImageSet, load_dataset
 
 METADATA = "classifier.json"
 # Runs on mnist-5k are scored with the MNIST classifier: both use the same reference (the official MNIST test
-# set where found, else the 5k subset's held-out part), so their metric values stay comparable (and the classifier is trained once, not twice).
+# set where found, else the 5k subset's held-out part), so their metric values stay comparable, and the
+# classifier is trained once, not twice.
 CLASSIFIER_DATA = {"mnist": "mnist", "mnist-5k": "mnist", "fashion-mnist": "fashion-mnist", "cifar10": "cifar10"}
 CLASSES = 10
 

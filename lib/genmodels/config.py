@@ -177,7 +177,7 @@ class RunConfig:
         if self.images is None:
             return self.steps
         r = self.resolved()
-        per_step = (r.batch_size or 1) * (r.n_critic or 1)
+        per_step = r.batch_size * (r.n_critic or 1)  # type: ignore[operator]  # every recipe sets batch_size
         return max(1, self.images // per_step)
 
     def identity(self) -> dict[str, Any]:

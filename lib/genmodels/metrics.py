@@ -281,7 +281,8 @@ def reference_scores(dataset: str, results_root: str | os.PathLike[str] = "resul
         "dataset": key, "classifier_hash": model_hash, "accuracy": (getattr(model, "meta", None) or {}).get("accuracy"),
         "test_images": len(test), "half_images": size, "seed": seed, "reference": test.meta.get("reference"),
         "inception_score_test": {"mean": is_all[0], "std": _finite(is_all[1]), "images": len(test), "splits": splits},
-        "inception_score_halves": [{"mean": is_a[0], "std": _finite(is_a[1])}, {"mean": is_b[0], "std": _finite(is_b[1])}],
+        "inception_score_halves": [{"mean": is_a[0], "std": _finite(is_a[1])},
+                                   {"mean": is_b[0], "std": _finite(is_b[1])}],
         "fid_halves": pair["fid"], "kid_halves": {"mean": pair["kid_mean"], "std": pair["kid_std"]},
         "precision_halves": pair["precision"], "recall_halves": pair["recall"],
         "text": (f"real data scores ({test.meta.get('reference', 'test split')}, {len(test)} images): IS {is_all[0]:.2f}"

@@ -316,5 +316,6 @@ def dry_run_table(specs: list[RunSpec]) -> str:
     return "\n".join(lines)
 
 
-__all__ = ["load_sweep", "expand", "select", "run_sweep", "LocalExecutor", "default_jobs", "prepare_classifiers", "Executor", "RunSpec", "RunOutcome",
+__all__ = ["load_sweep", "expand", "select", "run_sweep", "LocalExecutor", "default_jobs", "prepare_classifiers",
+           "Executor", "RunSpec", "RunOutcome",
            "SweepError", "dry_run_table", "COMPLETE"]
