@@ -17,9 +17,7 @@ serialise on a lock file, so the classifier is trained once.
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
-import fcntl
 import hashlib
 import json
 import math
@@ -28,12 +26,13 @@ import time
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
+from . import store
 from .data import ImageSet, load_dataset
 
 METADATA = "classifier.json"
@@ -236,7 +235,7 @@ def classifier_dir(dataset: str, results_root: str | os.PathLike[str] = "results
     """``<results_root>/classifiers/<name>``, or ``$GENMODELS_CLASSIFIERS/<name>`` when that is set (so that
     test sessions and throw-away results folders can share one trained classifier)."""
     base = os.environ.get("GENMODELS_CLASSIFIERS")
-    root = Path(base) if base else Path(results_root) / "classifiers"
+    root = Path(base) if base else store.classifiers_folder(results_root)
     return root / CLASSIFIER_DATA.get(dataset, dataset)
 
 
@@ -246,27 +245,6 @@ def sha256_file(path: Path) -> str:
         for chunk in iter(lambda: f.read(1 << 20), b""):
             digest.update(chunk)
     return digest.hexdigest()
-
-
-@contextlib.contextmanager
-def _locked(folder: Path) -> Iterator[None]:
-    """An exclusive lock on ``folder/.lock`` (released when the process dies, so never stale)."""
-    folder.mkdir(parents=True, exist_ok=True)
-    with open(folder / ".lock", "w") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
-
-
-def _write_atomic(path: Path, data: bytes) -> None:
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    with open(tmp, "wb") as f:
-        f.write(data)
-        f.flush()
-        os.fsync(f.fileno())
-    tmp.replace(path)
 
 
 def load_metadata(dataset: str, results_root: str | os.PathLike[str] = "results") -> dict[str, Any] | None:
@@ -319,7 +297,7 @@ def get_classifier(dataset: str, results_root: str | os.PathLike[str] = "results
     meta = load_metadata(key, results_root)
     if usable(meta):
         return _load_cached(folder, meta, device)  # type: ignore[arg-type]
-    with _locked(folder):
+    with store.folder_lock(folder):
         meta = load_metadata(key, results_root)  # another process may have finished it
         if usable(meta):
             return _load_cached(folder, meta, device)  # type: ignore[arg-type]
@@ -332,7 +310,7 @@ def get_classifier(dataset: str, results_root: str | os.PathLike[str] = "results
         buffer = _state_bytes(model)
         digest = hashlib.sha256(buffer).hexdigest()
         weights_name = f"weights-{digest[:12]}.pt"
-        _write_atomic(folder / weights_name, buffer)
+        store.write_atomic(folder / weights_name, lambda tmp: tmp.write_bytes(buffer))
         meta = {
             "dataset": key,
             "hash": digest,
@@ -348,7 +326,7 @@ def get_classifier(dataset: str, results_root: str | os.PathLike[str] = "results
             "torch": torch.__version__,
             "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
         }
-        _write_atomic(folder / METADATA, (json.dumps(meta, indent=2) + "\n").encode())
+        store.write_json(folder / METADATA, meta)
         for old in folder.glob("weights-*.pt"):  # weights of an earlier (retrained) classifier
             if old.name != weights_name:
                 old.unlink(missing_ok=True)

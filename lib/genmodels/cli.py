@@ -4,15 +4,17 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import os
 import sys
 import typing
 from pathlib import Path
 from typing import Any, Sequence
 
 from .config import ConfigError, RunConfig
+from . import store
 from .data import DataError
+from .executors import ExecutorError
 from .report import ReportError
+from .store import FolderBusy, StoreError
 from .sweep import SweepError
 
 
@@ -48,8 +50,9 @@ def cmd_train(args: argparse.Namespace) -> int:
     from .run import execute_run
 
     config = _config_from_args(args)
-    out = Path(args.out or config.out_dir or Path("results") / config.dataset / config.model / config.run_name())
-    checkpoint = out / "checkpoint.pt"
+    out = Path(args.out or config.out_dir
+               or store.run_folder(args.results, config.dataset, config.model, config.run_name()))
+    checkpoint = out / store.CHECKPOINT
     if checkpoint.exists() and not args.resume:
         print(f"error: {out} already holds a run; pass --resume to continue it or choose another --out.",
               file=sys.stderr)
@@ -59,13 +62,14 @@ def cmd_train(args: argparse.Namespace) -> int:
         from .metrics import default_evaluator
 
         evaluate = default_evaluator(config, args.results)
-    summary = execute_run(config, out, resume=args.resume, evaluate=evaluate)
+    summary = execute_run(config, out, resume=args.resume, evaluate=evaluate, results_root=args.results)
     print(f"done: {out}  ({summary['steps']} steps, {summary['seconds']:.0f} s)")
     return 0
 
 
 def cmd_sweep(args: argparse.Namespace) -> int:
-    from .sweep import LocalExecutor, default_jobs, dry_run_table, load_sweep, run_sweep, select
+    from .executors import make_executor
+    from .sweep import dry_run_table, load_sweep, run_sweep, select
 
     specs = select(load_sweep(args.file, args.results), args.only)
     if not specs:
@@ -74,18 +78,13 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     if args.dry_run:
         print(dry_run_table(specs))
         return 0
-    auto_jobs, auto_threads = default_jobs()
-    jobs = args.jobs if args.jobs is not None else auto_jobs
-    threads = args.threads if args.threads is not None else (auto_threads if args.jobs is None else None)
-    if jobs > 1 and threads is None:
-        threads = max(1, (os.cpu_count() or 1) // jobs)
-    if jobs < 1 or (threads is not None and threads < 1):
-        print(f"error: --jobs and --threads must be integers >= 1, got {jobs} and {threads}.", file=sys.stderr)
-        return 2
-    if not args.no_progress:
-        print(f"{len(specs)} configurations; {jobs} run(s) at a time"
-              + (f", {threads} torch thread(s) each" if threads else ""))
-    report = run_sweep(specs, LocalExecutor(jobs=jobs, threads=threads), progress=not args.no_progress)
+    executor = make_executor(args.executor, jobs=args.jobs, threads=args.threads, workers=args.workers,
+                             threads_per_worker=args.threads_per_worker, scheduler=args.scheduler,
+                             retries=args.retries)
+    with executor:  # connects, or starts the cluster: a bad address fails here, before anything runs
+        if not args.no_progress:
+            print(f"{len(specs)} configurations; {executor.describe()}")
+        report = run_sweep(specs, executor, progress=not args.no_progress)
     print(report.table())
     return 1 if report.failed else 0
 
@@ -117,10 +116,20 @@ def build_parser() -> argparse.ArgumentParser:
     sweep.add_argument("--dry-run", action="store_true", help="list the configurations and their state, run nothing")
     sweep.add_argument("--results", default="results", help="results folder (default: results)")
     sweep.add_argument("--no-progress", action="store_true", help="no progress bar")
+    sweep.add_argument("--executor", default="local", metavar="NAME",
+                       help="local (default: runs side by side on this machine) or dask (a Dask cluster)")
     sweep.add_argument("--jobs", type=int, metavar="N",
-                       help="runs side by side (default: one per CPU core, at most 8; 1 with a GPU)")
+                       help="local: runs side by side (default: one per CPU core, at most 8; one per GPU)")
     sweep.add_argument("--threads", type=int, metavar="T",
-                       help="torch threads per run (default: cores / jobs; 1 when jobs are chosen automatically)")
+                       help="local: torch threads per run (default: cores / jobs; 1 when jobs are chosen automatically)")
+    sweep.add_argument("--workers", type=int, metavar="N",
+                       help="dask: worker processes of the local cluster (default: cores / threads-per-worker; one per GPU)")
+    sweep.add_argument("--threads-per-worker", type=int, metavar="T",
+                       help="dask: threads per worker, which are each run's torch threads (default 1)")
+    sweep.add_argument("--scheduler", metavar="ADDRESS",
+                       help="dask: submit to the existing cluster at this scheduler address (e.g. tcp://host:8786)")
+    sweep.add_argument("--retries", type=int, metavar="N",
+                       help="times a failed run is tried again, resuming from its checkpoint (default: 1 dask, 0 local)")
     sweep.set_defaults(func=cmd_sweep)
 
     report = sub.add_parser("report", help="build report/report.pdf and .html from a sweep's results (never trains)")
@@ -137,7 +146,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         return int(args.func(args))
-    except (ConfigError, DataError, SweepError, ReportError) as err:
+    except (ConfigError, DataError, SweepError, ReportError, ExecutorError, FolderBusy, StoreError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 from pathlib import Path
 
@@ -11,17 +10,14 @@ from torch import nn
 
 from .config import RunConfig
 from .models import build_model
+from .store import CHECKPOINT, CONFIG, find_results_root, finished_runs, read_json
 from .train import read_checkpoint
-from .run import COMPLETE, is_complete
 
 
-def finished_runs(results_root: str | os.PathLike[str] = "results") -> list[Path]:
-    """Run folders under `results_root` holding a finished run, oldest first."""
-    markers = Path(results_root).glob(f"**/{COMPLETE}")
-    return sorted((m.parent for m in markers if is_complete(m.parent)), key=lambda p: (p / COMPLETE).stat().st_mtime)
-
-
-def newest_run(results_root: str | os.PathLike[str] = "results") -> Path:
+def newest_run(results_root: str | os.PathLike[str] | None = None) -> Path:
+    """The newest finished run under `results_root` (default: the project's results folder, found from the
+    current directory upwards, so a notebook kernel started in notebooks/ finds it too)."""
+    results_root = results_root or find_results_root()
     runs = finished_runs(results_root)
     if not runs:
         raise FileNotFoundError(f"no finished run under {results_root}/; train one first "
@@ -30,12 +26,14 @@ def newest_run(results_root: str | os.PathLike[str] = "results") -> Path:
 
 
 def load_config(run_dir: str | os.PathLike[str]) -> RunConfig:
-    values = json.loads((Path(run_dir) / "config.json").read_text())
+    values = read_json(Path(run_dir) / CONFIG)
+    if not isinstance(values, dict):
+        raise FileNotFoundError(f"{run_dir} holds no readable {CONFIG}; is it a run folder?")
     values.pop("config_hash", None)
     return RunConfig.from_dict(values)
 
 
-def load_run(run_dir: str | os.PathLike[str], checkpoint: str = "checkpoint.pt",
+def load_run(run_dir: str | os.PathLike[str], checkpoint: str = CHECKPOINT,
              device: str | torch.device = "cpu") -> tuple[nn.Module, RunConfig]:
     """The trained model of a run (in eval mode) and its config. `checkpoint="best.pt"` for the best by FID.
     Where the run kept a generator average (tuned recipe), the model's generator is that average."""

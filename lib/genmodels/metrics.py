@@ -39,8 +39,8 @@ from torch import nn
 
 from .classifier import CLASSIFIER_DATA, FeatureClassifier, classifier_dir, get_classifier, summary
 from .data import ImageSet, load_dataset, to_uint8
+from .store import BEST, write_json
 
-BEST = "best.pt"
 REFERENCE = "reference.json"
 DEFAULT_K = 3  # Kynkäänniemi et al. 2019 use k = 3
 
@@ -291,10 +291,7 @@ def reference_scores(dataset: str, results_root: str | os.PathLike[str] = "resul
                  f"precision {pair['precision']:.3f}, recall {pair['recall']:.3f}"),
     }
     cached["entries"][entry] = result
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_text(json.dumps(cached, indent=2) + "\n")
-    tmp.replace(path)
+    write_json(path, cached)
     return result
 
 

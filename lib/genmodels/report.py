@@ -1,13 +1,12 @@
 """The report: collect a sweep's runs from ``results/``, draw the comparison figures, write the Discussion
 from the measured numbers, and turn ``report/report.ipynb`` into PDF (nbconvert + XeLaTeX) and HTML.
 
-The report never trains. A configuration of the sweep without a finished run appears as "missing" or
+The report never trains. A configuration of the sweep without a finished run appears as "todo", "partial" or
 "failed" in every table it would have been in, never silently dropped.
 """
 
 from __future__ import annotations
 
-import json
 import math
 import os
 import shutil
@@ -23,7 +22,8 @@ import pandas as pd
 from . import plots
 from .config import RunConfig
 from .models import build_model, count_parameters
-from .sweep import ERROR, load_sweep
+from . import store
+from .sweep import load_sweep
 
 ROOT = Path(__file__).resolve().parents[2]
 REPORT_NOTEBOOK = ROOT / "report" / "report.ipynb"
@@ -46,7 +46,7 @@ def collect_runs(sweep_file: str | os.PathLike[str], results_root: str | os.Path
             "label": spec.label, "run_dir": str(spec.run_dir), "model": c.model, "dataset": c.dataset,
             "depth": c.depth, "z_dim": c.z_dim, "kl_factor": c.kl_factor, "d_output": c.d_output,
             "lipschitz": c.lipschitz, "seed": c.seed, "steps": c.total_steps, "width": c.width,
-            "recipe": c.recipe, "variant": variant(c), "status": _status(spec),
+            "recipe": c.recipe, "variant": variant(c), "status": spec.status().value,
         }
         if row["status"] == "complete":
             row.update(_read_run(spec.run_dir))
@@ -73,17 +73,9 @@ def variant(c: RunConfig) -> str:
     return "gradient penalty" if c.lipschitz == "gp" else "weight clipping"
 
 
-def _status(spec: Any) -> str:
-    if spec.is_complete():
-        return "complete"
-    if (spec.run_dir / ERROR).is_file():
-        return "failed"
-    return "incomplete" if spec.run_dir.exists() else "missing"
-
-
 def _read_run(run_dir: Path) -> dict[str, Any]:
-    metrics = json.loads((run_dir / "metrics.json").read_text())
-    meta = json.loads((run_dir / "meta.json").read_text())
+    metrics = store.read_json(run_dir / store.METRICS) or {}
+    meta = store.read_json(run_dir / store.META) or {}
     quality = metrics.get("quality") or {}
     row = {name: quality.get(key, np.nan) for key, (name, _) in METRICS.items()}
     row["seconds"] = meta["wall_seconds"]["training"]
@@ -284,7 +276,7 @@ def missing_axes(runs: pd.DataFrame, dataset: str) -> str:
 
 def _final_grid(run_dir: Path, n: int = 16) -> np.ndarray:
     """The top-left sqrt(n) x sqrt(n) block of the run's last fixed-noise grid (8x8 of 34-pixel cells)."""
-    last = sorted((run_dir / "samples").glob("step_*.png"))[-1]
+    last = store.sample_grids(run_dir)[-1]
     image = plt.imread(last)
     side = int(math.sqrt(n)) * 34 + 2
     return image[:side, :side]
@@ -300,7 +292,7 @@ def kl_sweep_figure(runs: pd.DataFrame, dataset: str = "mnist") -> plt.Figure | 
     for j, (_, r) in enumerate(kl.iterrows()):
         axes[0][j].imshow(_final_grid(Path(r.run_dir)), cmap="gray")
         axes[0][j].set_title(f"kl={r.kl_factor:g}\nFID {r.FID:.1f}", fontsize=8)
-        recon = Path(r.run_dir) / "figures" / "reconstructions.png"
+        recon = Path(r.run_dir) / store.FIGURES / "reconstructions.png"
         if recon.is_file():
             axes[1][j].imshow(plt.imread(recon))
             axes[1][j].set_title(f"test MSE {r.test_mse:.3f}", fontsize=8)
@@ -326,7 +318,7 @@ def kl_table(runs: pd.DataFrame, dataset: str = "mnist") -> pd.DataFrame:
 
 
 def loss_curves(run: pd.Series) -> plt.Figure:
-    history = pd.read_csv(Path(run.run_dir) / "history.csv")
+    history = pd.read_csv(Path(run.run_dir) / store.HISTORY)
     return plots.loss_curves(history, run.model, f"{MODEL_NAMES[run.model]}, {run.dataset}, depth {run.depth}, "
                                                  f"z_dim {run.z_dim}, {run.variant}")
 
@@ -383,7 +375,7 @@ def quality_time_figure(runs: pd.DataFrame, dataset: str = "mnist") -> plt.Figur
     for _, run in headline_runs(runs, dataset).iterrows():
         if run.status != "complete":
             continue
-        curve = json.loads((Path(run.run_dir) / "metrics.json").read_text()).get("quality_curve") or []
+        curve = (store.read_json(Path(run.run_dir) / store.METRICS) or {}).get("quality_curve") or []
         if len(curve) < 2 or "train_seconds" not in curve[0]:
             continue
         frame = pd.DataFrame(curve)

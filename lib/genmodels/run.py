@@ -2,13 +2,12 @@
 
 Layout of ``<out_dir>``: ``config.json``, ``history.csv``, ``metrics.json``, ``meta.json``, ``checkpoint.pt``
 (+ ``best.pt`` once quality metrics run), ``samples/step_*.png``, ``figures/*.png``, and ``complete.json``.
-``complete.json`` is written last and atomically: a folder without it is a run still going or interrupted,
-never a finished one.
+The layout, file names, atomic writes and completeness are `genmodels.store`'s; ``complete.json`` is written
+last: a folder without it is a run still going or interrupted, never a finished one.
 """
 
 from __future__ import annotations
 
-import json
 import os
 import platform
 import subprocess
@@ -22,14 +21,11 @@ import matplotlib.pyplot as plt
 import pandas as pd
 import torch
 
-from . import plots
+from . import plots, store
 from .config import RunConfig
 from .data import DataError, ImageSet, load_dataset
 from .generate import interpolation_grid
 from .train import Hook, Trainer, train
-
-COMPLETE = "complete.json"
-
 
 @dataclass
 class RunResult:
@@ -41,24 +37,6 @@ class RunResult:
     figures: dict[str, Path] = field(default_factory=dict)
 
 
-def write_json(path: Path, payload: Any) -> None:
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text(json.dumps(payload, indent=2, sort_keys=False, default=str) + "\n")
-    tmp.replace(path)
-
-
-def is_complete(out_dir: str | os.PathLike[str], config_hash: str | None = None) -> bool:
-    """True when the folder holds a finished run (of the given config, when a hash is given)."""
-    marker = Path(out_dir) / COMPLETE
-    if not marker.is_file():
-        return False
-    try:
-        done = json.loads(marker.read_text())
-    except (OSError, json.JSONDecodeError):
-        return False
-    return config_hash is None or done.get("config_hash") == config_hash
-
-
 def final_losses(history: list[dict[str, float]], fraction: float = 0.1) -> dict[str, float]:
     """Mean of each loss term over the last `fraction` of steps: one step's value is too noisy to report."""
     frame = pd.DataFrame(history)
@@ -67,31 +45,41 @@ def final_losses(history: list[dict[str, float]], fraction: float = 0.1) -> dict
 
 
 def execute_run(config: RunConfig, out_dir: str | os.PathLike[str], resume: bool = True,
-                hooks: list[Hook] | None = None, evaluate: Any = "auto") -> dict[str, Any]:
+                hooks: list[Hook] | None = None, evaluate: Any = "auto",
+                results_root: str | os.PathLike[str] = store.DEFAULT_ROOT) -> dict[str, Any]:
     """Train `config` into `out_dir` and write every artifact; returns a short summary."""
-    return run_config(config, out_dir, resume, hooks, evaluate).meta["summary"]
-
-
-def results_root() -> Path:
-    """Where shared artifacts (cached classifiers) live: ``$GENMODELS_RESULTS`` (set by the sweep) or ./results."""
-    return Path(os.environ.get("GENMODELS_RESULTS") or "results")
+    return run_config(config, out_dir, resume, hooks, evaluate, results_root).meta["summary"]
 
 
 def run_config(config: RunConfig, out_dir: str | os.PathLike[str], resume: bool = True,
-               hooks: list[Hook] | None = None, evaluate: Any = "auto") -> RunResult:
+               hooks: list[Hook] | None = None, evaluate: Any = "auto",
+               results_root: str | os.PathLike[str] = store.DEFAULT_ROOT) -> RunResult:
     """Train, evaluate and draw one config. `evaluate="auto"`: quality metrics unless metric_samples is 0;
-    None: none; or an `Evaluator` (genmodels.metrics)."""
+    None: none; or an `Evaluator` (genmodels.metrics). `results_root` is where cached classifiers live.
+
+    The run folder is locked for the whole run (`store.folder_lock`): a second process asking for the same
+    folder waits up to `LOCK_WAIT` seconds (a killed run's kernel takes a moment to go), then gets `FolderBusy`."""
+    out = Path(out_dir)
+    with store.folder_lock(out, wait=LOCK_WAIT):
+        return _run_locked(config, out, resume, hooks, evaluate, results_root)
+
+
+# how long a run waits for another process that holds its folder (e.g. the kernel of a killed sweep worker)
+LOCK_WAIT = 30.0
+
+
+def _run_locked(config: RunConfig, out: Path, resume: bool, hooks: list[Hook] | None, evaluate: Any,
+                results_root: str | os.PathLike[str]) -> RunResult:
     started = time.time()
     if evaluate == "auto":
         from .metrics import default_evaluator
 
-        evaluate = default_evaluator(config, results_root())
-    out = Path(out_dir)
+        evaluate = default_evaluator(config, results_root)
     resolved = config.resolved()
     resumed_from = check_resumable(resolved, out) if resume else 0
     out.mkdir(parents=True, exist_ok=True)
-    (out / COMPLETE).unlink(missing_ok=True)  # from here on the folder is "in progress"
-    write_json(out / "config.json", {**resolved.to_dict(), "config_hash": config.config_hash()})
+    store.mark_started(out)
+    store.write_json(out / store.CONFIG, {**resolved.to_dict(), "config_hash": config.config_hash()})
 
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
@@ -106,12 +94,12 @@ def run_config(config: RunConfig, out_dir: str | os.PathLike[str], resume: bool 
         extra_hooks.append(evaluate.hook(test_data))
     trainer = train(resolved, out, resume=resume, train_data=train_data, hooks=extra_hooks)
 
-    figures = draw_figures(trainer, test_data, out / "figures")
+    figures = draw_figures(trainer, test_data, out / store.FIGURES)
     metrics: dict[str, Any] = {"recipe": resolved.recipe, "final_losses": final_losses(trainer.history),
                                "step": trainer.step}
     if evaluate is not None:
         metrics.update(evaluate.final(trainer, test_data))
-    write_json(out / "metrics.json", metrics)
+    store.write_json(out / store.METRICS, metrics)
     summary = {"steps": trainer.step, "seconds": trainer.elapsed, "images": trainer.stream.images_seen}
     meta = {
         "run_name": config.run_name(), "config_hash": config.config_hash(),
@@ -121,17 +109,17 @@ def run_config(config: RunConfig, out_dir: str | os.PathLike[str], resume: bool 
         "wall_seconds": {"training": round(trainer.elapsed, 2), "this_invocation": round(time.time() - started, 2)},
         "summary": summary, "resumed_from_step": resumed_from, "finished": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
     }
-    write_json(out / "meta.json", meta)
-    write_json(out / COMPLETE, {"config_hash": config.config_hash(), "finished": meta["finished"]})
+    store.write_json(out / store.META, meta)
+    store.mark_complete(out, config.config_hash(), meta["finished"])
     return RunResult(out, resolved, trainer, metrics, meta, figures)
 
 
 def check_resumable(config: RunConfig, out: Path) -> int:
     """The step a run folder's checkpoint would resume from (0 if none); a clear error if it can't be resumed."""
     from .config import ConfigError
-    from .train import CHECKPOINT, model_identity, read_checkpoint
+    from .train import model_identity, read_checkpoint
 
-    path = out / CHECKPOINT
+    path = out / store.CHECKPOINT
     if not path.is_file():
         return 0
     state = read_checkpoint(path)
@@ -163,7 +151,7 @@ def draw_figures(trainer: Trainer, test_data: ImageSet | None, folder: Path) -> 
         "interpolation": plots.interpolation(
             interpolation_grid(trainer.sampler(), c.z_dim, rows=4, steps=10, seed=c.seed, device=trainer.device), 10),
     }
-    grids = sorted((trainer.out_dir / "samples").glob("step_*.png"))
+    grids = store.sample_grids(trainer.out_dir)
     if grids:
         figures["sample_progression"] = plots.sample_progression(grids)
     if c.model == "vae" and test_data is not None:
@@ -175,8 +163,8 @@ def draw_figures(trainer: Trainer, test_data: ImageSet | None, folder: Path) -> 
         figures["reconstructions"] = plots.reconstructions(x, recon)
     paths = {}
     for name, fig in figures.items():
-        paths[name] = folder / f"{name}.png"
-        fig.savefig(paths[name], dpi=130, bbox_inches="tight")
+        paths[name] = store.write_atomic(folder / f"{name}.png",
+                                         lambda tmp, fig=fig: fig.savefig(tmp, format="png", dpi=130, bbox_inches="tight"))
         plt.close(fig)
     return paths
 

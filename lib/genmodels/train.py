@@ -27,8 +27,7 @@ from .data import BatchStream, ImageSet, load_dataset
 from .models import AdversarialModel, build_model
 from .recipes import GeneratorEMA, Sampler
 
-CHECKPOINT = "checkpoint.pt"
-HISTORY = "history.csv"
+from .store import CHECKPOINT, HISTORY, sample_grid, write_atomic
 
 
 class TrainingDiverged(RuntimeError):
@@ -239,12 +238,8 @@ class Trainer:
         }
 
     def save_checkpoint(self, path: str | os.PathLike[str] | None = None) -> Path:
-        path = Path(path or self.out_dir / CHECKPOINT)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(".tmp")
-        torch.save(self.state_dict(), tmp)
-        tmp.replace(path)  # atomic: an interrupted save leaves the previous checkpoint intact
-        return path
+        state = self.state_dict()  # atomic: an interrupted save leaves the previous checkpoint intact
+        return write_atomic(Path(path or self.out_dir / CHECKPOINT), lambda tmp: torch.save(state, tmp))
 
     def load_checkpoint(self, path: str | os.PathLike[str]) -> None:
         state = read_checkpoint(path, map_location=self.device)
@@ -269,18 +264,17 @@ class Trainer:
         random.setstate(_python_state_from_plain(rng["python"]))
 
     def write_history(self, path: str | os.PathLike[str] | None = None) -> Path:
-        path = Path(path or self.out_dir / HISTORY)
-        path.parent.mkdir(parents=True, exist_ok=True)
         columns: list[str] = []
         for row in self.history:
             columns += [k for k in row if k not in columns]
-        tmp = path.with_suffix(".tmp")
-        with open(tmp, "w", newline="") as f:
-            writer = csv.DictWriter(f, fieldnames=columns)
-            writer.writeheader()
-            writer.writerows(self.history)
-        tmp.replace(path)
-        return path
+
+        def write(tmp: Path) -> None:
+            with open(tmp, "w", newline="") as f:
+                writer = csv.DictWriter(f, fieldnames=columns)
+                writer.writeheader()
+                writer.writerows(self.history)
+
+        return write_atomic(Path(path or self.out_dir / HISTORY), write)
 
 
 def _numpy_state_to_plain(state: tuple[Any, ...]) -> dict[str, Any]:
@@ -323,10 +317,9 @@ class SampleGrids:
     def save(trainer: Trainer) -> Path:
         from torchvision.utils import save_image
 
-        path = trainer.out_dir / "samples" / f"step_{trainer.step:06d}.png"
-        path.parent.mkdir(parents=True, exist_ok=True)
-        save_image(trainer.samples(), path, nrow=8, normalize=True, value_range=(-1, 1), padding=2, pad_value=1.0)
-        return path
+        grid = trainer.samples()
+        return write_atomic(sample_grid(trainer.out_dir, trainer.step), lambda tmp: save_image(
+            grid, tmp, format="png", nrow=8, normalize=True, value_range=(-1, 1), padding=2, pad_value=1.0))
 
 
 def train(config: RunConfig, out_dir: str | os.PathLike[str] | None = None, resume: bool = True,

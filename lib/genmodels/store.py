@@ -1,0 +1,250 @@
+"""The results folder's one owner: where runs live, what their files are called, how files are written,
+whether a run is finished, and which process may write a run folder right now.
+
+Layout::
+
+    <root>/<dataset>/<model>/<run-name>/    one run (the file names below)
+    <root>/classifiers/<name>/              cached feature classifiers (genmodels.classifier)
+
+A run folder's status is decided here and nowhere else:
+
+- ``complete``: ``complete.json`` names the run's config hash (written last, atomically, by `genmodels.run`;
+  a sweep also needs the executed notebook, renamed into place only when papermill succeeded);
+- ``failed``: the last attempt left ``error.txt`` (a sweep records why) and the run is not complete;
+- ``partial``: started (a config or checkpoint is there) but neither finished nor failed: it resumes;
+- ``todo``: nothing yet.
+
+Every file is written through `write_atomic` (a temporary name in the same folder, then ``os.replace``), so a
+reader never sees half a file and an interrupted or disk-full write leaves the previous version intact.
+A run folder is written by one process at a time: `folder_lock` takes an OS file lock (``flock``) that the
+kernel drops when its holder exits, however it exits, so a crash leaves no stale lock.
+"""
+
+from __future__ import annotations
+
+import errno
+import json
+import os
+import threading
+import uuid
+from contextlib import contextmanager
+from enum import Enum
+from pathlib import Path
+from typing import Any, Callable, Iterator
+
+from filelock import FileLock, Timeout
+
+DEFAULT_ROOT = "results"
+
+# the files of a run folder
+CONFIG = "config.json"
+HISTORY = "history.csv"
+METRICS = "metrics.json"
+META = "meta.json"
+CHECKPOINT = "checkpoint.pt"
+BEST = "best.pt"
+COMPLETE = "complete.json"
+SAMPLES = "samples"
+FIGURES = "figures"
+EXECUTED = "train.ipynb"  # the notebook papermill executed, once it succeeded
+PARTIAL = ".train.*.partial.ipynb"  # ... while it runs (each attempt its own name: `partial_notebook`)
+FAILED = "failed.ipynb"  # ... when it failed
+ERROR = "error.txt"  # why the last attempt failed
+LOCK = ".lock"
+
+CLASSIFIERS = "classifiers"
+
+
+class Status(str, Enum):
+    TODO = "todo"
+    PARTIAL = "partial"
+    COMPLETE = "complete"
+    FAILED = "failed"
+
+
+class StoreError(OSError):
+    """A results file could not be written (full disk, read-only folder); the message names the file."""
+
+
+class FolderBusy(RuntimeError):
+    """Another process is writing this folder."""
+
+
+# ------------------------------------------------------------------ layout
+def run_folder(root: str | os.PathLike[str], dataset: str, model: str, run_name: str) -> Path:
+    """``<root>/<dataset>/<model>/<run-name>``: where a sweep or `train` puts a configuration's run."""
+    return Path(root) / dataset / model / run_name
+
+
+def results_root_of(run_dir: str | os.PathLike[str]) -> Path:
+    """The results root a run folder made by `run_folder` lives in."""
+    return Path(run_dir).parents[2]
+
+
+def classifiers_folder(root: str | os.PathLike[str]) -> Path:
+    return Path(root) / CLASSIFIERS
+
+
+def sample_grid(run_dir: str | os.PathLike[str], step: int) -> Path:
+    return Path(run_dir) / SAMPLES / f"step_{step:06d}.png"
+
+
+def sample_grids(run_dir: str | os.PathLike[str]) -> list[Path]:
+    """The fixed-noise sample grids saved during training, oldest first."""
+    return sorted((Path(run_dir) / SAMPLES).glob("step_*.png"))
+
+
+def partial_notebook(run_dir: str | os.PathLike[str]) -> Path:
+    """Where one attempt's notebook is written while it runs: a name of its own, so that two processes that
+    race for a run never write the same file."""
+    return Path(run_dir) / PARTIAL.replace("*", f"{os.getpid()}-{uuid.uuid4().hex[:6]}")
+
+
+def clear_partial_notebooks(run_dir: str | os.PathLike[str]) -> None:
+    """Remove the notebooks of earlier attempts (a killed sweep leaves its own behind)."""
+    for path in Path(run_dir).glob(PARTIAL):
+        path.unlink(missing_ok=True)
+
+
+def find_results_root(start: str | os.PathLike[str] | None = None) -> Path:
+    """The project's ``results`` folder seen from `start` (default: the current directory): the nearest
+    folder at or above it that holds ``results/`` or a ``pyproject.toml``. A notebook's kernel runs in
+    ``notebooks/``, so a plain relative ``results`` would point inside it."""
+    here = Path(start or Path.cwd()).resolve()
+    for folder in (here, *here.parents):
+        if (folder / DEFAULT_ROOT).is_dir() or (folder / "pyproject.toml").is_file():
+            return folder / DEFAULT_ROOT
+    return here / DEFAULT_ROOT
+
+
+# ------------------------------------------------------------------ writing
+def write_atomic(path: str | os.PathLike[str], write: Callable[[Path], Any]) -> Path:
+    """Call ``write(tmp)`` on a temporary file beside `path`, then rename it over `path`.
+
+    The temporary name is unique per process and thread, so writers never share one. On any failure the
+    temporary file is removed and `path` is untouched; a full disk becomes a `StoreError` naming the file
+    (torch reports it as an obscure "enforce fail" otherwise)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
+    try:
+        write(tmp)
+        os.replace(tmp, path)
+    except BaseException as err:
+        tmp.unlink(missing_ok=True)
+        if _disk_full(err):
+            raise StoreError(errno.ENOSPC, f"no space left on device while writing {path}") from None
+        raise
+    return path
+
+
+def _disk_full(err: BaseException) -> bool:
+    if isinstance(err, OSError):
+        return err.errno in (errno.ENOSPC, errno.EDQUOT)
+    # torch.save surfaces ENOSPC as a RuntimeError from its zip writer
+    return isinstance(err, RuntimeError) and ("unexpected pos" in str(err) or "No space left" in str(err))
+
+
+def write_text(path: str | os.PathLike[str], text: str) -> Path:
+    return write_atomic(path, lambda tmp: tmp.write_text(text))
+
+
+def write_json(path: str | os.PathLike[str], payload: Any) -> Path:
+    return write_text(path, json.dumps(payload, indent=2, default=str) + "\n")
+
+
+def read_json(path: str | os.PathLike[str]) -> Any | None:
+    """A JSON file's content, or None when it is missing or unreadable (a run still being written)."""
+    try:
+        return json.loads(Path(path).read_text())
+    except (OSError, ValueError):
+        return None
+
+
+# ------------------------------------------------------------------ status
+def is_complete(run_dir: str | os.PathLike[str], config_hash: str | None = None, *, notebook: bool = False) -> bool:
+    """True when the folder holds a finished run (of the given config, when a hash is given; with its
+    executed notebook, when `notebook`)."""
+    done = read_json(Path(run_dir) / COMPLETE)
+    if not isinstance(done, dict):
+        return False
+    if config_hash is not None and done.get("config_hash") != config_hash:
+        return False
+    return not notebook or (Path(run_dir) / EXECUTED).is_file()
+
+
+def mark_complete(run_dir: str | os.PathLike[str], config_hash: str, finished: str) -> None:
+    write_json(Path(run_dir) / COMPLETE, {"config_hash": config_hash, "finished": finished})
+
+
+def mark_started(run_dir: str | os.PathLike[str]) -> None:
+    """From here on the folder is in progress: no longer complete, and no longer failed."""
+    for name in (COMPLETE, ERROR, FAILED):
+        (Path(run_dir) / name).unlink(missing_ok=True)
+
+
+def run_status(run_dir: str | os.PathLike[str], config_hash: str | None = None, *, notebook: bool = False) -> Status:
+    run_dir = Path(run_dir)
+    if is_complete(run_dir, config_hash, notebook=notebook):
+        return Status.COMPLETE
+    if (run_dir / ERROR).is_file():
+        return Status.FAILED
+    if any((run_dir / name).exists() for name in (CONFIG, CHECKPOINT)) or any(run_dir.glob(PARTIAL)):
+        return Status.PARTIAL
+    return Status.TODO
+
+
+def error_summary(run_dir: str | os.PathLike[str]) -> str:
+    """The first line of a failed run's error.txt ("" when there is none)."""
+    try:
+        return Path(run_dir, ERROR).read_text().strip().splitlines()[0]
+    except (OSError, IndexError):
+        return ""
+
+
+def record_failure(run_dir: str | os.PathLike[str], message: str) -> str:
+    """Write error.txt; on a full disk say so instead (the sweep still reports the failure and goes on)."""
+    try:
+        write_text(Path(run_dir) / ERROR, message.rstrip() + "\n")
+    except OSError as err:
+        return f"{message.splitlines()[0] if message else 'failed'} (and {Path(run_dir) / ERROR} could not be " \
+               f"written: {err.strerror or err})"
+    return message
+
+
+def finished_runs(root: str | os.PathLike[str] = DEFAULT_ROOT) -> list[Path]:
+    """Run folders under `root` holding a finished run, oldest first."""
+    folders = [m.parent for m in Path(root).glob(f"**/{COMPLETE}") if is_complete(m.parent)]
+    return sorted(folders, key=lambda p: (p / COMPLETE).stat().st_mtime)
+
+
+# ------------------------------------------------------------------ one writer per folder
+@contextmanager
+def folder_lock(folder: str | os.PathLike[str], wait: float | None = None) -> Iterator[None]:
+    """Hold `folder`'s lock for the block (a run folder, a classifier cache); `FolderBusy` when another
+    process holds it for `wait` seconds (None: wait as long as it takes).
+
+    An OS lock (flock) on ``<folder>/.lock``: released by the kernel when the holder exits or is killed, so
+    a crash never leaves the folder locked, and it works across processes on one machine and on shared file
+    systems that support flock (NFSv4, Lustre and most cluster file systems)."""
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    lock = FileLock(str(folder / LOCK), preserve_lock_file=True)  # deleting it would race with waiters
+    try:
+        lock.acquire(timeout=-1 if wait is None else wait, poll_interval=0.2)
+    except Timeout:
+        raise FolderBusy(f"{folder} is being written by another process (a second sweep or train); "
+                         "it is skipped here") from None
+    try:
+        yield
+    finally:
+        lock.release()
+
+
+def lock_is_free(folder: str | os.PathLike[str], wait: float = 0.0) -> bool:
+    """Whether the folder's lock could be taken within `wait` seconds (it is released again at once)."""
+    try:
+        with folder_lock(folder, wait):
+            return True
+    except FolderBusy:
+        return False
