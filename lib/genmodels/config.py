@@ -12,6 +12,7 @@ import dataclasses
 import hashlib
 import json
 import math
+import re
 from dataclasses import dataclass, fields
 from typing import Any
 
@@ -20,7 +21,7 @@ DATASETS = ("mnist", "mnist-5k", "fashion-mnist", "cifar10")
 LIPSCHITZ = ("gp", "clip")
 D_OUTPUTS = ("linear", "sigmoid")
 PRECISIONS = ("fp32", "bf16")
-DEVICES = ("auto", "cpu", "cuda")
+DEVICES = ("auto", "cpu", "cuda")  # or "cuda:N", one GPU of several
 RECIPES = ("tuned", "seed")  # see genmodels.recipes
 AUGMENTS = ("none", "translation", "cutout", "translation,cutout")
 
@@ -116,7 +117,8 @@ class RunConfig:
             _choice("augment", self.augment, AUGMENTS)
         if self.ema is not None and (not _is_number(self.ema) or not 0.0 <= self.ema < 1.0):
             raise ConfigError(f"ema must be a number in [0, 1) (0 turns averaging off), got {self.ema!r}.")
-        _choice("device", self.device, DEVICES)
+        if not (isinstance(self.device, str) and re.fullmatch(r"cuda:\d+", self.device)):  # cuda:N is one GPU
+            _choice("device", self.device, DEVICES)
         if self.images is not None:
             _int_range("images", self.images, 1)
         if self.n_train is not None:

@@ -97,13 +97,23 @@ def notebook_parameters(spec: RunSpec, threads: int | None = None, device: str |
 
 def execute_spec(spec: RunSpec, notebook: Path = NOTEBOOK, kernel: str | None = None,
                  threads: int | None = None, device: str | None = None) -> RunOutcome:
-    """Run one configuration through papermill; a failure is recorded in the run folder and returned."""
+    """Run one configuration through papermill; a failure is recorded in the run folder and returned.
+
+    The run folder is claimed for the whole attempt (`store.CLAIM`); a run another sweep has claimed is
+    waited for `LOCK_GRACE` seconds, then skipped when that sweep finished it, or reported "busy"."""
+    try:
+        with store.folder_lock(spec.run_dir, wait=LOCK_GRACE, name=store.CLAIM):
+            return _execute_claimed(spec, notebook, kernel, threads, device)
+    except store.FolderBusy:
+        return RunOutcome(spec, "busy", error="another process is running it")
+
+
+def _execute_claimed(spec: RunSpec, notebook: Path, kernel: str | None, threads: int | None,
+                     device: str | None) -> RunOutcome:
     import papermill as pm
 
     started = time.perf_counter()
-    if not store.lock_is_free(spec.run_dir, wait=LOCK_GRACE):
-        return RunOutcome(spec, "busy", error="another process is running it")
-    if spec.is_complete():  # another sweep finished it since this one looked
+    if spec.is_complete():  # another sweep finished it while this one waited
         return RunOutcome(spec, "skipped", metrics=read_metrics(spec.run_dir))
     partial = store.partial_notebook(spec.run_dir)
     try:
@@ -111,7 +121,7 @@ def execute_spec(spec: RunSpec, notebook: Path = NOTEBOOK, kernel: str | None = 
                             kernel_name=kernel or kernel_name(), progress_bar=False, cwd=str(Path.cwd()),
                             report_mode=False, kernel_manager_class=IPCKernelManager)
     except Exception as err:  # papermill raises PapermillExecutionError for cell errors; keep going either way
-        if getattr(err, "ename", None) == "FolderBusy":  # another process took the folder first: not ours
+        if getattr(err, "ename", None) == "FolderBusy":  # written by a process outside any sweep (`train`)
             partial.unlink(missing_ok=True)
             return RunOutcome(spec, "busy", time.perf_counter() - started, "another process is running it")
         message = error_text(err)

@@ -260,6 +260,7 @@ def make_executor(name: str, *, jobs: int | None = None, threads: int | None = N
             chosen_threads = max(1, usable_cores() // chosen_jobs)
         return LocalExecutor(jobs=chosen_jobs, threads=chosen_threads, retries=retries or 0)
     if name == "dask":
-        return DaskExecutor(workers=workers, threads_per_worker=threads_per_worker or 1, scheduler=scheduler,
+        return DaskExecutor(workers=workers, threads_per_worker=1 if threads_per_worker is None else threads_per_worker,
+                            scheduler=scheduler,
                             retries=1 if retries is None else retries)
     raise ExecutorError(f"unknown executor {name!r}; choose local or dask")

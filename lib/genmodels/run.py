@@ -58,9 +58,13 @@ def run_config(config: RunConfig, out_dir: str | os.PathLike[str], resume: bool 
     None: none; or an `Evaluator` (genmodels.metrics). `results_root` is where cached classifiers live.
 
     The run folder is locked for the whole run (`store.folder_lock`): a second process asking for the same
-    folder waits up to `LOCK_WAIT` seconds (a killed run's kernel takes a moment to go), then gets `FolderBusy`."""
+    folder waits up to `LOCK_WAIT` seconds (a killed run's kernel takes a moment to go), then gets `FolderBusy`.
+    A run that is already complete (the same config, finished by this or another process) is loaded, not
+    trained or evaluated again."""
     out = Path(out_dir)
     with store.folder_lock(out, wait=LOCK_WAIT):
+        if resume and store.is_complete(out, config.config_hash()):
+            return load_finished(config, out)
         return _run_locked(config, out, resume, hooks, evaluate, results_root)
 
 
@@ -112,6 +116,16 @@ def _run_locked(config: RunConfig, out: Path, resume: bool, hooks: list[Hook] | 
     store.write_json(out / store.META, meta)
     store.mark_complete(out, config.config_hash(), meta["finished"])
     return RunResult(out, resolved, trainer, metrics, meta, figures)
+
+
+def load_finished(config: RunConfig, out: Path) -> RunResult:
+    """A complete run folder as a `RunResult`: its final checkpoint, metrics, meta and figures from disk."""
+    trainer = Trainer(config.resolved(), out)
+    trainer.load_checkpoint(out / store.CHECKPOINT)
+    figures = {path.stem: path for path in sorted((out / store.FIGURES).glob("*.png"))}
+    metrics = store.read_json(out / store.METRICS) or {}
+    meta = store.read_json(out / store.META) or {}
+    return RunResult(out, trainer.config, trainer, metrics, meta, figures)
 
 
 def check_resumable(config: RunConfig, out: Path) -> int:

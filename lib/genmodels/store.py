@@ -17,7 +17,10 @@ A run folder's status is decided here and nowhere else:
 Every file is written through `write_atomic` (a temporary name in the same folder, then ``os.replace``), so a
 reader never sees half a file and an interrupted or disk-full write leaves the previous version intact.
 A run folder is written by one process at a time: `folder_lock` takes an OS file lock (``flock``) that the
-kernel drops when its holder exits, however it exits, so a crash leaves no stale lock.
+kernel drops when its holder exits, however it exits, so a crash leaves no stale lock. Two locks, because a
+sweep's run spans two processes: the sweep process claims the folder (``.claim``) before it starts the
+notebook's kernel and until that kernel is gone, so a second sweep never starts a second kernel for it; the
+kernel locks it (``.lock``) while it writes, which also covers `train` and a notebook run by hand.
 """
 
 from __future__ import annotations
@@ -50,7 +53,8 @@ EXECUTED = "train.ipynb"  # the notebook papermill executed, once it succeeded
 PARTIAL = ".train.*.partial.ipynb"  # ... while it runs (each attempt its own name: `partial_notebook`)
 FAILED = "failed.ipynb"  # ... when it failed
 ERROR = "error.txt"  # why the last attempt failed
-LOCK = ".lock"
+LOCK = ".lock"  # held by the process that writes the run (the notebook's kernel, or `train`)
+CLAIM = ".claim"  # held by the sweep process that launched that kernel, for the whole attempt
 
 CLASSIFIERS = "classifiers"
 
@@ -220,16 +224,16 @@ def finished_runs(root: str | os.PathLike[str] = DEFAULT_ROOT) -> list[Path]:
 
 # ------------------------------------------------------------------ one writer per folder
 @contextmanager
-def folder_lock(folder: str | os.PathLike[str], wait: float | None = None) -> Iterator[None]:
+def folder_lock(folder: str | os.PathLike[str], wait: float | None = None, name: str = LOCK) -> Iterator[None]:
     """Hold `folder`'s lock for the block (a run folder, a classifier cache); `FolderBusy` when another
     process holds it for `wait` seconds (None: wait as long as it takes).
 
-    An OS lock (flock) on ``<folder>/.lock``: released by the kernel when the holder exits or is killed, so
+    An OS lock (flock) on ``<folder>/<name>``: released by the kernel when the holder exits or is killed, so
     a crash never leaves the folder locked, and it works across processes on one machine and on shared file
     systems that support flock (NFSv4, Lustre and most cluster file systems)."""
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
-    lock = FileLock(str(folder / LOCK), preserve_lock_file=True)  # deleting it would race with waiters
+    lock = FileLock(str(folder / name), preserve_lock_file=True)  # deleting it would race with waiters
     try:
         lock.acquire(timeout=-1 if wait is None else wait, poll_interval=0.2)
     except Timeout:
@@ -241,10 +245,10 @@ def folder_lock(folder: str | os.PathLike[str], wait: float | None = None) -> It
         lock.release()
 
 
-def lock_is_free(folder: str | os.PathLike[str], wait: float = 0.0) -> bool:
+def lock_is_free(folder: str | os.PathLike[str], wait: float = 0.0, name: str = LOCK) -> bool:
     """Whether the folder's lock could be taken within `wait` seconds (it is released again at once)."""
     try:
-        with folder_lock(folder, wait):
+        with folder_lock(folder, wait, name):
             return True
     except FolderBusy:
         return False

@@ -62,9 +62,13 @@ def resolve_device(device: str = "auto") -> torch.device:
     """'auto' picks CUDA when present; an explicit 'cuda' without one is a config error (one line in the CLI)."""
     if device == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if device == "cuda" and not torch.cuda.is_available():
-        raise ConfigError("device='cuda' was asked for but no CUDA device is available; use device='auto' or 'cpu'.")
-    return torch.device(device)
+    if device.startswith("cuda") and not torch.cuda.is_available():
+        raise ConfigError(f"device={device!r} was asked for but no CUDA device is available; use device='auto' or 'cpu'.")
+    chosen = torch.device(device)
+    if chosen.type == "cuda" and chosen.index is not None and chosen.index >= torch.cuda.device_count():
+        raise ConfigError(f"device={device!r}: this machine has {torch.cuda.device_count()} CUDA device(s), "
+                          "numbered from 0.")
+    return chosen
 
 
 def seed_everything(seed: int) -> None:

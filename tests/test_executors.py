@@ -1,0 +1,225 @@
+"""Where sweeps run: the results store's locks and status, the local and Dask executors, and their faults."""
+
+from __future__ import annotations
+
+import errno
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import yaml
+
+from genmodels import store
+from genmodels.cli import main
+from genmodels.execute import error_text
+from genmodels.sweep import load_sweep
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def write_sweep(path: Path, grid: list[dict], defaults: dict | None = None) -> Path:
+    base = {"dataset": "mnist-5k", "width": 8, "n_train": 256, "metric_samples": 0, "sample_every": 1000}
+    path.write_text(yaml.safe_dump({"name": "t", "defaults": {**base, **(defaults or {})}, "grid": grid}))
+    return path
+
+
+def sweep_command(sweep: Path, results: Path, *flags: str) -> list[str]:
+    return [sys.executable, "-m", "genmodels", "sweep", str(sweep), "--results", str(results), "--no-progress", *flags]
+
+
+def steps_once(run_dir: Path, steps: int) -> bool:
+    return pd.read_csv(run_dir / store.HISTORY)["step"].tolist() == list(range(1, steps + 1))
+
+
+# ------------------------------------------------------------------ the store
+def test_status_follows_the_run_folder(tmp_path: Path) -> None:
+    run = tmp_path / "run"
+    assert store.run_status(run) is store.Status.TODO
+    store.write_json(run / store.CONFIG, {"model": "vae"})
+    assert store.run_status(run) is store.Status.PARTIAL
+    store.record_failure(run, "DataError: no data\n\ntraceback")
+    assert store.run_status(run) is store.Status.FAILED and store.error_summary(run) == "DataError: no data"
+    store.mark_complete(run, "abc", "now")
+    assert store.run_status(run, "abc") is store.Status.COMPLETE
+    assert store.run_status(run, "other") is store.Status.FAILED  # complete, but of another config
+    assert store.run_status(run, "abc", notebook=True) is store.Status.FAILED  # a sweep also needs its notebook
+    store.mark_started(run)
+    assert store.run_status(run, "abc") is store.Status.PARTIAL
+
+
+def test_atomic_write_leaves_the_old_file_on_failure(tmp_path: Path) -> None:
+    target = store.write_text(tmp_path / "a.json", "old")
+
+    def fail(tmp: Path) -> None:
+        tmp.write_text("half")
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    with pytest.raises(store.StoreError, match=r"no space left on device while writing .*a\.json"):
+        store.write_atomic(target, fail)
+    assert target.read_text() == "old" and [p.name for p in tmp_path.iterdir()] == ["a.json"]
+
+
+def test_full_disk_while_recording_a_failure_is_reported_not_raised(tmp_path: Path,
+                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    def full(path: Path, text: str) -> Path:
+        raise store.StoreError(errno.ENOSPC, f"no space left on device while writing {path}")
+
+    monkeypatch.setattr(store, "write_text", full)
+    message = store.record_failure(tmp_path, "RuntimeError: boom\n\ntraceback")
+    assert message.startswith("RuntimeError: boom (and ") and "could not be written" in message
+
+
+def test_a_dead_kernel_is_summarised_by_its_own_line() -> None:
+    from nbclient.exceptions import DeadKernelError
+
+    assert error_text(DeadKernelError("Kernel died")).splitlines()[0] == "DeadKernelError: Kernel died"
+
+
+def test_a_folder_lock_excludes_other_processes_and_dies_with_its_holder(tmp_path: Path) -> None:
+    holder = subprocess.Popen([sys.executable, "-c", textwrap.dedent(f"""
+        import sys, time
+        from genmodels import store
+        with store.folder_lock({str(tmp_path)!r}):
+            print("held", flush=True)
+            time.sleep(120)
+    """)], stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "held"
+        assert not store.lock_is_free(tmp_path, wait=0.5)
+        with pytest.raises(store.FolderBusy, match="being written by another process"):
+            with store.folder_lock(tmp_path, wait=0):
+                pass
+    finally:
+        holder.kill()
+        holder.wait()
+    assert store.lock_is_free(tmp_path, wait=5)  # no stale lock after a crash
+
+
+def test_find_results_root_from_a_subfolder(tmp_path: Path) -> None:
+    (tmp_path / "pyproject.toml").write_text("")
+    (tmp_path / "notebooks").mkdir()
+    assert store.find_results_root(tmp_path / "notebooks") == tmp_path / "results"
+
+
+# ------------------------------------------------------------------ bad executor settings: one line, nothing runs
+@pytest.mark.parametrize("flags, message", [
+    (["--executor", "spark"], "unknown executor 'spark'; choose local or dask"),
+    (["--executor", "dask", "--workers", "0"], "--workers must be an integer >= 1, got 0"),
+    (["--executor", "dask", "--threads-per-worker", "0"], "--threads-per-worker must be an integer >= 1"),
+    (["--executor", "dask", "--retries", "-1"], "--retries must be an integer >= 0"),
+    (["--executor", "dask", "--scheduler", "tcp://127.0.0.1:9"], "cannot reach the Dask scheduler at 'tcp://127.0.0.1:9'"),
+])
+def test_bad_executor_settings_are_one_line_before_anything_runs(tmp_path: Path, flags: list[str], message: str,
+                                                                 capsys: pytest.CaptureFixture[str]) -> None:
+    sweep = write_sweep(tmp_path / "s.yaml", [{"model": "vae", "depth": 1, "z_dim": 2, "steps": 2}])
+    assert main(["sweep", str(sweep), "--results", str(tmp_path / "r"), "--no-progress", *flags]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and message in err and len(err.strip().splitlines()) == 1, err
+    assert not (tmp_path / "r").exists()
+
+
+def test_dask_not_installed_is_one_line(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                        capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.setitem(sys.modules, "distributed", None)  # `import distributed` raises ImportError
+    sweep = write_sweep(tmp_path / "s.yaml", [{"model": "vae", "depth": 1, "z_dim": 2, "steps": 2}])
+    assert main(["sweep", str(sweep), "--results", str(tmp_path / "r"), "--executor", "dask"]) == 2
+    assert "--executor dask needs dask.distributed: pip install" in capsys.readouterr().err
+
+
+# ------------------------------------------------------------------ executors end to end
+def _final_numbers(run_dir: Path) -> dict:
+    metrics = json.loads((run_dir / store.METRICS).read_text())
+    quality = metrics.get("quality") or {}
+    return {"losses": metrics["final_losses"], **{k: quality.get(k) for k in ("fid", "kid_mean", "inception_score_mean")}}
+
+
+@pytest.mark.slow
+def test_quick_profile_on_dask_matches_the_local_executor(tmp_path: Path) -> None:
+    """The same run folders, hashes and final metrics (CPU, one thread per run) from both executors; a second
+    sweep of the same file skips everything."""
+    profile = ROOT / "configs" / "quick.yaml"
+    local, dask = tmp_path / "local", tmp_path / "dask"
+    assert main(["sweep", str(profile), "--results", str(local), "--no-progress", "--jobs", "2", "--threads", "1"]) == 0
+    assert main(["sweep", str(profile), "--results", str(dask), "--no-progress", "--executor", "dask",
+                 "--workers", "2", "--threads-per-worker", "1"]) == 0
+    specs = load_sweep(profile, local)
+    folders = {str(p.relative_to(local)) for p in local.glob("*/*/*") if (p / store.CONFIG).is_file()}
+    assert folders == {str(p.relative_to(dask)) for p in dask.glob("*/*/*") if (p / store.CONFIG).is_file()}
+    assert len(folders) == len(specs)
+    for spec in specs:
+        relative = spec.run_dir.relative_to(local)
+        assert spec.is_complete() and load_sweep(profile, dask)[specs.index(spec)].is_complete()
+        a, b = local / relative, dask / relative
+        assert json.loads((a / store.CONFIG).read_text())["config_hash"] == json.loads((b / store.CONFIG).read_text())["config_hash"]
+        assert _final_numbers(a) == _final_numbers(b), relative
+        assert json.loads((b / store.META).read_text())["device"]["torch_threads"] == 1
+    again = subprocess.run(sweep_command(profile, dask, "--executor", "dask", "--workers", "2"),
+                           capture_output=True, text=True, timeout=300)
+    assert again.returncode == 0 and f"0 done, {len(specs)} skipped, 0 failed" in again.stdout, again.stdout
+
+
+def _kernels_of(pid: int) -> list:
+    import psutil
+
+    children = psutil.Process(pid).children(recursive=True)
+    return [p for p in children if "ipykernel" in " ".join(p.cmdline())]
+
+
+@pytest.mark.slow
+def test_killing_a_dask_worker_mid_sweep_loses_no_run(tmp_path: Path) -> None:
+    """SIGKILL the worker whose kernel is training; Dask reschedules the task, which resumes from the run's
+    checkpoint: every run completes, every step is trained exactly once."""
+    steps = 600
+    sweep = write_sweep(tmp_path / "s.yaml", [{"model": "vae", "depth": 1, "z_dim": [2, 3], "steps": steps,
+                                               "checkpoint_every": 50}])
+    results = tmp_path / "results"
+    process = subprocess.Popen(sweep_command(sweep, results, "--executor", "dask", "--workers", "2"),
+                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True)
+    specs = load_sweep(sweep, results)
+    deadline = time.time() + 300
+    while time.time() < deadline and not any((s.run_dir / store.CHECKPOINT).exists() for s in specs):
+        time.sleep(0.2)
+    kernels = _kernels_of(process.pid)
+    assert kernels, "no kernel found under the sweep process"
+    worker = kernels[0].parent()
+    victim = next(s for s in specs if (s.run_dir / store.CHECKPOINT).exists())
+    worker.send_signal(signal.SIGKILL)
+    try:
+        out, _ = process.communicate(timeout=600)
+    finally:
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGKILL)
+    assert process.returncode == 0, out
+    assert re.search(r"2 done, 0 skipped, 0 failed", out), out
+    for spec in specs:
+        assert spec.is_complete() and steps_once(spec.run_dir, steps)
+    assert victim.run_dir.exists()
+
+
+@pytest.mark.slow
+def test_two_sweeps_at_once_run_each_configuration_once(tmp_path: Path) -> None:
+    """Two sweeps of one file on one results root, started a second apart: every run is trained by exactly one
+    of them (the other waits for it and skips it, or reports it busy), and no run folder is corrupted."""
+    steps = 300
+    sweep = write_sweep(tmp_path / "s.yaml", [{"model": "vae", "depth": 1, "z_dim": [2, 3, 4], "steps": steps}])
+    results = tmp_path / "results"
+    command = sweep_command(sweep, results, "--jobs", "1", "--threads", "1")
+    first = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    time.sleep(1)
+    second = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    outputs = [p.communicate(timeout=900)[0] for p in (first, second)]
+    assert all(p.returncode == 0 for p in (first, second)), outputs
+    done = [int(re.search(r"(\d+) done", out).group(1)) for out in outputs]
+    assert sum(done) == 3, outputs  # each configuration trained once, by one of the two sweeps
+    for spec in load_sweep(sweep, results):
+        assert spec.is_complete() and steps_once(spec.run_dir, steps)
+        meta = json.loads((spec.run_dir / store.META).read_text())
+        assert meta["resumed_from_step"] == 0  # never interleaved: nobody resumed someone else's run
