@@ -115,6 +115,8 @@ def test_find_results_root_from_a_subfolder(tmp_path: Path) -> None:
     (["--executor", "dask", "--workers", "0"], "--workers must be an integer >= 1, got 0"),
     (["--executor", "dask", "--threads-per-worker", "0"], "--threads-per-worker must be an integer >= 1"),
     (["--executor", "dask", "--retries", "-1"], "--retries must be an integer >= 0"),
+    (["--executor", "dask", "--jobs", "2"], "--jobs belong(s) to --executor local, not dask"),
+    (["--workers", "2"], "--workers belong(s) to --executor dask, not local"),
     (["--executor", "dask", "--scheduler", "tcp://127.0.0.1:9"], "cannot reach the Dask scheduler at 'tcp://127.0.0.1:9'"),
 ])
 def test_bad_executor_settings_are_one_line_before_anything_runs(tmp_path: Path, flags: list[str], message: str,
@@ -223,3 +225,20 @@ def test_two_sweeps_at_once_run_each_configuration_once(tmp_path: Path) -> None:
         assert spec.is_complete() and steps_once(spec.run_dir, steps)
         meta = json.loads((spec.run_dir / store.META).read_text())
         assert meta["resumed_from_step"] == 0  # never interleaved: nobody resumed someone else's run
+
+
+@pytest.mark.slow
+def test_a_failing_run_on_dask_is_retried_recorded_and_the_sweep_goes_on(tmp_path: Path,
+                                                                        capsys: pytest.CaptureFixture[str]) -> None:
+    sweep = write_sweep(tmp_path / "s.yaml", [
+        {"model": "vae", "depth": 1, "z_dim": 2, "steps": 6},
+        {"model": "vae", "depth": 1, "z_dim": 2, "steps": 6, "dataset": "cifar10", "data_root": str(tmp_path / "empty")},
+    ])
+    results = tmp_path / "results"
+    assert main(["sweep", str(sweep), "--results", str(results), "--no-progress", "--executor", "dask",
+                 "--workers", "2", "--retries", "2"]) == 1
+    out = capsys.readouterr().out
+    assert "1 done, 0 skipped, 1 failed" in out and "after 3 attempts" in out and "DataError" in out
+    ok, failed = load_sweep(sweep, results)
+    assert ok.is_complete() and failed.status() is store.Status.FAILED
+    assert "CIFAR-10 not found" in (failed.run_dir / store.ERROR).read_text()

@@ -252,6 +252,14 @@ def make_executor(name: str, *, jobs: int | None = None, threads: int | None = N
                   threads_per_worker: int | None = None, scheduler: str | None = None,
                   retries: int | None = None) -> Executor:
     """The executor the CLI asks for by name ("local" or "dask"), with this machine's defaults filled in."""
+    options = {"local": {"--jobs": jobs, "--threads": threads},
+               "dask": {"--workers": workers, "--threads-per-worker": threads_per_worker, "--scheduler": scheduler}}
+    if name not in options:
+        raise ExecutorError(f"unknown executor {name!r}; choose local or dask")
+    for other, flags in options.items():
+        given = [flag for flag, value in flags.items() if value is not None]
+        if other != name and given:
+            raise ExecutorError(f"{', '.join(given)} belong(s) to --executor {other}, not {name}")
     if name == "local":
         auto_jobs, auto_threads = default_jobs()
         chosen_jobs = jobs if jobs is not None else auto_jobs
@@ -259,8 +267,5 @@ def make_executor(name: str, *, jobs: int | None = None, threads: int | None = N
         if chosen_jobs and chosen_jobs > 1 and chosen_threads is None and not cuda_devices():
             chosen_threads = max(1, usable_cores() // chosen_jobs)
         return LocalExecutor(jobs=chosen_jobs, threads=chosen_threads, retries=retries or 0)
-    if name == "dask":
-        return DaskExecutor(workers=workers, threads_per_worker=1 if threads_per_worker is None else threads_per_worker,
-                            scheduler=scheduler,
-                            retries=1 if retries is None else retries)
-    raise ExecutorError(f"unknown executor {name!r}; choose local or dask")
+    return DaskExecutor(workers=workers, threads_per_worker=1 if threads_per_worker is None else threads_per_worker,
+                        scheduler=scheduler, retries=1 if retries is None else retries)

@@ -130,6 +130,7 @@ class SweepReport:
             lines.append(f"{o.status:<8} {o.seconds:8.1f} {fid_text}  {o.spec.label}")
             if o.error:
                 where = f"  (see {o.spec.run_dir / store.ERROR})" if o.status == "failed" else ""
+                where += f" after {o.attempts} attempts" if o.attempts > 1 else ""
                 lines.append(f"{'':<18}  {'error' if o.status == 'failed' else 'note'}: {o.error}{where}")
         counts = {s: sum(o.status == s for o in self.outcomes) for s in ("done", "skipped", "failed")}
         busy = sum(o.status == "busy" for o in self.outcomes)
