@@ -117,7 +117,7 @@ def summarise(results: list[dict[str, Any]], variants: list[str]) -> dict[str, A
     return out
 
 
-def plot(results: list[dict[str, Any]], variants: list[str], path: Path) -> None:
+def plot(results: list[dict[str, Any]], variants: list[str], path: Path, depth: int = 3) -> None:
     import matplotlib
 
     matplotlib.use("Agg")
@@ -137,7 +137,7 @@ def plot(results: list[dict[str, Any]], variants: list[str], path: Path) -> None
             ax.set_ylabel(label)
             if metric == "fid":
                 ax.set_yscale("log")
-                ax.set_title(f"{FAMILIES[family]}, depth 3")
+                ax.set_title(f"{FAMILIES[family]}, depth {depth}")
             ax.grid(alpha=0.3)
             ax.legend(fontsize=8)
     fig.tight_layout()
@@ -213,7 +213,7 @@ def main() -> None:
               f"seed / tuned = {entry['ratio_seed_over_tuned']:.2f}x")
     (out / "time_to_quality.json").write_text(json.dumps({"args": vars(args), "summary": summary,
                                                           "runs": results}, indent=1, default=str))
-    plot(results, variants, out / "time_to_quality.png")
+    plot(results, variants, out / "time_to_quality.png", args.depth)
     print(f"wrote {out / 'time_to_quality.json'} and {out / 'time_to_quality.png'}")
 
 
