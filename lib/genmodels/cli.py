@@ -11,9 +11,14 @@ from pathlib import Path
 from typing import Any, Sequence
 
 from .config import ConfigError, RunConfig
-from .data import DataError
+from .data import DataError, data_root
+from .files import OutputError, check_writable_dir
 from .report import ReportError
 from .sweep import SweepError
+from .train import TrainingDiverged
+
+# every error a user can fix: one line "error: <message>" on stderr and exit status 2 (README "Reliability")
+USER_ERRORS = (ConfigError, DataError, SweepError, ReportError, OutputError, TrainingDiverged)
 
 
 def _add_config_flags(parser: argparse.ArgumentParser) -> None:
@@ -48,14 +53,26 @@ def cmd_train(args: argparse.Namespace) -> int:
     from .run import execute_run
 
     config = _config_from_args(args)
-    out = Path(args.out or config.out_dir or Path("results") / config.dataset / config.model / config.run_name())
+    # every folder the run writes is checked before any start-up: a bad path is one line, not a late traceback
+    default_out = config.out_dir or Path("results") / config.dataset / config.model / config.run_name()
+    out = check_writable_dir(args.out if args.out is not None else default_out, "--out")
+    root_flag = "--data-root" if config.data_root else ("$GENMODELS_DATA" if os.environ.get("GENMODELS_DATA")
+                                                        else "the data root")
+    check_writable_dir(data_root(config.data_root), root_flag,
+                       hint="data files are imported and unpacked there; choose a writable one and list a read-only "
+                            "copy's folder in $GENMODELS_IMPORT")
+    measures = not args.no_metrics and config.metric_samples != 0
+    if measures:
+        check_writable_dir(args.results, "--results")  # where the metrics' classifier is cached
     checkpoint = out / "checkpoint.pt"
     if checkpoint.exists() and not args.resume:
         print(f"error: {out} already holds a run; pass --resume to continue it or choose another --out.",
               file=sys.stderr)
         return 2
+    if args.resume and not checkpoint.exists():
+        print(f"note: no checkpoint in {out}; starting from step 0", file=sys.stderr)
     evaluate = None
-    if not args.no_metrics:
+    if measures:
         from .metrics import default_evaluator
 
         evaluate = default_evaluator(config, args.results)
@@ -74,6 +91,7 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     if args.dry_run:
         print(dry_run_table(specs))
         return 0
+    check_writable_dir(args.results, "--results")
     auto_jobs, auto_threads = default_jobs()
     jobs = args.jobs if args.jobs is not None else auto_jobs
     threads = args.threads if args.threads is not None else (auto_threads if args.jobs is None else None)
@@ -95,6 +113,7 @@ def cmd_report(args: argparse.Namespace) -> int:
     from .sweep import load_sweep
 
     load_sweep(args.sweep, args.results)  # a bad sweep file is one clear line, before any kernel starts
+    check_writable_dir(args.out, "--out")
     result = build_report(args.sweep, args.results, args.out)
     print(result.message)
     return 0 if result.pdf is not None or args.allow_no_pdf else 1
@@ -137,8 +156,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         return int(args.func(args))
-    except (ConfigError, DataError, SweepError, ReportError) as err:
-        print(f"error: {err}", file=sys.stderr)
+    except USER_ERRORS as err:
+        prefix = "training diverged: " if isinstance(err, TrainingDiverged) else ""
+        print(f"error: {prefix}{err}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         advice = {"train": "re-run with --resume to continue from the last checkpoint",
