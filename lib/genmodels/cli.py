@@ -8,7 +8,7 @@ import os
 import sys
 import typing
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, NoReturn, Sequence
 
 from .config import ConfigError, RunConfig
 from .data import DataError, data_root
@@ -19,6 +19,14 @@ from .train import TrainingDiverged
 
 # every error a user can fix: one line "error: <message>" on stderr and exit status 2 (README "Reliability")
 USER_ERRORS = (ConfigError, DataError, SweepError, ReportError, OutputError, TrainingDiverged)
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse reporting a bad flag like every other user error: one line and exit status 2 (usage is in --help).
+    Sub-commands' parsers are of this class too (argparse makes them with the parent's class)."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"error: {message} (see {self.prog} --help)\n")
 
 
 def _add_config_flags(parser: argparse.ArgumentParser) -> None:
@@ -120,7 +128,7 @@ def cmd_report(args: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="genmodels", description=__doc__)
+    parser = _Parser(prog="genmodels", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
     train = sub.add_parser("train", help="train one configuration into a run folder")
     _add_config_flags(train)
