@@ -61,14 +61,21 @@ def write_failure(path: str | os.PathLike[str], err: BaseException) -> OutputErr
 
 @contextlib.contextmanager
 def writing(path: str | os.PathLike[str]) -> Iterator[None]:
-    """Inside, a failed write (OSError, torch's writer error) becomes an `OutputError` naming `path`."""
+    """Inside, a failed write (OSError, torch's writer error) becomes an `OutputError` naming `path`.
+
+    Raised outside the `except` block, so that the original error and its traceback are dropped at once: torch's
+    half-written file stays open for as long as its writer's frame is referenced, holding the disk space (and the
+    mount) that the user is told to free.
+    """
+    failure: OutputError | None = None
     try:
         yield
     except (OSError, RuntimeError) as err:
         failure = write_failure(path, err)
         if failure is None:
             raise
-        raise failure from None
+    if failure is not None:
+        raise failure
 
 
 def atomic_write(path: str | os.PathLike[str], write: Callable[[Path], object]) -> Path:

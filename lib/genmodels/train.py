@@ -263,7 +263,7 @@ class Trainer:
         with writing(path):
             path.parent.mkdir(parents=True, exist_ok=True)
         # atomic: an interrupted save leaves the previous checkpoint intact; a full disk is one line
-        return atomic_write(path, lambda tmp: torch.save(self.state_dict(), tmp))
+        return atomic_write(path, lambda tmp: _torch_save(self.state_dict(), tmp))
 
     def load_checkpoint(self, path: str | os.PathLike[str]) -> None:
         state = read_checkpoint(path, map_location=self.device)
@@ -306,6 +306,13 @@ class Trainer:
                 writer.writerows(self.history)
 
         return atomic_write(path, write)
+
+
+def _torch_save(obj: Any, path: Path) -> None:
+    """torch.save through a file we open and close: given a path, torch's writer keeps the file open after a
+    failed write (a full disk) for as long as the exception's frames live, so its space is not freed."""
+    with open(path, "wb") as f:
+        torch.save(obj, f)
 
 
 def _numpy_state_to_plain(state: tuple[Any, ...]) -> dict[str, Any]:
