@@ -10,6 +10,7 @@ import typing
 from pathlib import Path
 from typing import Any, NoReturn, Sequence
 
+from .classifier import ClassifierError
 from .config import ConfigError, RunConfig
 from .data import DataError, data_root
 from .files import OutputError, check_writable_dir
@@ -18,7 +19,7 @@ from .sweep import SweepError
 from .train import TrainingDiverged
 
 # every error a user can fix: one line "error: <message>" on stderr and exit status 2 (README "Reliability")
-USER_ERRORS = (ConfigError, DataError, SweepError, ReportError, OutputError, TrainingDiverged)
+USER_ERRORS = (ConfigError, DataError, SweepError, ReportError, OutputError, TrainingDiverged, ClassifierError)
 
 
 class _Parser(argparse.ArgumentParser):
