@@ -175,8 +175,9 @@ class _SplitMNIST(datasets.MNIST):
         images = check_idx(folder / f"{prefix}-images-idx3-ubyte", (28, 28), refetch)
         labels = check_idx(folder / f"{prefix}-labels-idx1-ubyte", (), refetch)
         if images != labels:
-            raise CorruptDataError(f"{folder / f'{prefix}-labels-idx1-ubyte'} has {labels} labels for {images} images in "
-                                   f"{folder / f'{prefix}-images-idx3-ubyte'}; delete both and run again: {refetch}")
+            label_file, image_file = folder / f"{prefix}-labels-idx1-ubyte", folder / f"{prefix}-images-idx3-ubyte"
+            raise CorruptDataError(f"{label_file} has {labels} labels for {images} images in {image_file}; delete "
+                                   f"both and run again: {refetch}")
         return super()._load_data()
 
 
@@ -310,8 +311,8 @@ def _load_cifar(base: Path, split: str, download: bool) -> tuple[torch.Tensor, t
         ds = _try_download(lambda d: _SplitCIFAR10(str(base), train=split == "train", download=d), download)
     except (pickle.UnpicklingError, EOFError, ValueError, KeyError, TypeError, IndexError) as err:
         folder = base / "cifar-10-batches-py"
-        raise CorruptDataError(f"a file in {folder} is corrupt ({type(err).__name__}: {str(err)[:80]}); delete {folder} "
-                               "and unpack cifar-10-python.tar.gz there again") from None
+        raise CorruptDataError(f"a file in {folder} is corrupt ({type(err).__name__}: {str(err)[:80]}); delete "
+                               f"{folder} and unpack cifar-10-python.tar.gz there again") from None
     except (RuntimeError, OSError) as err:
         raise DataError(
             f"CIFAR-10 not found under {base / 'cifar-10-batches-py'} and could not be downloaded ({err}). "
@@ -370,7 +371,8 @@ def _copy_maybe_gunzip(source: Path, target: Path, shape: tuple[int, ...]) -> No
     """Copy an idx file of a system copy into the data root (un-gzipped), checked: a damaged system copy is named."""
     tmp = target.with_suffix(".part")
     opener = gzip.open if source.suffix == ".gz" else open
-    fix = f"it was imported from {source}, which is damaged: replace that file or remove its folder from $GENMODELS_IMPORT"
+    fix = (f"it was imported from {source}, which is damaged: replace that file or remove its folder from "
+           "$GENMODELS_IMPORT")
     try:
         try:
             with opener(source, "rb") as src, open(tmp, "wb") as dst:
