@@ -276,6 +276,20 @@ def test_cifar10_missing_is_a_data_error(isolated: Path, no_download: list[str])
     assert no_download == []
 
 
+@pytest.mark.parametrize("damage", [lambda b: b[:100], lambda b: b"\x80\x02garbage" + b[200:]], ids=["cut", "garbage"])
+def test_cifar10_damaged_batch_is_a_data_error_naming_the_folder(damage, isolated: Path,
+                                                                  no_download: list[str]) -> None:
+    """A truncated or garbled pickle is a corrupt file (delete and unpack again), never mistaken for a missing one."""
+    from genmodels.data import CorruptDataError
+
+    write_cifar(isolated, per_batch=4, n_test=3)
+    batch = isolated / "cifar-10-batches-py" / "data_batch_2"
+    batch.write_bytes(damage(batch.read_bytes()))
+    with pytest.raises(CorruptDataError, match="cifar-10-batches-py is corrupt.*unpack cifar-10-python.tar.gz"):
+        load_dataset("cifar10", "train", root=isolated)
+    assert no_download == []
+
+
 # ---------------------------------------------------------------------------------------------- ImageSet
 def test_unknown_dataset_is_a_data_error() -> None:
     with pytest.raises(DataError, match="unknown data set 'svhn'.*mnist"):

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import errno
 import json
 import os
 import re
@@ -20,6 +19,7 @@ import yaml
 from genmodels import store
 from genmodels.cli import main
 from genmodels.execute import error_text
+from genmodels.files import OutputError
 from genmodels.sweep import load_sweep
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -55,22 +55,10 @@ def test_status_follows_the_run_folder(tmp_path: Path) -> None:
     assert store.run_status(run, "abc") is store.Status.PARTIAL
 
 
-def test_atomic_write_leaves_the_old_file_on_failure(tmp_path: Path) -> None:
-    target = store.write_text(tmp_path / "a.json", "old")
-
-    def fail(tmp: Path) -> None:
-        tmp.write_text("half")
-        raise OSError(errno.ENOSPC, "No space left on device")
-
-    with pytest.raises(store.StoreError, match=r"no space left on device while writing .*a\.json"):
-        store.write_atomic(target, fail)
-    assert target.read_text() == "old" and [p.name for p in tmp_path.iterdir()] == ["a.json"]
-
-
 def test_full_disk_while_recording_a_failure_is_reported_not_raised(tmp_path: Path,
                                                                     monkeypatch: pytest.MonkeyPatch) -> None:
     def full(path: Path, text: str) -> Path:
-        raise store.StoreError(errno.ENOSPC, f"no space left on device while writing {path}")
+        raise OutputError(f"no space left on device while writing {path}")
 
     monkeypatch.setattr(store, "write_text", full)
     message = store.record_failure(tmp_path, "RuntimeError: boom\n\ntraceback")

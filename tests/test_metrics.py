@@ -342,6 +342,38 @@ def test_evaluator_hook_curve_best_checkpoint_and_resume(mnist_classifier, class
 
 
 @pytest.mark.slow
+def test_resume_with_metrics_on_is_bit_exact(mnist_classifier, classifier_root, tmp_path) -> None:
+    """Killed after a checkpoint and resumed in a fresh evaluator (as a new process would be), a run that measures
+    quality during training ends exactly as an uninterrupted one: loading the classifier, scoring and saving
+    best.pt draw nothing from the training RNG streams. Before, the resumed segment loaded the classifier at its
+    first evaluation, whose initialisation drew from torch's global RNG, and every later step diverged."""
+    from test_training import CrashAt, assert_same_run, without_seconds
+
+    from genmodels.config import MIN_METRIC_SAMPLES, RunConfig
+    from genmodels.data import load_dataset
+    from genmodels.train import CHECKPOINT, train
+
+    config = RunConfig(model="gan", dataset="mnist-5k", n_train=128, depth=1, width=8, z_dim=8, batch_size=8,
+                       steps=10, metrics_every=2, metric_samples=MIN_METRIC_SAMPLES, sample_every=0,
+                       checkpoint_every=4, progress=False)
+    data, test = load_dataset("mnist-5k", "train"), load_dataset("mnist-5k", "test")
+
+    def hooks() -> list:
+        return [Evaluator(classifier_root, real_samples=500, reference=False, log=None).hook(test)]
+
+    full = train(config, tmp_path / "a", train_data=data, hooks=hooks())
+    with pytest.raises(KeyboardInterrupt):
+        train(config, tmp_path / "b", train_data=data, hooks=[*hooks(), CrashAt(5)])
+    assert torch.load(tmp_path / "b" / CHECKPOINT, weights_only=True)["step"] == 4
+    resumed = train(config, tmp_path / "b", train_data=data, hooks=hooks())  # first evaluation after resume: step 6
+    assert_same_run(full, resumed)
+    curve = lambda t: [{k: v for k, v in row.items() if "seconds" not in k} for row in t.extra_state["quality"]]
+    assert [row["step"] for row in curve(full)] == [2, 4, 6, 8, 10]
+    assert curve(full) == curve(resumed)
+    assert without_seconds(full.history) == without_seconds(resumed.history)
+
+
+@pytest.mark.slow
 def test_vae_final_metrics_include_test_reconstruction(classifier_root, tmp_path) -> None:
     from genmodels.config import RunConfig
     from genmodels.run import run_config

@@ -134,7 +134,7 @@ def test_missing_runs_are_reported_not_dropped(tmp_path: Path, quick_results: Pa
     assert runs.status.value_counts().to_dict() == {"complete": 9, "todo": 1}
     from genmodels.report import discussion
 
-    assert discussion(runs)[0].startswith("1 of 10 configurations have no finished run (1 missing)")
+    assert discussion(runs)[0].startswith("1 of 10 configurations have no finished run (1 todo)")
 
 
 def test_quality_curve_is_in_history_and_best_checkpoint_kept(quick_results: Path) -> None:

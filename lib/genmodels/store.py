@@ -25,17 +25,18 @@ kernel locks it (``.lock``) while it writes, which also covers `train` and a not
 
 from __future__ import annotations
 
-import errno
 import json
 import os
 import threading
 import uuid
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from enum import Enum
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
 from filelock import FileLock, Timeout
+
+from .files import OutputError, writing
 
 DEFAULT_ROOT = "results"
 
@@ -64,10 +65,6 @@ class Status(str, Enum):
     PARTIAL = "partial"
     COMPLETE = "complete"
     FAILED = "failed"
-
-
-class StoreError(OSError):
-    """A results file could not be written (full disk, read-only folder); the message names the file."""
 
 
 class FolderBusy(RuntimeError):
@@ -126,27 +123,20 @@ def write_atomic(path: str | os.PathLike[str], write: Callable[[Path], Any]) -> 
     """Call ``write(tmp)`` on a temporary file beside `path`, then rename it over `path`.
 
     The temporary name is unique per process and thread, so writers never share one. On any failure the
-    temporary file is removed and `path` is untouched; a full disk becomes a `StoreError` naming the file
-    (torch reports it as an obscure "enforce fail" otherwise)."""
+    temporary file is removed (on a full disk, its space is needed) and `path` is untouched; a failed write
+    becomes one `OutputError` line naming the file (`genmodels.files.writing`)."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
     try:
-        write(tmp)
-        os.replace(tmp, path)
-    except BaseException as err:
-        tmp.unlink(missing_ok=True)
-        if _disk_full(err):
-            raise StoreError(errno.ENOSPC, f"no space left on device while writing {path}") from None
+        with writing(path):
+            path.parent.mkdir(parents=True, exist_ok=True)
+            write(tmp)
+            os.replace(tmp, path)
+    except BaseException:
+        with suppress(OSError):
+            tmp.unlink(missing_ok=True)
         raise
     return path
-
-
-def _disk_full(err: BaseException) -> bool:
-    if isinstance(err, OSError):
-        return err.errno in (errno.ENOSPC, errno.EDQUOT)
-    # torch.save surfaces ENOSPC as a RuntimeError from its zip writer
-    return isinstance(err, RuntimeError) and ("unexpected pos" in str(err) or "No space left" in str(err))
 
 
 def write_text(path: str | os.PathLike[str], text: str) -> Path:
@@ -210,9 +200,9 @@ def record_failure(run_dir: str | os.PathLike[str], message: str) -> str:
     """Write error.txt; on a full disk say so instead (the sweep still reports the failure and goes on)."""
     try:
         write_text(Path(run_dir) / ERROR, message.rstrip() + "\n")
-    except OSError as err:
+    except (OSError, OutputError) as err:
         return f"{message.splitlines()[0] if message else 'failed'} (and {Path(run_dir) / ERROR} could not be " \
-               f"written: {err.strerror or err})"
+               f"written: {err})"
     return message
 
 

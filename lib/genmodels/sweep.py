@@ -26,11 +26,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterable
 
-import yaml
 from tqdm import tqdm
 
 from . import store
-from .config import ConfigError, RunConfig
+from .config import NON_IDENTITY_FIELDS, ConfigError, RunConfig
 from .execute import RunOutcome, RunSpec, execute_spec, read_metrics
 from .executors import Executor, LocalExecutor, default_jobs
 
@@ -41,19 +40,32 @@ class SweepError(ValueError):
 
 # ------------------------------------------------------------------ expansion
 def load_sweep(path: str | os.PathLike[str], results_root: str | os.PathLike[str] = "results") -> list[RunSpec]:
+    from . import safe_yaml
+
     path = Path(path)
     if not path.is_file():
         raise SweepError(f"sweep file {path} not found; profiles are in configs/ (quick, default, full)")
     try:
-        document = yaml.safe_load(path.read_text()) or {}
-    except yaml.YAMLError as err:
-        raise SweepError(f"{path} is not valid YAML: {err}") from None
+        text = path.read_bytes().decode("utf-8")
+    except UnicodeDecodeError as err:
+        raise SweepError(f"{path} is not a text file (byte {err.start} is not UTF-8); a sweep file is YAML text "
+                         "like configs/quick.yaml") from None
+    except OSError as err:
+        raise SweepError(f"sweep file {path} cannot be read: {err.strerror or err}") from None
+    try:  # safe types only; duplicate keys and alias bombs refused (genmodels.safe_yaml)
+        document = safe_yaml.load(text) or {}
+    except safe_yaml.YAMLInputError as err:
+        raise SweepError(f"{path}: {err}") from None
     return expand(document, results_root, source=str(path))
 
 
 def expand(document: dict[str, Any], results_root: str | os.PathLike[str] = "results",
            source: str = "sweep") -> list[RunSpec]:
-    """Every configuration of the grid, deduplicated by config hash, in file order."""
+    """Every configuration of the grid, deduplicated by config hash, in file order.
+
+    Two entries of one hash that differ in execution fields (`NON_IDENTITY_FIELDS`, e.g. sample_every) are an
+    error, not a silent choice of the first: they would write the same run folder.
+    """
     if not isinstance(document, dict) or "grid" not in document:
         raise SweepError(f"{source}: expected a mapping with 'grid' (and optional 'defaults', 'name')")
     unknown = set(document) - {"name", "description", "defaults", "grid"}
@@ -67,20 +79,38 @@ def expand(document: dict[str, Any], results_root: str | os.PathLike[str] = "res
         blocks = [blocks]
     if not isinstance(blocks, list) or not blocks:
         raise SweepError(f"{source}: 'grid' must be a non-empty list of blocks (field: value or [values])")
+    if "out_dir" in defaults or any(isinstance(b, dict) and "out_dir" in b for b in blocks):
+        raise SweepError(f"{source}: out_dir is not a sweep field: a sweep decides run folders "
+                         "(<results>/<dataset>/<model>/<run-name>); remove out_dir (or pass --results)")
     specs: dict[str, RunSpec] = {}
+    origins: dict[str, str] = {}  # hash -> the entry it came from, for the message when another entry repeats it
     for number, block in enumerate(blocks, start=1):
         if not isinstance(block, dict):
             raise SweepError(f"{source}: grid entry {number} must be a mapping of field: value(s)")
         keys = list(block)
+        empty = [k for k, v in block.items() if isinstance(v, list) and not v]
+        if empty:
+            raise SweepError(f"{source}: grid entry {number}: {empty[0]} is an empty list; give it at least one "
+                             "value (or remove it to use the default)")
         values = [v if isinstance(v, list) else [v] for v in block.values()]
         for combination in itertools.product(*values):
             entry = {**defaults, **dict(zip(keys, combination))}
+            where = f"grid entry {number} ({_short(entry, keys)})"
             try:
                 config = RunConfig.from_dict(entry)
             except (ConfigError, TypeError) as err:
-                raise SweepError(f"{source}: grid entry {number} ({_short(entry, keys)}): {err}") from None
+                raise SweepError(f"{source}: {where}: {err}") from None
+            key = config.config_hash()
+            if key in specs:
+                first = specs[key].config
+                differs = [f for f in NON_IDENTITY_FIELDS if getattr(config, f) != getattr(first, f)]
+                if differs:
+                    raise SweepError(f"{source}: {where} and {origins[key]} are the same run (hash {key}) and differ "
+                                     f"only in {', '.join(differs)} (how a run executes, not what it computes); "
+                                     "keep one of them")
+                continue
             run_dir = store.run_folder(results_root, config.dataset, config.model, config.run_name())
-            specs.setdefault(config.config_hash(), RunSpec(config, run_dir, Path(results_root)))
+            specs[key], origins[key] = RunSpec(config, run_dir, Path(results_root)), where
     return list(specs.values())
 
 

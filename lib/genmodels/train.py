@@ -34,6 +34,9 @@ class TrainingDiverged(RuntimeError):
     """A loss became NaN or infinite; the message names the step and the term."""
 
 
+START_OVER = "delete it (or its whole run folder) to start that run over, or choose another --out"
+
+
 class CheckpointError(ConfigError):
     """A checkpoint cannot be read as plain data (damaged, foreign, or holding code); the message names the file."""
 
@@ -44,12 +47,25 @@ def read_checkpoint(path: str | os.PathLike[str], map_location: Any = "cpu") -> 
     try:
         state = torch.load(path, map_location=map_location, weights_only=True)
     except Exception as err:  # unpickling errors come in many types
-        raise CheckpointError(f"{path} is not a checkpoint that can be read as plain data "
-                              f"({type(err).__name__}: {str(err).splitlines()[0][:160]}); delete it to start that "
-                              "run over") from None
+        raise CheckpointError(f"{path} is damaged or not a checkpoint that can be read as plain data "
+                              f"({_first_sentence(err)}); {START_OVER}") from None
     if not isinstance(state, dict) or "step" not in state:
-        raise CheckpointError(f"{path} is not a genmodels checkpoint; delete it to start that run over")
+        raise CheckpointError(f"{path} is not a genmodels checkpoint; {START_OVER}")
     return state
+
+
+def _first_sentence(err: BaseException, limit: int = 100) -> str:
+    """An exception as "Type: first sentence", short: torch's loader errors run to several lines of advice."""
+    text = (str(err).splitlines() or [""])[0].split(". ")[0].rstrip(".")[:limit]
+    return f"{type(err).__name__}: {text}" if text else type(err).__name__
+
+
+def checkpoint_config(state: dict[str, Any], path: str | os.PathLike[str]) -> RunConfig:
+    """The config a checkpoint was trained with; a missing or invalid one is a damaged checkpoint, named as such."""
+    try:
+        return RunConfig.from_dict(state["config"])
+    except (KeyError, TypeError, AttributeError, ValueError) as err:
+        raise CheckpointError(f"{path} holds no valid run config ({_first_sentence(err)}); {START_OVER}") from None
 
 
 class Hook(Protocol):
@@ -153,6 +169,9 @@ class Trainer:
         seed_everything(c.seed)
         self.data = train_data if train_data is not None else load_dataset(c.dataset, "train", c.data_root)
         if c.n_train is not None:
+            if c.n_train > len(self.data):  # a subset would silently train on fewer images than the hash says
+                raise ConfigError(f"n_train must be at most {len(self.data)} (the training images of {c.dataset} "
+                                  f"here), got {c.n_train}.")
             self.data = self.data.subset(c.n_train)
         self.model = build_model(c, self.data.channels).to(self.device)
         self.optimizers = make_optimizers(self.model, c)
@@ -243,17 +262,21 @@ class Trainer:
 
     def save_checkpoint(self, path: str | os.PathLike[str] | None = None) -> Path:
         state = self.state_dict()  # atomic: an interrupted save leaves the previous checkpoint intact
-        return write_atomic(Path(path or self.out_dir / CHECKPOINT), lambda tmp: torch.save(state, tmp))
+        return write_atomic(Path(path or self.out_dir / CHECKPOINT), lambda tmp: _torch_save(state, tmp))
 
     def load_checkpoint(self, path: str | os.PathLike[str]) -> None:
         state = read_checkpoint(path, map_location=self.device)
-        saved = RunConfig.from_dict(state["config"])
+        saved = checkpoint_config(state, path)
         if model_identity(saved) != model_identity(self.config):
             raise ValueError(f"checkpoint {path} belongs to a different config ({saved.run_name()}); "
                              "use another out_dir or delete it")
-        self.model.load_state_dict(state["model"])
-        for name, opt in self.optimizers.items():
-            opt.load_state_dict(state["optimizers"][name])
+        try:
+            self.model.load_state_dict(state["model"])
+            for name, opt in self.optimizers.items():
+                opt.load_state_dict(state["optimizers"][name])
+        except (KeyError, RuntimeError, ValueError) as err:  # a dict with "step" that is no checkpoint of ours
+            raise CheckpointError(f"{path} does not hold this run's weights ({_first_sentence(err)}); "
+                                  f"{START_OVER}") from None
         self.stream.load_state_dict({k: v.to(self.device) if k == "order" else v for k, v in state["stream"].items()})
         self.step, self.elapsed, self.history = state["step"], state["elapsed"], state["history"]
         self.fixed_noise = state["fixed_noise"].to(self.device)
@@ -279,6 +302,13 @@ class Trainer:
                 writer.writerows(self.history)
 
         return write_atomic(Path(path or self.out_dir / HISTORY), write)
+
+
+def _torch_save(obj: Any, path: Path) -> None:
+    """torch.save through a file we open and close: given a path, torch's writer keeps the file open after a
+    failed write (a full disk) for as long as the exception's frames live, so its space is not freed."""
+    with open(path, "wb") as f:
+        torch.save(obj, f)
 
 
 def _numpy_state_to_plain(state: tuple[Any, ...]) -> dict[str, Any]:

