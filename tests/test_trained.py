@@ -159,6 +159,7 @@ def test_import_genmodels_stays_light() -> None:
     code = "import sys, genmodels; heavy = [m for m in ('torch', 'pandas') if m in sys.modules]; assert not heavy, heavy"
     subprocess.run([sys.executable, "-c", code], check=True)
     assert genmodels.load_run is load_run and "load_run" in dir(genmodels)
+    assert genmodels.results_frame.__module__ == "genmodels.results"
     with pytest.raises(AttributeError):
         genmodels.no_such_name
 

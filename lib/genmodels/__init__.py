@@ -16,6 +16,7 @@ __version__ = "0.1.0"
 # name -> module that defines it, imported when the name is first used
 _LAZY = {
     "load_run": "trained", "TrainedRun": "trained", "RunError": "trained",
+    "results_frame": "results",
     "build_model": "models",
     "run_config": "run",
 }

@@ -1,4 +1,4 @@
-"""`python -m genmodels train|sweep|report|sample`: thin wrappers over the library; bad input is one clear line."""
+"""`python -m genmodels train|sweep|report|sample|results`: thin wrappers over the library; bad input is one clear line."""
 
 from __future__ import annotations
 
@@ -113,6 +113,27 @@ def cmd_sample(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_results(args: argparse.Namespace) -> int:
+    import warnings
+
+    from .results import results_frame, summary_text
+
+    root = Path(args.results)
+    if args.sweep is None and not root.is_dir():
+        print(f"error: results folder {root} not found; pass --results DIR (or a sweep file)", file=sys.stderr)
+        return 2
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        frame = results_frame(root, args.sweep)
+    for warning in caught:  # folders left out (unreadable config.json) are named, one line each
+        print(f"note: {warning.message}", file=sys.stderr)
+    if frame.empty and args.format == "table":
+        print(f"no runs under {root}" if args.sweep is None else f"{args.sweep} has no configurations")
+        return 0
+    sys.stdout.write(summary_text(frame, args.format))
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="genmodels", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -165,6 +186,15 @@ def build_parser() -> argparse.ArgumentParser:
                              "during training)")
     sample.add_argument("--device", default="cpu", help="cpu (default), cuda or auto")
     sample.set_defaults(func=cmd_sample)
+
+    results = sub.add_parser("results", help="list runs with their knobs, status, wall time and quality metrics")
+    results.add_argument("sweep", nargs="?", metavar="SWEEP_FILE",
+                         help="list this sweep's configurations (also those not run yet); default: every run "
+                              "folder under --results")
+    results.add_argument("--results", default="results", help="results folder (default: results)")
+    results.add_argument("--format", choices=("table", "csv", "json"), default="table",
+                         help="table (default), csv or json (these two keep full precision and add run_dir)")
+    results.set_defaults(func=cmd_results)
     return parser
 
 
