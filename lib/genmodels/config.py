@@ -23,9 +23,11 @@ PRECISIONS = ("fp32", "bf16")
 DEVICES = ("auto", "cpu", "cuda")
 RECIPES = ("tuned", "seed")  # see genmodels.recipes
 AUGMENTS = ("none", "translation", "cutout", "translation,cutout")
+LOGS = ("none", "tensorboard")  # where training also logs, besides history.csv and samples/ (genmodels.tensorboard_log)
 
 # Fields that say where or how a run executes, not what it computes: they are left out of the run's hash.
-NON_IDENTITY_FIELDS = ("out_dir", "data_root", "device", "threads", "sample_every", "checkpoint_every", "progress")
+NON_IDENTITY_FIELDS = ("out_dir", "data_root", "device", "threads", "sample_every", "checkpoint_every", "progress",
+                       "log")
 
 # Which model owns each model-specific field.
 MODEL_SPECIFIC = {
@@ -87,6 +89,7 @@ class RunConfig:
     data_root: str | None = None
     out_dir: str | None = None
     progress: bool = True
+    log: str = "none"  # "tensorboard": also write loss terms, quality and sample grids to <out_dir>/tensorboard/
     # filled by the metrics integration: evaluate quality every N steps (0 = only at the end)
     metrics_every: int = 0
     metric_samples: int = 2000  # generated samples per quality evaluation; 0 turns quality metrics off
@@ -117,6 +120,7 @@ class RunConfig:
         if self.ema is not None and (not _is_number(self.ema) or not 0.0 <= self.ema < 1.0):
             raise ConfigError(f"ema must be a number in [0, 1) (0 turns averaging off), got {self.ema!r}.")
         _choice("device", self.device, DEVICES)
+        _choice("log", self.log, LOGS)
         if self.images is not None:
             _int_range("images", self.images, 1)
         if self.n_train is not None:
@@ -292,4 +296,4 @@ def config_fields() -> list[str]:
     return [f.name for f in fields(RunConfig)]
 
 
-__all__ = ["RunConfig", "ConfigError", "MODELS", "DATASETS", "RECIPES", "AUGMENTS", "model_defaults", "config_fields"]
+__all__ = ["RunConfig", "ConfigError", "MODELS", "DATASETS", "RECIPES", "AUGMENTS", "LOGS", "model_defaults", "config_fields"]

@@ -51,6 +51,7 @@ PARTIAL = ".train.*.partial.ipynb"  # ... while it runs (each attempt its own na
 FAILED = "failed.ipynb"  # ... when it failed
 ERROR = "error.txt"  # why the last attempt failed
 LOCK = ".lock"
+TENSORBOARD = "tensorboard"  # TensorBoard event files, with log: tensorboard (genmodels.tensorboard_log)
 
 CLASSIFIERS = "classifiers"
 
