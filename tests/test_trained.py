@@ -164,6 +164,21 @@ def test_import_genmodels_stays_light() -> None:
         genmodels.no_such_name
 
 
+def test_readme_snippet_runs(runs: dict[str, Path], monkeypatch: pytest.MonkeyPatch,
+                             capsys: pytest.CaptureFixture[str]) -> None:
+    """README "Using a trained model": its Python block runs as printed, on a tiny GAN run."""
+    root = Path(__file__).resolve().parents[1]
+    section = (root / "README.md").read_text().split("## Using a trained model", 1)[1]
+    code = section.split("```python\n", 1)[1].split("```", 1)[0]
+    assert "runs/gan-1min" in code
+    monkeypatch.chdir(root)  # the sweep file's path is relative to the repository
+    namespace: dict[str, Any] = {}
+    exec(compile(code.replace("runs/gan-1min", str(runs["gan"])), "README.md", "exec"), namespace)
+    assert namespace["images"].shape == (64, 1, 32, 32) and namespace["path"].shape == (10, 1, 32, 32)
+    assert capsys.readouterr().out.startswith(f"gan {TINY['steps']} ")
+    assert len(namespace["runs"]) > 1 and {"status", "FID", "collapsed"} <= set(namespace["runs"].columns)
+
+
 # ---------------------------------------------------------------------------------------------- broken folders
 def _broken(kind: str, runs: dict[str, Path], tmp: Path) -> tuple[Path, str]:
     """A folder that is not a usable run, and a fragment its one-line error must contain."""
