@@ -290,3 +290,18 @@ def test_sample_command_as_a_process(runs: dict[str, Path], tmp_path: Path) -> N
     done = subprocess.run([sys.executable, "-m", "genmodels", "sample", str(tmp_path), "--out",
                            str(tmp_path / "x.png")], capture_output=True, text=True)
     assert done.returncode == 2 and done.stderr.count("\n") == 1 and "Traceback" not in done.stderr, done.stderr
+
+
+@pytest.mark.slow
+def test_every_quick_profile_run_loads_with_best_and_final_weights(quick_results: Path) -> None:
+    """Real sweep runs (notebook, quality hook, best.pt): best is the step metrics.json names, final the last."""
+    finished = store.finished_runs(quick_results)
+    assert finished
+    for folder in finished:
+        final, best = load_run(folder), load_run(folder, checkpoint="best")
+        assert final.step == final.metrics["step"]
+        named = final.metrics["best"]["checkpoint"]
+        assert best.checkpoint.name == (named or store.CHECKPOINT)
+        if named:
+            assert best.step == final.metrics["best"]["step"]
+        assert best.sample(4, seed=0).shape[0] == 4
