@@ -58,6 +58,7 @@ BAD_CONFIGS: list[tuple[dict[str, Any], list[str]]] = [
     ({"images": 0}, ["images", ">= 1"]),
     ({"precision": "fp16"}, ["precision", "fp32, bf16", "'fp16'"]),
     ({"device": "tpu"}, ["device", "auto, cpu, cuda"]),
+    ({"log": "wandb"}, ["log", "none, tensorboard", "'wandb'"]),
     ({"model": "wgan", "n_critic": 0}, ["n_critic", ">= 1"]),
     ({"model": "vae", "kl_factor": -1.0}, ["kl_factor", ">= 0"]),
 ]
@@ -171,7 +172,7 @@ def test_config_hash_identity() -> None:
     assert base.config_hash() != RunConfig(model="vae", depth=3, z_dim=16, kl_factor=0.5).config_hash()
     assert base.config_hash() != RunConfig(model="vae", depth=3, z_dim=16, seed=1).config_hash()
     same = RunConfig(model="vae", depth=3, z_dim=16, out_dir="/tmp/elsewhere", device="cpu", progress=False,
-                     data_root="/tmp/data", sample_every=7, checkpoint_every=3)
+                     data_root="/tmp/data", sample_every=7, checkpoint_every=3, log="tensorboard")
     assert base.config_hash() == same.config_hash()
     # an explicit default is the same run as the implicit one (the hash is of the resolved config)
     assert base.config_hash() == RunConfig(model="vae", depth=3, z_dim=16, kl_factor=1e-3, lr=2e-3,

@@ -1,6 +1,36 @@
-"""genmodels: a VAE, a least-squares GAN and a WGAN on 32x32 images, trained, measured and reported."""
+"""genmodels: a VAE, a least-squares GAN and a WGAN on 32x32 images, trained, measured and reported.
+
+``import genmodels`` stays light (no torch, no pandas): the names below that need them are imported on
+first use (PEP 562 module ``__getattr__``), so the CLI's ``--help`` and config checks start at once.
+"""
+
+from __future__ import annotations
+
+from importlib import import_module
+from typing import Any
 
 from .config import ConfigError, RunConfig
 
 __version__ = "0.1.0"
-__all__ = ["RunConfig", "ConfigError", "__version__"]
+
+# name -> module that defines it, imported when the name is first used
+_LAZY = {
+    "load_run": "trained", "TrainedRun": "trained", "RunError": "trained",
+    "results_frame": "results",
+    "build_model": "models",
+    "run_config": "run",
+}
+
+__all__ = ["RunConfig", "ConfigError", "__version__", *_LAZY]
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        value = getattr(import_module(f".{_LAZY[name]}", __name__), name)
+        globals()[name] = value  # later uses skip this function
+        return value
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_LAZY))

@@ -1,4 +1,4 @@
-"""`python -m genmodels train|sweep|report`: thin wrappers over the library; bad input is one clear line."""
+"""`python -m genmodels train|sweep|report|sample|results`: thin wrappers over the library; bad input is one clear line."""
 
 from __future__ import annotations
 
@@ -128,6 +128,41 @@ def cmd_report(args: argparse.Namespace) -> int:
     return 0 if result.pdf is not None or args.allow_no_pdf else 1
 
 
+def cmd_sample(args: argparse.Namespace) -> int:
+    from .trained import check_count, check_sample_path, load_run, write_samples
+
+    out = check_sample_path(args.out)  # bad arguments fail before the model is loaded
+    check_count("n", args.n)
+    run = load_run(args.run_dir, checkpoint=args.checkpoint, device=args.device)
+    for note in run.notes:
+        print(f"note: {note}", file=sys.stderr)
+    write_samples(run.sample(args.n, seed=args.seed), out)
+    weights = f"{run.checkpoint.name}, step {run.step}" + (", averaged generator" if run.averaged else "")
+    print(f"wrote {out}: {args.n} samples (seed {args.seed}) of {run.run_dir} ({weights})")
+    return 0
+
+
+def cmd_results(args: argparse.Namespace) -> int:
+    import warnings
+
+    from .results import results_frame, summary_text
+
+    root = Path(args.results)
+    if args.sweep is None and not root.is_dir():
+        print(f"error: results folder {root} not found; pass --results DIR (or a sweep file)", file=sys.stderr)
+        return 2
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        frame = results_frame(root, args.sweep)
+    for warning in caught:  # folders left out (unreadable config.json) are named, one line each
+        print(f"note: {warning.message}", file=sys.stderr)
+    if frame.empty and args.format == "table":
+        print(f"no runs under {root}" if args.sweep is None else f"{args.sweep} has no configurations")
+        return 0
+    sys.stdout.write(summary_text(frame, args.format))
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="genmodels", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -167,6 +202,28 @@ def build_parser() -> argparse.ArgumentParser:
     report.add_argument("--out", default="report", help="output folder (default: report)")
     report.add_argument("--allow-no-pdf", action="store_true", help="exit 0 when only the HTML could be built")
     report.set_defaults(func=cmd_report)
+
+    sample = sub.add_parser("sample", help="draw samples from a trained run into an image grid or a tensor file")
+    sample.add_argument("run_dir", metavar="RUN_DIR", help="a run folder (holding config.json and checkpoint.pt)")
+    sample.add_argument("--n", type=int, default=64, help="number of samples (default 64)")
+    sample.add_argument("--seed", type=int, default=0, help="seed of the latent batch (default 0)")
+    sample.add_argument("--out", default="samples.png",
+                        help="grid.png (an image grid), samples.pt (torch tensor) or samples.npz (numpy array "
+                             "'samples'); images (n, C, 32, 32) in [-1, 1]")
+    sample.add_argument("--checkpoint", choices=("final", "best"), default="final",
+                        help="final weights (default) or the best by FID (best.pt, where quality was measured "
+                             "during training)")
+    sample.add_argument("--device", default="cpu", help="cpu (default), cuda or auto")
+    sample.set_defaults(func=cmd_sample)
+
+    results = sub.add_parser("results", help="list runs with their knobs, status, wall time and quality metrics")
+    results.add_argument("sweep", nargs="?", metavar="SWEEP_FILE",
+                         help="list this sweep's configurations (also those not run yet); default: every run "
+                              "folder under --results")
+    results.add_argument("--results", default="results", help="results folder (default: results)")
+    results.add_argument("--format", choices=("table", "csv", "json"), default="table",
+                         help="table (default), csv or json (these two keep full precision and add run_dir)")
+    results.set_defaults(func=cmd_results)
     return parser
 
 
@@ -182,6 +239,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         advice = {"train": "re-run with --resume to continue from the last checkpoint",
                   "sweep": "re-run the same command: finished runs are skipped, the interrupted one resumes",
-                  "report": "re-run the same command"}[args.command]
+                  }.get(args.command, "re-run the same command")
         print(f"interrupted; {advice}", file=sys.stderr)
         return 130

@@ -26,9 +26,11 @@ PRECISIONS = ("fp32", "bf16")
 DEVICES = ("auto", "cpu", "cuda")  # or "cuda:N", one GPU of several
 RECIPES = ("tuned", "seed")  # see genmodels.recipes
 AUGMENTS = ("none", "translation", "cutout", "translation,cutout")
+LOGS = ("none", "tensorboard")  # where training also logs, besides history.csv and samples/ (genmodels.tensorboard_log)
 
 # Fields that say where or how a run executes, not what it computes: they are left out of the run's hash.
-NON_IDENTITY_FIELDS = ("out_dir", "data_root", "device", "threads", "sample_every", "checkpoint_every", "progress")
+NON_IDENTITY_FIELDS = ("out_dir", "data_root", "device", "threads", "sample_every", "checkpoint_every", "progress",
+                       "log")
 
 # numpy's legacy seeding (np.random.seed in genmodels.train.seed_everything) takes seeds in [0, 2**32 - 1]
 MAX_SEED = 2**32 - 1
@@ -106,6 +108,7 @@ class RunConfig:
     data_root: str | None = None
     out_dir: str | None = None
     progress: bool = True
+    log: str = "none"  # "tensorboard": also write loss terms, quality and sample grids to <out_dir>/tensorboard/
     # filled by the metrics integration: evaluate quality every N steps (0 = only at the end)
     metrics_every: int = 0
     metric_samples: int = 2000  # generated samples per quality evaluation; 0 turns quality metrics off
@@ -139,6 +142,7 @@ class RunConfig:
             raise ConfigError(f"ema must be a number in [0, 1) (0 turns averaging off), got {_show(self.ema)}.")
         if not (isinstance(self.device, str) and re.fullmatch(r"cuda:\d+", self.device)):  # cuda:N is one GPU
             _choice("device", self.device, DEVICES)
+        _choice("log", self.log, LOGS)
         if self.images is not None:
             _int_range("images", self.images, 1)
         if self.n_train is not None:
@@ -373,5 +377,5 @@ def config_fields() -> list[str]:
     return [f.name for f in fields(RunConfig)]
 
 
-__all__ = ["RunConfig", "ConfigError", "MODELS", "DATASETS", "RECIPES", "AUGMENTS", "model_defaults", "config_fields",
-           "MIN_METRIC_SAMPLES", "MAX_PARAMETERS", "MAX_SEED"]
+__all__ = ["RunConfig", "ConfigError", "MODELS", "DATASETS", "RECIPES", "AUGMENTS", "LOGS", "model_defaults",
+           "config_fields", "MIN_METRIC_SAMPLES", "MAX_PARAMETERS", "MAX_SEED"]

@@ -1,4 +1,8 @@
-"""Loading finished runs back for interactive exploration and for the report."""
+"""Loading finished runs back for interactive exploration (notebooks/explore.ipynb).
+
+Loading itself is `genmodels.trained` (`load_run` there returns a `TrainedRun`); this module keeps the
+notebook's (model, config) form of it and finds the newest finished run.
+"""
 
 from __future__ import annotations
 
@@ -9,9 +13,9 @@ import torch
 from torch import nn
 
 from .config import RunConfig
-from .models import build_model
-from .store import CHECKPOINT, CONFIG, find_results_root, finished_runs, read_json
-from .train import read_checkpoint
+from .store import BEST, CHECKPOINT, find_results_root, finished_runs
+from .trained import load_config
+from . import trained
 
 
 def newest_run(results_root: str | os.PathLike[str] | None = None) -> Path:
@@ -25,29 +29,15 @@ def newest_run(results_root: str | os.PathLike[str] | None = None) -> Path:
     return runs[-1]
 
 
-def load_config(run_dir: str | os.PathLike[str]) -> RunConfig:
-    values = read_json(Path(run_dir) / CONFIG)
-    if not isinstance(values, dict):
-        raise FileNotFoundError(f"{run_dir} holds no readable {CONFIG}; is it a run folder?")
-    values.pop("config_hash", None)
-    return RunConfig.from_dict(values)
-
-
 def load_run(run_dir: str | os.PathLike[str], checkpoint: str = CHECKPOINT,
              device: str | torch.device = "cpu") -> tuple[nn.Module, RunConfig]:
-    """The trained model of a run (in eval mode) and its config. `checkpoint="best.pt"` for the best by FID.
-    Where the run kept a generator average (tuned recipe), the model's generator is that average."""
-    run_dir = Path(run_dir)
-    config = load_config(run_dir)
-    state = read_checkpoint(run_dir / checkpoint, map_location=device)
-    channels = 3 if config.dataset == "cifar10" else 1
-    model = build_model(config, channels).to(device)
-    model.load_state_dict(state["model"])
-    if state.get("ema"):  # the tuned recipe's averaged generator is what the run's samples and metrics used
-        from .recipes import GeneratorEMA
+    """The trained model of a run (in eval mode) and its config; `checkpoint` is a file name (``best.pt`` for
+    the best by FID). Where the run kept a generator average (tuned recipe), the model's generator is that
+    average. `genmodels.load_run` gives the same model with its metrics and sampling methods."""
+    if checkpoint not in (CHECKPOINT, BEST):
+        raise trained.RunError(f"checkpoint must be {CHECKPOINT} or {BEST}; got {checkpoint!r}")
+    run = trained.load_run(run_dir, "best" if checkpoint == BEST else "final", device)
+    return run.model, run.config
 
-        resolved = config.resolved()
-        ema = GeneratorEMA(model.generator, resolved.ema or 0.999, resolved.z_dim).to_device(torch.device(device))
-        ema.load_state_dict(state["ema"])
-        model.generator = ema.generator()
-    return model.eval(), config
+
+__all__ = ["newest_run", "load_run", "load_config"]

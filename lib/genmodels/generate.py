@@ -26,9 +26,11 @@ def generate(model: nn.Module, z: torch.Tensor, batch: int = 500) -> torch.Tenso
 def interpolate(z0: torch.Tensor, z1: torch.Tensor, steps: int) -> torch.Tensor:
     """Spherical interpolation (Shoemake 1985; White 2016 for GAN latents): stays in the Gaussian's shell."""
     z0, z1 = z0.flatten(), z1.flatten()
+    t = torch.linspace(0, 1, steps).unsqueeze(1)
+    if z0.norm() == 0 or z1.norm() == 0:  # the origin (the mean latent) has no direction: a straight line
+        return (1 - t) * z0 + t * z1
     cos = torch.clamp(torch.dot(z0 / z0.norm(), z1 / z1.norm()), -1.0, 1.0)
     omega = torch.acos(cos)
-    t = torch.linspace(0, 1, steps).unsqueeze(1)
     if omega.abs() < 1e-4:  # (nearly) parallel: slerp degenerates to lerp
         return (1 - t) * z0 + t * z1
     return (torch.sin((1 - t) * omega) * z0 + torch.sin(t * omega) * z1) / torch.sin(omega)

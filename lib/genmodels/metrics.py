@@ -42,6 +42,7 @@ from .classifier import CLASSIFIER_DATA, FeatureClassifier, classifier_dir, get_
 from .config import MIN_METRIC_SAMPLES
 from .data import ImageSet, load_dataset, to_uint8
 from .store import BEST, write_json
+from .train import QUALITY_COLUMNS
 
 REFERENCE = "reference.json"
 DEFAULT_K = 3  # Kynkäänniemi et al. 2019 use k = 3
@@ -368,7 +369,7 @@ class QualityHook:
         rows.append(row)
         if trainer.history and trainer.history[-1]["step"] == trainer.step:
             # the quality curve also lands in history.csv, beside the losses of the same step
-            trainer.history[-1].update({"fid": row["fid"], "kid": row["kid"], "is": row["is"]})
+            trainer.history[-1].update({k: row[k] for k in QUALITY_COLUMNS})
         best = trainer.extra_state.get("quality_best")
         if math.isfinite(row["fid"]) and (best is None or not math.isfinite(best["fid"]) or row["fid"] < best["fid"]):
             trainer.extra_state["quality_best"] = {"step": trainer.step, "fid": row["fid"]}

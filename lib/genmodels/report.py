@@ -23,77 +23,18 @@ from . import plots
 from .config import RunConfig
 from .models import build_model, count_parameters
 from . import store
-from .sweep import load_sweep
+from .results import COLLAPSE_IS, format_metric, results_frame  # the report notebook reads R.COLLAPSE_IS
 
 ROOT = Path(__file__).resolve().parents[2]
 REPORT_NOTEBOOK = ROOT / "report" / "report.ipynb"
 MODEL_NAMES = {"vae": "VAE", "gan": "LSGAN", "wgan": "WGAN"}
-# metrics.json key -> column name, and whether lower is better
-METRICS = {"fid": ("FID", True), "kid_mean": ("KID", True), "inception_score_mean": ("IS", False),
-           "precision": ("precision", False), "recall": ("recall", False)}
-# a generator whose samples the classifier puts (almost) all in one class has collapsed: IS < 1.5 means
-# fewer than ~1.5 effective classes of 10. Recall is not used: at short budgets it is ~0 for every run.
-COLLAPSE_IS = 1.5
 
 
 # ------------------------------------------------------------------ collecting runs
 def collect_runs(sweep_file: str | os.PathLike[str], results_root: str | os.PathLike[str] = "results") -> pd.DataFrame:
-    """One row per configuration of the sweep: its resolved config, status, metrics, cost and data source."""
-    rows = []
-    for spec in load_sweep(sweep_file, results_root):
-        c = spec.config.resolved()
-        row: dict[str, Any] = {
-            "label": spec.label, "run_dir": str(spec.run_dir), "model": c.model, "dataset": c.dataset,
-            "depth": c.depth, "z_dim": c.z_dim, "kl_factor": c.kl_factor, "d_output": c.d_output,
-            "lipschitz": c.lipschitz, "seed": c.seed, "steps": c.total_steps, "width": c.width,
-            "recipe": c.recipe, "variant": variant(c), "status": spec.status().value,
-        }
-        if row["status"] == "complete":
-            row.update(_read_run(spec.run_dir))
-        rows.append(row)
-    frame = pd.DataFrame(rows, columns=list(rows[0]) if rows else ["label", "status"])
-    for column in RUN_COLUMNS:
-        if column not in frame:
-            frame[column] = np.nan
-    return frame
-
-
-# every column `_read_run` fills; present (as NaN) even when no run has finished
-RUN_COLUMNS = ("FID", "KID", "IS", "precision", "recall", "seconds", "images", "train_images", "data_source",
-               "fallback", "classifier_hash", "classifier_accuracy", "fake_samples", "real_samples", "test_mse",
-               "collapsed", "reference")
-
-
-def variant(c: RunConfig) -> str:
-    """The model-specific knob in words: kl=0.001, sigmoid output, gradient penalty, ..."""
-    if c.model == "vae":
-        return f"kl={c.kl_factor:g}"
-    if c.model == "gan":
-        return f"{c.d_output} output"
-    return "gradient penalty" if c.lipschitz == "gp" else "weight clipping"
-
-
-def _read_run(run_dir: Path) -> dict[str, Any]:
-    metrics = store.read_json(run_dir / store.METRICS) or {}
-    meta = store.read_json(run_dir / store.META) or {}
-    quality = metrics.get("quality") or {}
-    row = {name: quality.get(key, np.nan) for key, (name, _) in METRICS.items()}
-    row["seconds"] = meta["wall_seconds"]["training"]
-    row["images"] = meta["summary"]["images"]
-    row["train_images"] = meta["data"]["train"]["images"]
-    row["data_source"] = meta["data"]["train"]["source"]
-    row["fallback"] = bool(meta["data"]["train"].get("fallback"))
-    row["classifier_hash"] = (metrics.get("classifier") or {}).get("hash")
-    row["classifier_accuracy"] = (metrics.get("classifier") or {}).get("accuracy")
-    row["fake_samples"] = quality.get("fake_samples")
-    row["real_samples"] = quality.get("real_samples")
-    row["reference"] = quality.get("reference")
-    row["test_mse"] = (metrics.get("test_reconstruction") or {}).get("mse", np.nan)
-    for key, value in metrics.get("final_losses", {}).items():
-        row[f"loss_{key}"] = value
-    scored = isinstance(row["IS"], (int, float)) and math.isfinite(row["IS"])
-    row["collapsed"] = bool(row["IS"] < COLLAPSE_IS) if scored else np.nan
-    return row
+    """One row per configuration of the sweep: its resolved config, status, metrics, cost and data source
+    (`genmodels.results.results_frame`, which ``python -m genmodels results`` prints too)."""
+    return results_frame(results_root, sweep_file)
 
 
 DEFAULT_VARIANT = {"vae": "kl=0.001", "gan": "linear output", "wgan": "gradient penalty"}
@@ -143,18 +84,10 @@ def metric_table(runs: pd.DataFrame, columns: Iterable[str] = ("FID", "KID", "IS
     for _, r in runs.iterrows():
         row = {"model": MODEL_NAMES[r.model], "data": r.dataset, "depth": r.depth, "z": r.z_dim, "variant": r.variant}
         for col in columns:
-            row[col] = _fmt(r.get(col), col) if r.status == "complete" else r.status
+            row[col] = format_metric(r.get(col), col) if r.status == "complete" else r.status
         row["train s"] = f"{r.seconds:.0f}" if r.status == "complete" else ""
         out.append(row)
     return pd.DataFrame(out)
-
-
-def _fmt(value: Any, column: str) -> str:
-    if value is None or (isinstance(value, float) and math.isnan(value)):
-        return "n/a"
-    if column == "KID":
-        return f"{value:.4f}"
-    return f"{value:.2f}" if column in ("FID", "IS") else f"{value:.3f}"
 
 
 def markdown(frame: pd.DataFrame, index: bool = False) -> str:
@@ -554,7 +487,7 @@ def build_report(sweep_file: str | os.PathLike[str], results_root: str | os.Path
     from nbconvert import HTMLExporter, PDFExporter
     from traitlets.config import Config
 
-    from .sweep import kernel_name
+    from .execute import IPCKernelManager, kernel_name
 
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
@@ -563,7 +496,7 @@ def build_report(sweep_file: str | os.PathLike[str], results_root: str | os.Path
         pm.execute_notebook(str(REPORT_NOTEBOOK), str(executed), kernel_name=kernel_name(), progress_bar=False,
                             parameters={"sweep": str(Path(sweep_file).resolve()),
                                         "results_root": str(Path(results_root).resolve())},
-                            cwd=str(out.resolve()))
+                            cwd=str(out.resolve()), kernel_manager_class=IPCKernelManager)
     except pm.PapermillExecutionError as err:
         raise ReportError(f"the report notebook failed: {err.ename}: {err.evalue}; see {executed}") from None
     nb = nbformat.read(executed, as_version=4)

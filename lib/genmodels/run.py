@@ -1,7 +1,8 @@
 """One configuration, end to end: train, evaluate, draw, and write a complete run folder.
 
 Layout of ``<out_dir>``: ``config.json``, ``history.csv``, ``metrics.json``, ``meta.json``, ``checkpoint.pt``
-(+ ``best.pt`` once quality metrics run), ``samples/step_*.png``, ``figures/*.png``, and ``complete.json``.
+(+ ``best.pt`` once quality metrics run), ``samples/step_*.png``, ``figures/*.png``, ``tensorboard/`` (with
+``log: tensorboard``), and ``complete.json``.
 The layout, file names, atomic writes and completeness are `genmodels.store`'s; ``complete.json`` is written
 last: a folder without it is a run still going or interrupted, never a finished one.
 """
@@ -25,7 +26,7 @@ from . import plots, store
 from .config import RunConfig
 from .data import DataError, ImageSet, load_dataset
 from .generate import interpolation_grid
-from .train import Hook, Trainer, train
+from .train import BOOKKEEPING_COLUMNS, Hook, Trainer, train
 
 T = TypeVar("T")
 
@@ -44,7 +45,7 @@ def final_losses(history: list[dict[str, float]], fraction: float = 0.1) -> dict
     """Mean of each loss term over the last `fraction` of steps: one step's value is too noisy to report."""
     frame = pd.DataFrame(history)
     tail = frame.tail(max(1, int(len(frame) * fraction)))
-    return {k: float(tail[k].mean()) for k in frame.columns if k not in ("step", "images", "seconds")}
+    return {k: float(tail[k].mean()) for k in frame.columns if k not in BOOKKEEPING_COLUMNS}
 
 
 def execute_run(config: RunConfig, out_dir: str | os.PathLike[str], resume: bool = True,
@@ -83,6 +84,10 @@ def _run_locked(config: RunConfig, out: Path, resume: bool, hooks: list[Hook] | 
 
         evaluate = default_evaluator(config, results_root)
     resolved = config.resolved()
+    if resolved.log == "tensorboard":
+        from .tensorboard_log import summary_writer_class
+
+        summary_writer_class()  # the package is there, or one line now, before the folder is touched
     resumed_from = check_resumable(resolved, out) if resume else 0
     out.mkdir(parents=True, exist_ok=True)
     store.mark_started(out)
@@ -103,6 +108,10 @@ def _run_locked(config: RunConfig, out: Path, resume: bool, hooks: list[Hook] | 
     if evaluate is not None:
         metrics.update(evaluate.final(trainer, test_data))
     store.write_json(out / store.METRICS, metrics)
+    if resolved.log == "tensorboard":
+        from .tensorboard_log import log_final
+
+        log_final(out, trainer.step, metrics)
     summary = {"steps": trainer.step, "seconds": trainer.elapsed, "images": trainer.stream.images_seen}
     meta = {
         "run_name": config.run_name(), "config_hash": config.config_hash(),

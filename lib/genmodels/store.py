@@ -56,6 +56,7 @@ FAILED = "failed.ipynb"  # ... when it failed
 ERROR = "error.txt"  # why the last attempt failed
 LOCK = ".lock"  # held by the process that writes the run (the notebook's kernel, or `train`)
 CLAIM = ".claim"  # held by the sweep process that launched that kernel, for the whole attempt
+TENSORBOARD = "tensorboard"  # TensorBoard event files, with log: tensorboard (genmodels.tensorboard_log)
 
 CLASSIFIERS = "classifiers"
 

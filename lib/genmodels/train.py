@@ -30,6 +30,12 @@ from .recipes import GeneratorEMA, Sampler
 from .store import CHECKPOINT, HISTORY, sample_grid, write_atomic
 
 
+# the columns of a history row that are not loss terms: bookkeeping, and the quality curve that
+# genmodels.metrics.QualityHook adds to the row of a step where it measured
+BOOKKEEPING_COLUMNS = ("step", "images", "seconds")
+QUALITY_COLUMNS = ("fid", "kid", "is")
+
+
 class TrainingDiverged(RuntimeError):
     """A loss became NaN or infinite; the message names the step and the term."""
 
@@ -341,8 +347,13 @@ class SampleGrids:
         self.every = every
 
     def on_step(self, trainer: Trainer) -> None:
-        if self.every and (trainer.step % self.every == 0 or trainer.step == 1):
+        if self.due(trainer.step, self.every):
             self.save(trainer)
+
+    @staticmethod
+    def due(step: int, every: int) -> bool:
+        """Whether a grid is drawn at `step`: the first step and every `every` (0: none during training)."""
+        return bool(every) and (step % every == 0 or step == 1)
 
     def on_end(self, trainer: Trainer) -> None:
         self.save(trainer)
@@ -358,7 +369,13 @@ class SampleGrids:
 
 def train(config: RunConfig, out_dir: str | os.PathLike[str] | None = None, resume: bool = True,
           train_data: ImageSet | None = None, hooks: list[Hook] | None = None) -> Trainer:
-    """Train a config into `out_dir` (checkpoint, history.csv, samples/), resuming when a checkpoint exists."""
-    trainer = Trainer(config, out_dir, train_data, hooks=[SampleGrids(config.sample_every), *(hooks or [])])
+    """Train a config into `out_dir` (checkpoint, history.csv, samples/), resuming when a checkpoint exists.
+    With ``log="tensorboard"`` a `TensorBoardHook` runs last, so it sees what the other hooks measured."""
+    all_hooks: list[Hook] = [SampleGrids(config.sample_every), *(hooks or [])]
+    if config.log == "tensorboard":
+        from .tensorboard_log import TensorBoardHook
+
+        all_hooks.append(TensorBoardHook())  # a missing tensorboard package fails here, before training
+    trainer = Trainer(config, out_dir, train_data, hooks=all_hooks)
     trainer.fit(resume=resume)
     return trainer

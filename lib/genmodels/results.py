@@ -1,0 +1,200 @@
+"""Every run as one table row: its config knobs, status, cost and quality, for slicing in a notebook
+(`results_frame`), for ``python -m genmodels results`` and for the report (`genmodels.report.collect_runs`).
+
+One row is built in one place (`run_row`), whichever way the runs are found: the configurations of a sweep
+file (including those not run yet, so nothing is silently dropped), or every run folder under a results root.
+This module reads only JSON files (never checkpoints) and imports neither torch nor matplotlib.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import warnings
+from pathlib import Path
+from typing import Any, Iterable
+
+import numpy as np
+import pandas as pd
+
+from . import store
+from .config import ConfigError, RunConfig
+
+# metrics.json key -> column name, and whether lower is better
+METRICS = {"fid": ("FID", True), "kid_mean": ("KID", True), "inception_score_mean": ("IS", False),
+           "precision": ("precision", False), "recall": ("recall", False)}
+# a generator whose samples the classifier puts (almost) all in one class has collapsed: IS < 1.5 means
+# fewer than ~1.5 effective classes of 10. Recall is not used: at short budgets it is ~0 for every run.
+COLLAPSE_IS = 1.5
+
+# the columns `config_row` fills, in order (then `status`)
+CONFIG_COLUMNS = ("label", "run_dir", "model", "dataset", "depth", "z_dim", "kl_factor", "d_output", "lipschitz",
+                  "seed", "steps", "width", "recipe", "variant", "status")
+# every column `read_run` fills; present (as NaN) even when no run has finished
+RUN_COLUMNS = ("FID", "KID", "IS", "precision", "recall", "seconds", "images", "train_images", "data_source",
+               "fallback", "classifier_hash", "classifier_accuracy", "fake_samples", "real_samples", "test_mse",
+               "collapsed", "reference")
+# what `python -m genmodels results` lists (CSV and JSON add run_dir): knobs, status, wall time, quality
+SUMMARY_COLUMNS = ("run", "model", "dataset", "depth", "z_dim", "variant", "seed", "steps", "status", "seconds",
+                   "FID", "KID", "IS", "precision", "recall", "collapsed")
+FORMATS = ("table", "csv", "json")
+
+
+def variant(c: RunConfig) -> str:
+    """The model-specific knob in words: kl=0.001, sigmoid output, gradient penalty, ..."""
+    if c.model == "vae":
+        return f"kl={c.kl_factor:g}"
+    if c.model == "gan":
+        return f"{c.d_output} output"
+    return "gradient penalty" if c.lipschitz == "gp" else "weight clipping"
+
+
+def format_metric(value: Any, column: str) -> str:
+    """A metric as the report and the results table print it ("n/a" when it was not measured)."""
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "n/a"
+    if column == "KID":
+        return f"{value:.4f}"
+    return f"{value:.2f}" if column in ("FID", "IS") else f"{value:.3f}"
+
+
+# ------------------------------------------------------------------ one row
+def run_row(config: RunConfig, run_dir: Path, status: store.Status, label: str) -> dict[str, Any]:
+    """A run's row: the knobs of its (resolved) config and its status, then, when it is complete, what it
+    measured (`read_run`)."""
+    c = config.resolved()
+    row: dict[str, Any] = {
+        "label": label, "run_dir": str(run_dir), "model": c.model, "dataset": c.dataset,
+        "depth": c.depth, "z_dim": c.z_dim, "kl_factor": c.kl_factor, "d_output": c.d_output,
+        "lipschitz": c.lipschitz, "seed": c.seed, "steps": c.total_steps, "width": c.width,
+        "recipe": c.recipe, "variant": variant(c), "status": status.value,
+    }
+    if status is store.Status.COMPLETE:
+        row.update(read_run(run_dir))
+    return row
+
+
+def read_run(run_dir: Path) -> dict[str, Any]:
+    """What a finished run measured and cost, from its metrics.json and meta.json. A key an older version did
+    not write is NaN, never an error."""
+    metrics = store.read_json(run_dir / store.METRICS) or {}
+    meta = store.read_json(run_dir / store.META) or {}
+    quality = metrics.get("quality") or {}
+    train = _get(meta, "data", "train") or {}
+    row = {name: quality.get(key, np.nan) for key, (name, _) in METRICS.items()}
+    row["seconds"] = _get(meta, "wall_seconds", "training", default=np.nan)
+    row["images"] = _get(meta, "summary", "images", default=np.nan)
+    row["train_images"] = train.get("images", np.nan)
+    row["data_source"] = train.get("source")
+    row["fallback"] = bool(train.get("fallback"))
+    row["classifier_hash"] = (metrics.get("classifier") or {}).get("hash")
+    row["classifier_accuracy"] = (metrics.get("classifier") or {}).get("accuracy")
+    row["fake_samples"] = quality.get("fake_samples")
+    row["real_samples"] = quality.get("real_samples")
+    row["reference"] = quality.get("reference")
+    row["test_mse"] = (metrics.get("test_reconstruction") or {}).get("mse", np.nan)
+    for key, value in (metrics.get("final_losses") or {}).items():
+        row[f"loss_{key}"] = value
+    scored = isinstance(row["IS"], (int, float)) and math.isfinite(row["IS"])
+    row["collapsed"] = bool(row["IS"] < COLLAPSE_IS) if scored else np.nan
+    return row
+
+
+def _get(mapping: Any, *keys: str, default: Any = None) -> Any:
+    for key in keys:
+        if not isinstance(mapping, dict) or key not in mapping:
+            return default
+        mapping = mapping[key]
+    return mapping
+
+
+# ------------------------------------------------------------------ all rows
+def results_frame(results_root: str | os.PathLike[str] | None = None,
+                  sweep: str | os.PathLike[str] | None = None) -> pd.DataFrame:
+    """One row per run: with `sweep`, every configuration of that sweep file in file order (its status says
+    whether it ran: todo, partial, failed, complete); without, every run folder under `results_root`.
+
+    results_root: default the project's ``results/`` (found from the current directory upwards, so a notebook
+    kernel in notebooks/ finds it). A folder whose config.json this version cannot read is left out with a
+    warning naming it."""
+    root = Path(results_root) if results_root is not None else store.find_results_root()
+    if sweep is not None:
+        from .sweep import load_sweep
+
+        rows = [run_row(spec.config, spec.run_dir, spec.status(), spec.label)
+                for spec in load_sweep(sweep, root)]
+    else:
+        rows = [run_row(config, run_dir, status, label) for config, run_dir, status, label in _found_runs(root)]
+    frame = pd.DataFrame(rows, columns=_columns(rows))
+    for column in RUN_COLUMNS:
+        if column not in frame:
+            frame[column] = np.nan
+    return frame
+
+
+def _columns(rows: list[dict[str, Any]]) -> list[str]:
+    columns = list(CONFIG_COLUMNS)
+    for row in rows:
+        columns += [k for k in row if k not in columns]
+    return columns
+
+
+def _found_runs(root: Path) -> Iterable[tuple[RunConfig, Path, store.Status, str]]:
+    """Every folder under `root` holding a run's config.json (wherever `train --out` put it), by label."""
+    found = []
+    for path in root.glob(f"**/{store.CONFIG}"):
+        run_dir = path.parent
+        values = store.read_json(path)
+        if not isinstance(values, dict):
+            warnings.warn(f"{path} is not readable JSON; that folder is left out", stacklevel=3)
+            continue
+        config_hash = values.pop("config_hash", None)
+        try:
+            config = RunConfig.from_dict(values)
+        except (ConfigError, TypeError) as err:
+            warnings.warn(f"{path} was written by another version of genmodels and is left out: {err}", stacklevel=3)
+            continue
+        found.append((config, run_dir, store.run_status(run_dir, config_hash), run_dir.relative_to(root).as_posix()))
+    return sorted(found, key=lambda entry: entry[3])
+
+
+# ------------------------------------------------------------------ text
+def summary_text(frame: pd.DataFrame, fmt: str = "table") -> str:
+    """`frame`'s `SUMMARY_COLUMNS` as a readable table, CSV, or JSON records (NaN as empty/null; CSV and JSON
+    keep full precision and add run_dir)."""
+    if fmt not in FORMATS:
+        raise ValueError(f"format must be one of {', '.join(FORMATS)}; got {fmt!r}")
+    summary = frame.assign(run=[Path(p).name for p in frame["run_dir"]])
+    if fmt == "csv":
+        return summary[[*SUMMARY_COLUMNS, "run_dir"]].to_csv(index=False)
+    if fmt == "json":
+        records = summary[[*SUMMARY_COLUMNS, "run_dir"]].astype(object).to_dict(orient="records")
+        return json.dumps([{k: _plain(v) for k, v in r.items()} for r in records], indent=2) + "\n"
+    from tabulate import tabulate
+
+    headers = [("train s" if c == "seconds" else c) for c in SUMMARY_COLUMNS]
+    lines = [[_cell(row[c], c, row["status"]) for c in SUMMARY_COLUMNS] for _, row in summary.iterrows()]
+    counts = summary["status"].value_counts()
+    total = ", ".join(f"{counts[s]} {s}" for s in ("complete", "partial", "failed", "todo") if s in counts)
+    return tabulate(lines, headers, tablefmt="simple", disable_numparse=True) + f"\n{len(summary)} runs: {total}\n"
+
+
+def _plain(value: Any) -> Any:
+    """A JSON value: numpy scalars as Python ones, NaN (not measured) as null."""
+    value = value.item() if isinstance(value, np.generic) else value
+    return None if isinstance(value, float) and math.isnan(value) else value
+
+
+def _cell(value: Any, column: str, status: str) -> str:
+    if column in ("FID", "KID", "IS", "precision", "recall"):
+        return format_metric(value, column) if status == "complete" else ""
+    if column == "seconds":
+        return f"{value:.0f}" if isinstance(value, (int, float)) and math.isfinite(value) else ""
+    if column == "collapsed":
+        return {True: "yes", False: "no"}.get(value, "") if isinstance(value, (bool, np.bool_)) else ""
+    return "" if value is None or (isinstance(value, float) and math.isnan(value)) else str(value)
+
+
+__all__ = ["results_frame", "run_row", "read_run", "summary_text", "variant", "format_metric", "METRICS",
+           "COLLAPSE_IS", "RUN_COLUMNS", "CONFIG_COLUMNS", "SUMMARY_COLUMNS", "FORMATS"]

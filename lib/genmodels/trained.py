@@ -1,0 +1,236 @@
+"""A finished (or checkpointed) run, loaded back for use: its config, metrics and trained model, and what a
+user does with a generative model — draw samples, interpolate between latents, reconstruct (VAE).
+
+A run folder is data written by some version of this project, possibly an older one, possibly damaged or
+not a run folder at all. Loading it never runs code (checkpoints are read with ``weights_only=True`` by
+`genmodels.train.read_checkpoint`) and every way it can fail is a `RunError` (a `ConfigError`, so the CLI
+prints it as one line) naming the file at fault.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from . import store
+from .config import ConfigError, RunConfig
+
+CHECKPOINTS = ("final", "best")  # which weights: the last step's, or the best by FID (best.pt) where there is one
+SAMPLE_FORMATS = (".png", ".pt", ".npz")  # what `write_samples` writes, chosen by the file's suffix
+
+
+class RunError(ConfigError):
+    """A folder cannot be used as a trained run (not a run, another version's, a damaged or foreign checkpoint),
+    or a request of the run is invalid; the message is one line naming the file or the argument."""
+
+
+def load_config(run_dir: str | os.PathLike[str]) -> RunConfig:
+    """The resolved config a run folder was trained with (its ``config.json``)."""
+    path = Path(run_dir) / store.CONFIG
+    if not Path(run_dir).is_dir():
+        raise RunError(f"{run_dir} is not a folder; pass a run folder (one holding {store.CONFIG} and "
+                       f"{store.CHECKPOINT})")
+    values = store.read_json(path)
+    if not isinstance(values, dict):
+        state = "is missing" if not path.exists() else "is not a JSON object"
+        raise RunError(f"{path} {state}; {run_dir} is not a run folder (train one with `python -m genmodels train`)")
+    values = dict(values)
+    values.pop("config_hash", None)
+    try:
+        return RunConfig.from_dict(values)
+    except (ConfigError, TypeError) as err:
+        raise RunError(f"{path} was written by another version of genmodels and cannot be read by this one: "
+                       f"{err}") from None
+
+
+@dataclass
+class TrainedRun:
+    """A run folder's trained model, ready to sample from. Made by `load_run`."""
+
+    run_dir: Path
+    config: RunConfig  # resolved: every model default filled in
+    metrics: dict[str, Any]  # metrics.json ({} for a run that has not finished)
+    model: nn.Module  # eval mode; a GAN's generator is its weight average where the run kept one
+    device: torch.device
+    checkpoint: Path  # the file the weights came from
+    step: int  # the training step of those weights
+    averaged: bool = False  # whether the generator is the weight average (EMA) rather than the raw weights
+    notes: list[str] = field(default_factory=list)  # what to know about the weights (best asked for, none kept)
+
+    @property
+    def is_vae(self) -> bool:
+        return self.config.model == "vae"
+
+    def sample(self, n: int = 64, seed: int = 0) -> torch.Tensor:
+        """`n` images (n, C, 32, 32) on the CPU in [-1, 1] from z ~ N(0, I); the same seed gives the same images."""
+        from .generate import sample
+
+        check_count("n", n)
+        return sample(self.model, n, self.config.z_dim, seed=seed, device=self.device).cpu()
+
+    def interpolate(self, steps: int = 10, seed: int = 0, rows: int = 1, z0: torch.Tensor | None = None,
+                    z1: torch.Tensor | None = None) -> torch.Tensor:
+        """Images (rows * steps, C, 32, 32) along spherical paths between latents: `rows` random pairs drawn
+        with `seed`, or the one path from `z0` to `z1` (each (z_dim,) or (1, z_dim)) when both are given."""
+        from .generate import generate, interpolate, interpolation_grid
+
+        check_count("steps", steps)
+        if (z0 is None) != (z1 is None):
+            raise RunError("interpolate needs both z0 and z1, or neither (then random pairs are drawn with seed)")
+        if z0 is not None and z1 is not None:
+            for name, z in (("z0", z0), ("z1", z1)):
+                if z.numel() != self.config.z_dim:
+                    raise RunError(f"{name} has {z.numel()} values; this run's latent has z_dim={self.config.z_dim}")
+            return generate(self.model, interpolate(z0, z1, steps).to(self.device)).cpu()
+        check_count("rows", rows)
+        return interpolation_grid(self.model, self.config.z_dim, rows=rows, steps=steps, seed=seed,
+                                  device=self.device).cpu()
+
+    @torch.no_grad()
+    def reconstruct(self, x: torch.Tensor) -> torch.Tensor:
+        """The VAE's reconstruction (decoded posterior mean) of images `x` in [-1, 1], (B, C, 32, 32) or (C, 32, 32).
+        A GAN has no encoder, so it cannot reconstruct: that is a `RunError` saying so."""
+        if not self.is_vae:
+            raise RunError(f"reconstruct needs a VAE, but {self.run_dir} is a {self.config.model} run: a GAN has "
+                           "no encoder (use sample or interpolate)")
+        from .models.blocks import IMAGE_SIZE
+
+        single = x.dim() == 3
+        batch = x.unsqueeze(0) if single else x
+        shape = (self.model.image_channels, IMAGE_SIZE, IMAGE_SIZE)
+        if batch.dim() != 4 or tuple(batch.shape[1:]) != shape:
+            raise RunError(f"reconstruct takes images of shape (B, {', '.join(map(str, shape))}) in [-1, 1], got "
+                           f"{tuple(x.shape)}")
+        out = self.model.reconstruct(batch.float().to(self.device)).cpu()
+        return out[0] if single else out
+
+    def __repr__(self) -> str:
+        c = self.config
+        return (f"TrainedRun({self.run_dir}: {c.model} on {c.dataset}, depth {c.depth}, z_dim {c.z_dim}; "
+                f"{self.checkpoint.name} at step {self.step}{', averaged generator' if self.averaged else ''})")
+
+
+def load_run(run_dir: str | os.PathLike[str], checkpoint: str = "final",
+             device: str | torch.device = "cpu") -> TrainedRun:
+    """Load a run folder's trained model (eval mode) with its config and metrics.
+
+    checkpoint: "final" (``checkpoint.pt``, the weights the run's figures and metrics describe) or "best"
+    (``best.pt``, the best by FID during training, where the run measured quality while training; otherwise
+    the final weights, and `TrainedRun.notes` says so). Where the run kept a generator weight average (the
+    tuned recipe's GANs), the model's generator is that average: it is what the run's samples and metrics
+    came from. device: "cpu" (default), "cuda", or "auto" (CUDA when present).
+    """
+    if checkpoint not in CHECKPOINTS:
+        raise RunError(f"checkpoint must be one of {', '.join(CHECKPOINTS)}; got {checkpoint!r}")
+    run_dir = Path(run_dir)
+    config = load_config(run_dir)
+    notes: list[str] = []
+    path = run_dir / (store.BEST if checkpoint == "best" else store.CHECKPOINT)
+    if checkpoint == "best" and not path.is_file():
+        notes.append(f"no {store.BEST} in {run_dir} (quality was not measured during training): the final "
+                     "weights are loaded")
+        path = run_dir / store.CHECKPOINT
+    if not path.is_file():
+        raise RunError(f"{path} is missing: the run has not saved a checkpoint yet (still running, or stopped "
+                       "before its first), so there is no trained model to load")
+    device = _device(device)
+    model, step, averaged = _model_from_checkpoint(config, path, device)
+    metrics = store.read_json(run_dir / store.METRICS)
+    return TrainedRun(run_dir, config, metrics if isinstance(metrics, dict) else {}, model, device, path, step,
+                      averaged, notes)
+
+
+def _model_from_checkpoint(config: RunConfig, path: Path, device: torch.device) -> tuple[nn.Module, int, bool]:
+    """The model `config` describes with the checkpoint's weights, the averaged generator swapped in."""
+    from .models import build_model
+    from .train import CheckpointError, model_identity, read_checkpoint
+
+    state = read_checkpoint(path, map_location=device)
+    if not isinstance(state.get("model"), dict) or not isinstance(state.get("config"), dict):
+        raise CheckpointError(f"{path} is not a genmodels checkpoint (it has no model weights and config)")
+    try:
+        saved = RunConfig.from_dict(state["config"])
+    except (ConfigError, TypeError) as err:
+        raise CheckpointError(f"{path} was written by another version of genmodels: {err}") from None
+    if model_identity(saved) != model_identity(config):
+        raise CheckpointError(f"{path} belongs to another configuration ({saved.run_name()}) than the "
+                              f"{store.CONFIG} beside it ({config.run_name()})")
+    model = build_model(config).to(device)
+    averaged = bool(state.get("ema"))
+    try:
+        model.load_state_dict(state["model"])
+        if averaged:  # the tuned recipe's averaged generator is what the run's samples and metrics used
+            from .recipes import GeneratorEMA
+
+            ema = GeneratorEMA(model.generator, config.ema or 0.999, config.z_dim).to_device(device)
+            ema.load_state_dict(state["ema"])
+            model.generator = ema.generator()
+    except (RuntimeError, KeyError, AttributeError) as err:
+        first = str(err).strip().splitlines()[0][:200] if str(err).strip() else type(err).__name__
+        raise CheckpointError(f"{path} does not hold weights of the model its {store.CONFIG} describes "
+                              f"({first})") from None
+    return model.eval(), int(state["step"]), averaged
+
+
+def _device(device: str | torch.device) -> torch.device:
+    """A torch device from "cpu", "cuda", "cuda:N" or "auto"; anything else, or CUDA where there is none, is a
+    `RunError` rather than torch's own multi-line error."""
+    from .train import resolve_device
+
+    if isinstance(device, torch.device):
+        return device
+    try:
+        resolved = resolve_device(device)
+    except RuntimeError:
+        raise RunError(f"device must be cpu, cuda, cuda:N or auto; got {device!r}") from None
+    if resolved.type == "cuda" and not torch.cuda.is_available():
+        raise RunError(f"device {device!r} was asked for but no CUDA device is available; use cpu or auto")
+    return resolved
+
+
+def check_count(name: str, value: Any) -> None:
+    if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+        raise RunError(f"{name} must be an integer >= 1, got {value!r}")
+
+
+# ------------------------------------------------------------------ writing samples
+def check_sample_path(path: str | os.PathLike[str]) -> Path:
+    """`path` if `write_samples` can write it (a known suffix), else a `RunError` naming the formats: checked
+    before a model is loaded, so a typo costs nothing."""
+    path = Path(path)
+    if path.suffix.lower() not in SAMPLE_FORMATS:
+        raise RunError(f"--out {path}: the file name must end in {', '.join(SAMPLE_FORMATS)} (an image grid, a "
+                       "torch tensor, or a numpy array)")
+    return path
+
+
+def write_samples(images: torch.Tensor, path: str | os.PathLike[str]) -> Path:
+    """Write images (n, C, H, W) in [-1, 1] by `path`'s suffix: ``.png`` a square-ish grid, ``.pt`` the tensor
+    (torch.save), ``.npz`` a numpy array named ``samples``. Written atomically (`store.write_atomic`)."""
+    path = check_sample_path(path)
+    suffix = path.suffix.lower()
+    images = images.detach().cpu()
+    if suffix == ".png":
+        from torchvision.utils import save_image
+
+        nrow = max(1, int(np.ceil(np.sqrt(len(images)))))
+        return store.write_atomic(path, lambda tmp: save_image(images, tmp, format="png", nrow=nrow, normalize=True,
+                                                               value_range=(-1, 1), padding=2, pad_value=1.0))
+    if suffix == ".pt":
+        return store.write_atomic(path, lambda tmp: torch.save(images.contiguous(), tmp))
+
+    def write_npz(tmp: Path) -> None:
+        with open(tmp, "wb") as f:  # a file object: np.savez would append ".npz" to the temporary name
+            np.savez(f, samples=images.numpy())
+
+    return store.write_atomic(path, write_npz)
+
+
+__all__ = ["TrainedRun", "RunError", "load_run", "load_config", "write_samples", "check_sample_path", "check_count", "CHECKPOINTS",
+           "SAMPLE_FORMATS"]
