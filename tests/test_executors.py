@@ -230,3 +230,30 @@ def test_a_failing_run_on_dask_is_retried_recorded_and_the_sweep_goes_on(tmp_pat
     ok, failed = load_sweep(sweep, results)
     assert ok.is_complete() and failed.status() is store.Status.FAILED
     assert "CIFAR-10 not found" in (failed.run_dir / store.ERROR).read_text()
+
+
+@pytest.mark.slow
+def test_a_killed_kernel_is_summarised_by_its_own_line_and_the_run_resumes(tmp_path: Path) -> None:
+    """SIGKILL the notebook's kernel mid-run: the sweep records `DeadKernelError: …` (not "Traceback …"), goes on,
+    and the same command again resumes that run from its checkpoint."""
+    steps = 600
+    sweep = write_sweep(tmp_path / "s.yaml", [{"model": "vae", "depth": 1, "z_dim": 2, "steps": steps,
+                                               "checkpoint_every": 50}])
+    results = tmp_path / "results"
+    command = sweep_command(sweep, results, "--jobs", "1", "--threads", "1")
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    spec = load_sweep(sweep, results)[0]
+    deadline = time.time() + 300
+    while time.time() < deadline and not (spec.run_dir / store.CHECKPOINT).exists():
+        time.sleep(0.2)
+    kernels = _kernels_of(process.pid)
+    assert kernels, "no kernel found under the sweep process"
+    kernels[0].send_signal(signal.SIGKILL)
+    out, _ = process.communicate(timeout=300)
+    assert process.returncode == 1 and "0 done, 0 skipped, 1 failed" in out, out
+    assert "error: DeadKernelError: Kernel died" in out and "Traceback" not in out, out
+    assert store.error_summary(spec.run_dir).startswith("DeadKernelError: Kernel died")
+    again = subprocess.run(command, capture_output=True, text=True, timeout=300)
+    assert again.returncode == 0 and "1 done" in again.stdout, again.stdout
+    assert steps_once(spec.run_dir, steps)
+    assert json.loads((spec.run_dir / store.META).read_text())["resumed_from_step"] > 0
