@@ -558,7 +558,7 @@ def build_report(sweep_file: str | os.PathLike[str], results_root: str | os.Path
     from traitlets.config import Config
 
     from .mathml import OfflineHTMLExporter
-    from .sweep import kernel_name
+    from .execute import kernel_name
 
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
