@@ -121,6 +121,10 @@ def jupyterlab(project: Path, tmp_path: Path) -> Iterator[str]:
     """JupyterLab on a free localhost port with a token, started as the README says: `jupyter lab notebooks/`
     from the project folder. Yields the notebook's URL. `expose_app_in_browser` lets the test drive JupyterLab's
     own commands (run all cells) and read the notebook model."""
+    from jupyter_client.kernelspec import KernelSpecManager
+
+    if "genmodels" not in KernelSpecManager().find_kernel_specs():
+        pytest.skip("the project's Jupyter kernel 'genmodels' is not registered (make setup registers it)")
     port, token = free_port(), uuid.uuid4().hex
     env = {**os.environ, "JUPYTER_CONFIG_DIR": str(tmp_path / "jupyter-config"),
            "JUPYTER_RUNTIME_DIR": str(tmp_path / "jupyter-runtime"),
