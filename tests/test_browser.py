@@ -187,7 +187,8 @@ for (let i = 0; i < cells.length; i++) {
 return problems;
 """
 # the images the slider cell's interactive output shows, and the slider handles by label
-INTERACTIVE_IMAGES = "return Array.from(document.querySelectorAll('.widget-output img, .jupyter-widgets-output-area img')).map(i => i.src);"
+INTERACTIVE_IMAGES = ("return Array.from(document.querySelectorAll('.widget-output img, .jupyter-widgets-output-area img'))"
+                      ".map(i => i.src);")
 SLIDER_HANDLE = ("//div[contains(@class,'widget-slider')][.//label[normalize-space()='{label}']]"
                  "//div[contains(@class,'noUi-handle')]")
 
