@@ -4,15 +4,17 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 PROFILE ?= default
-APT_PACKAGES := dataset-fashion-mnist texlive-xetex texlive-fonts-recommended texlive-plain-generic pandoc poppler-utils
+APT_PACKAGES := dataset-fashion-mnist texlive-xetex texlive-fonts-recommended texlive-plain-generic pandoc poppler-utils \
+	chromium chromium-driver
 KERNEL := genmodels
 
 .PHONY: setup system-packages test report sweep clean-results bench
 
 setup: system-packages $(VENV)/.installed
 
-# Debian packages: the Fashion-MNIST data set, and TeX + pandoc for nbconvert's PDF. Skipped (with a note)
-# where apt is unavailable; see README "Without apt".
+# Debian packages: the Fashion-MNIST data set, TeX + pandoc for nbconvert's PDF, and Chromium + chromedriver
+# for the browser tests (tests/test_browser.py). Skipped (with a note) where apt is unavailable; see README
+# "Without apt".
 system-packages:
 	@missing=$$(for p in $(APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
 	if [ -z "$$missing" ]; then echo "system packages: all present"; \
@@ -22,7 +24,7 @@ system-packages:
 	  SUDO=$$([ "$$(id -u)" = 0 ] || echo sudo); \
 	  echo "installing Debian packages: $$missing"; \
 	  $$SUDO apt-get install -y -q $$missing >/dev/null || { \
-	    echo "NOTE: apt-get install failed; the PDF and Fashion-MNIST need: $$missing (see README)."; }; \
+	    echo "NOTE: apt-get install failed; the PDF, Fashion-MNIST and the browser tests need: $$missing (see README)."; }; \
 	fi
 
 $(VENV)/.installed: pyproject.toml

@@ -68,6 +68,21 @@ def quick_results(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return root
 
 
+@pytest.fixture(scope="session")
+def built_report(tmp_path_factory: pytest.TempPathFactory, quick_results: Path) -> Path:
+    """The report (HTML, and PDF where TeX is installed) built from the quick profile's results, once per
+    session: the report tests read its PDF, the browser test opens its HTML."""
+    import subprocess
+    import sys
+
+    out = tmp_path_factory.mktemp("report")
+    done = subprocess.run([sys.executable, "-m", "genmodels", "report", "--sweep", str(ROOT / "configs" / "quick.yaml"),
+                           "--results", str(quick_results), "--out", str(out), "--allow-no-pdf"],
+                          capture_output=True, text=True, timeout=900)
+    assert done.returncode == 0, done.stdout + done.stderr
+    return out
+
+
 @pytest.fixture(scope="module")
 def single_thread() -> Iterator[None]:
     """Tiny models run many times faster on one thread than on two contended ones (2-core CI)."""

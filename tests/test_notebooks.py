@@ -83,3 +83,19 @@ def test_explore_picks_the_newest_finished_run(tmp_path: Path, finished_run: Pat
     text = "".join(o.get("text", "") for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", []))
     assert f"{finished_run}: vae on mnist-5k, depth 1, z_dim 2" in text
     assert "the manifold grid needs a 2-D latent" not in text  # z_dim 2 draws the manifold
+
+
+def test_explore_finds_the_results_from_the_notebooks_folder(tmp_path: Path, finished_run: Path) -> None:
+    """JupyterLab starts a notebook's kernel in the notebook's folder: with no parameters the notebook still
+    finds the project's results/ (here a copy of the repository layout with one finished run)."""
+    import shutil
+
+    project = tmp_path / "project"
+    run = shutil.copytree(finished_run, project / "results" / "mnist-5k" / "vae" / "tiny")
+    (project / "notebooks").mkdir()
+    executed = project / "notebooks" / "explore.ipynb"
+    pm.execute_notebook(str(NOTEBOOKS / "explore.ipynb"), str(executed), cwd=str(executed.parent),
+                        parameters={"n_samples": 16}, progress_bar=False)
+    nb = nbformat.read(executed, as_version=4)
+    text = "".join(o.get("text", "") for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", []))
+    assert f"{run}: vae on mnist-5k" in text

@@ -1,7 +1,9 @@
-"""Figures shared by the run notebook and the report. Each returns a matplotlib Figure; nothing is shown."""
+"""Figures shared by the run notebook and the report. Each returns a matplotlib Figure and shows nothing; `show`
+and `show_images` display in a notebook."""
 
 from __future__ import annotations
 
+import html
 from pathlib import Path
 from typing import Sequence
 
@@ -37,6 +39,33 @@ def image_grid(images: torch.Tensor, title: str = "", nrow: int = 8, size: float
         ax.set_title(title, fontsize=9)
     fig.tight_layout()
     return fig
+
+
+def grid_png(images: torch.Tensor, nrow: int = 8, min_width: int = 768) -> bytes:
+    """The grid as PNG bytes, enlarged by a whole factor (nearest neighbour) to at least `min_width` pixels.
+
+    A browser shows a PNG at its own pixel size: an 8x8 grid of 32-pixel images is 274 pixels wide, too
+    small to read a digit, and a figure resampled by matplotlib blurs or unevenly repeats pixels. A whole
+    factor keeps every generated pixel a crisp square of equal size."""
+    import io
+
+    from PIL import Image
+
+    grid = (grid_image(images, nrow) * 255).round().astype(np.uint8)
+    factor = max(1, -(-min_width // grid.shape[1]))
+    picture = Image.fromarray(grid).resize((grid.shape[1] * factor, grid.shape[0] * factor), Image.NEAREST)
+    buffer = io.BytesIO()
+    picture.save(buffer, format="png")
+    return buffer.getvalue()
+
+
+def show_images(images: torch.Tensor, title: str = "", nrow: int = 8, min_width: int = 768) -> None:
+    """Display a grid of generated images in a notebook, large enough to see them (`grid_png`), under a title."""
+    from IPython.display import HTML, Image, display
+
+    if title:
+        display(HTML(f"<b>{html.escape(title)}</b>"))
+    display(Image(grid_png(images, nrow, min_width)))
 
 
 def _rows(images: torch.Tensor, nrow: int) -> int:

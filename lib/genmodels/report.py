@@ -481,13 +481,17 @@ class BuildResult:
 
 def build_report(sweep_file: str | os.PathLike[str], results_root: str | os.PathLike[str] = "results",
                  out_dir: str | os.PathLike[str] = "report") -> BuildResult:
-    """Execute the report notebook over the results, then export HTML and (where TeX exists) PDF."""
+    """Execute the report notebook over the results, then export HTML and (where TeX exists) PDF.
+
+    The HTML has its formulas as MathML and loads nothing from the network (`genmodels.mathml`), so it reads
+    the same offline; the PDF gets the notebook's LaTeX as it is."""
     import nbformat
     import papermill as pm
-    from nbconvert import HTMLExporter, PDFExporter
+    from nbconvert import PDFExporter
     from traitlets.config import Config
 
     from .execute import IPCKernelManager, kernel_name
+    from .mathml import OfflineHTMLExporter
 
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
@@ -506,7 +510,7 @@ def build_report(sweep_file: str | os.PathLike[str], results_root: str | os.Path
     config.TemplateExporter.exclude_output_prompt = True
     config.TagRemovePreprocessor.remove_cell_tags = {"remove"}
     config.TagRemovePreprocessor.enabled = True
-    html, _ = HTMLExporter(config=config).from_notebook_node(nb)
+    html, _ = OfflineHTMLExporter(config=config).from_notebook_node(nb)  # MathML: renders offline
     html_path = out / "report.html"
     html_path.write_text(html)
     missing = [tool for tool in ("xelatex", "pandoc") if shutil.which(tool) is None]
