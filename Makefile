@@ -8,7 +8,7 @@ APT_PACKAGES := dataset-fashion-mnist texlive-xetex texlive-fonts-recommended te
 	chromium chromium-driver
 KERNEL := genmodels
 
-.PHONY: setup system-packages test report sweep clean-results bench
+.PHONY: setup system-packages test report sweep clean-results bench lock
 
 setup: system-packages $(VENV)/.installed
 
@@ -27,10 +27,11 @@ system-packages:
 	    echo "NOTE: apt-get install failed; the PDF, Fashion-MNIST and the browser tests need: $$missing (see README)."; }; \
 	fi
 
-$(VENV)/.installed: pyproject.toml
+$(VENV)/.installed: pyproject.toml constraints.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q -e '.[test]'
+	# the exact versions the README's measurements were made with (torch is left to the machine's build)
+	$(PY) -m pip install -q -e '.[test]' -c constraints.txt
 	# an explicit kernel inside the venv, so papermill and JupyterLab run notebooks in this environment
 	$(PY) -m ipykernel install --sys-prefix --name $(KERNEL) --display-name "genmodels (.venv)" >/dev/null
 	touch $@
@@ -51,3 +52,10 @@ bench: setup
 
 clean-results:
 	rm -rf results report/report.pdf report/report.html
+
+# write constraints.txt anew from the venv (after changing a dependency): every package pinned but torch's own
+lock: setup
+	{ echo "# exact versions make setup installs (make lock writes this file); torch and its CUDA packages are"; \
+	  echo "# left to the machine's build"; \
+	  $(PY) -m pip freeze --exclude-editable | grep '==' | grep -v -i -E '^((torch|torchvision|triton)==|nvidia-|cuda-)'; \
+	} > constraints.txt

@@ -105,3 +105,30 @@ def test_ci_runs_make_test() -> None:
 def test_readme_documents_make_test() -> None:
     """The README's test command is the one CI runs."""
     assert "make test" in (ROOT / "README.md").read_text()
+
+
+def constraints() -> dict[str, str]:
+    pins: dict[str, str] = {}
+    for line in (ROOT / "constraints.txt").read_text().splitlines():
+        if line.strip() and not line.startswith("#"):
+            name, _, version = line.partition("==")
+            pins[normalize(name)] = version.strip()
+    return pins
+
+
+def test_constraints_pin_every_dependency_within_its_bounds() -> None:
+    """`make setup` installs with constraints.txt: every declared package is pinned there (torch excepted: it is
+    the machine's build), at a version that satisfies pyproject's lower bound."""
+    from packaging.version import Version
+
+    pins = constraints()
+    declared = {name: lower for name, lower in pyproject_requirements().items() if name not in ("torch", "torchvision")}
+    missing = sorted(set(declared) - set(pins))
+    assert not missing, f"declared in pyproject.toml but not pinned in constraints.txt (run make lock): {missing}"
+    too_old = {n: (pins[n], lower) for n, lower in declared.items() if lower and Version(pins[n]) < Version(lower)}
+    assert not too_old, f"pinned below pyproject's lower bound (pin, bound): {too_old}"
+    assert not any(name.startswith(("torch", "nvidia-")) and name != "torchmetrics" for name in pins)
+
+
+def test_make_setup_installs_with_the_constraints() -> None:
+    assert "-c constraints.txt" in (ROOT / "Makefile").read_text()
