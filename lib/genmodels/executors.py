@@ -11,7 +11,9 @@ OMP_NUM_THREADS, which Dask's nanny sets to 1 for every worker process.
 
 from __future__ import annotations
 
+import dataclasses
 import os
+import uuid
 from pathlib import Path
 from typing import Any, Iterable, Iterator, Protocol
 
@@ -225,8 +227,10 @@ class DaskExecutor:
         resources = {GPU: 1} if self.gpus else None
         futures = {}
         for spec in specs:
-            future = self.client.submit(dask_task, spec, str(self.notebook), kernel, retries=self.retries,
-                                        resources=resources, pure=False, key=f"run-{spec.label}-{os.getpid()}")
+            # absolute paths: a worker elsewhere resolves relative ones against its own working directory
+            absolute = dataclasses.replace(spec, run_dir=spec.run_dir.resolve(), results_root=spec.results_root.resolve())
+            future = self.client.submit(dask_task, absolute, str(self.notebook), kernel, retries=self.retries,
+                                        resources=resources, pure=False, key=f"run-{spec.label}-{uuid.uuid4().hex}")
             futures[future] = spec
         try:
             for future in as_completed(futures):
@@ -236,16 +240,19 @@ class DaskExecutor:
                 future.cancel()
 
     def _outcome(self, future: Any, spec: RunSpec) -> RunOutcome:
+        """The task's outcome, told about the spec as the sweep knows it (with its own, maybe relative, paths)."""
         try:
-            return future.result()
+            outcome: RunOutcome = future.result()
         except RunFailed as failed:
-            failed.outcome.attempts = self.retries + 1
-            return failed.outcome
+            outcome = failed.outcome
+            outcome.attempts = self.retries + 1
         except Exception as err:  # e.g. KilledWorker: the task took down its worker too often
             from .execute import error_text
 
-            return RunOutcome(spec, "failed", error=error_text(err).splitlines()[0][:300],
-                              attempts=self.retries + 1)
+            outcome = RunOutcome(spec, "failed", error=error_text(err).splitlines()[0][:300],
+                                 attempts=self.retries + 1)
+        outcome.spec = spec
+        return outcome
 
 
 def make_executor(name: str, *, jobs: int | None = None, threads: int | None = None, workers: int | None = None,
