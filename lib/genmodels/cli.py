@@ -170,7 +170,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_config_flags(train)
     train.add_argument("--out", help="run folder (default results/<dataset>/<model>/<run-name>)")
     train.add_argument("--resume", action="store_true", help="continue the run in --out from its checkpoint")
-    train.add_argument("--results", default="results", help="results root; classifiers are cached in its classifiers/")
+    train.add_argument("--results", default=store.DEFAULT_ROOT, help="results root; classifiers are cached in its classifiers/")
     train.add_argument("--no-metrics", action="store_true", help="skip the quality metrics (FID, KID, IS, precision/recall)")
     train.set_defaults(func=cmd_train)
 
@@ -178,7 +178,7 @@ def build_parser() -> argparse.ArgumentParser:
     sweep.add_argument("file", help="sweep file, e.g. configs/default.yaml")
     sweep.add_argument("--only", metavar="PATTERN", help="glob over dataset/model/run-name, e.g. 'mnist/gan/*'")
     sweep.add_argument("--dry-run", action="store_true", help="list the configurations and their state, run nothing")
-    sweep.add_argument("--results", default="results", help="results folder (default: results)")
+    sweep.add_argument("--results", default=store.DEFAULT_ROOT, help="results folder (default: results)")
     sweep.add_argument("--no-progress", action="store_true", help="no progress bar")
     sweep.add_argument("--executor", default="local", metavar="NAME",
                        help="local (default: runs side by side on this machine) or dask (a Dask cluster)")
@@ -198,7 +198,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     report = sub.add_parser("report", help="build report/report.pdf and .html from a sweep's results (never trains)")
     report.add_argument("--sweep", default="configs/default.yaml", help="the sweep whose runs to report")
-    report.add_argument("--results", default="results", help="results folder (default: results)")
+    report.add_argument("--results", default=store.DEFAULT_ROOT, help="results folder (default: results)")
     report.add_argument("--out", default="report", help="output folder (default: report)")
     report.add_argument("--allow-no-pdf", action="store_true", help="exit 0 when only the HTML could be built")
     report.set_defaults(func=cmd_report)
@@ -220,7 +220,7 @@ def build_parser() -> argparse.ArgumentParser:
     results.add_argument("sweep", nargs="?", metavar="SWEEP_FILE",
                          help="list this sweep's configurations (also those not run yet); default: every run "
                               "folder under --results")
-    results.add_argument("--results", default="results", help="results folder (default: results)")
+    results.add_argument("--results", default=store.DEFAULT_ROOT, help="results folder (default: results)")
     results.add_argument("--format", choices=("table", "csv", "json"), default="table",
                          help="table (default), csv or json (these two keep full precision and add run_dir)")
     results.set_defaults(func=cmd_results)

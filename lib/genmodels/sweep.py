@@ -39,7 +39,7 @@ class SweepError(ValueError):
 
 
 # ------------------------------------------------------------------ expansion
-def load_sweep(path: str | os.PathLike[str], results_root: str | os.PathLike[str] = "results") -> list[RunSpec]:
+def load_sweep(path: str | os.PathLike[str], results_root: str | os.PathLike[str] = store.DEFAULT_ROOT) -> list[RunSpec]:
     from . import safe_yaml
 
     path = Path(path)
@@ -59,7 +59,7 @@ def load_sweep(path: str | os.PathLike[str], results_root: str | os.PathLike[str
     return expand(document, results_root, source=str(path))
 
 
-def expand(document: dict[str, Any], results_root: str | os.PathLike[str] = "results",
+def expand(document: dict[str, Any], results_root: str | os.PathLike[str] = store.DEFAULT_ROOT,
            source: str = "sweep") -> list[RunSpec]:
     """Every configuration of the grid, deduplicated by config hash, in file order.
 
