@@ -119,11 +119,16 @@ def test_resolved_fills_literature_defaults(values: dict[str, Any], expected: di
     [
         ({"model": "gan"}, {"lr": 1e-3, "batch_size": 32, "ema": 0.999, "augment": "none", "beta1": 0.5}),
         ({"model": "wgan"}, {"lr": 5e-4, "batch_size": 32, "n_critic": 1, "ema": 0.999, "beta2": 0.9}),
+        ({"model": "wgan", "depth": 4}, {"lr": 5e-4, "batch_size": 32, "n_critic": 3, "ema": 0.999}),
+        ({"model": "wgan", "depth": 5, "n_critic": 2}, {"n_critic": 2}),  # explicit values win
         ({"model": "wgan", "lipschitz": "clip"}, {"lr": 5e-5, "n_critic": 5, "batch_size": 32, "ema": 0.999}),
+        ({"model": "wgan", "lipschitz": "clip", "depth": 5}, {"n_critic": 5}),
+        ({"model": "gan", "depth": 5}, {"n_critic": 1}),
         ({"model": "vae"}, {"lr": 2e-3, "batch_size": 32, "ema": None, "augment": None}),
         ({"model": "gan", "lr": 3e-4, "batch_size": 8}, {"lr": 3e-4, "batch_size": 8}),  # explicit values win
     ],
-    ids=["gan", "wgan-gp", "wgan-clip", "vae", "explicit"],
+    ids=["gan", "wgan-gp", "wgan-gp-deep", "wgan-gp-deep-explicit", "wgan-clip", "wgan-clip-deep", "gan-deep", "vae",
+         "explicit"],
 )
 def test_tuned_recipe_overrides_training_choices_only(values: dict[str, Any], expected: dict[str, Any]) -> None:
     resolved = RunConfig(**values).resolved()

@@ -267,7 +267,8 @@ def model_defaults(config: RunConfig) -> dict[str, Any]:
     """The literature defaults of the model, overridden by what the config's recipe sets (genmodels.recipes)."""
     from .recipes import recipe_settings
 
-    return {**literature_defaults(config), **recipe_settings(config.recipe, config.model, config.lipschitz)}
+    settings = recipe_settings(config.recipe, config.model, config.lipschitz, config.depth)
+    return {**literature_defaults(config), **settings}
 
 
 def literature_defaults(config: RunConfig) -> dict[str, Any]:
