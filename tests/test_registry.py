@@ -178,3 +178,47 @@ def test_dataset_facts_are_the_registry_s(dataset: str) -> None:
     assert CLASSIFIER_DATA[dataset] == spec.classifier and DATASET_CHANNELS[dataset] == spec.channels
     generator = build_model(RunConfig(model="gan", dataset=dataset, depth=1, z_dim=2, width=4)).generator
     assert generator(torch.zeros(1, 2)).shape == (1, spec.channels, spec.image_size, spec.image_size)
+
+
+def test_readme_registration_snippet_runs(tmp_path: Path, single_thread: None) -> None:
+    """README "Adding a model or data set": its Python block runs as printed, and the model it adds trains."""
+    import genmodels
+    from genmodels.train import Trainer
+
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    code = readme.split("## Adding a model or data set", 1)[1].split("```python\n", 1)[1].split("```", 1)[0]
+    namespace: dict[str, Any] = {}
+    try:
+        exec(compile(code, "README.md", "exec"), namespace)
+        config = namespace["config"]
+        assert genmodels.model_spec("hinge").display_name == "Hinge GAN" and config.resolved().n_critic == 1
+        tiny = RunConfig(**{**config.to_dict(), "depth": 1, "z_dim": 4, "width": 8, "batch_size": 8, "steps": 2,
+                            "n_train": 32, "dataset": "mnist-5k", "progress": False, "device": "cpu"})
+        history = Trainer(tiny, out_dir=tmp_path).fit(resume=False)
+        assert len(history) == 2 and {"critic_loss", "gen_loss"} <= set(history[-1])
+    finally:
+        registry.unregister_model("hinge")
+
+
+def test_public_api_and_cli_list_the_registered_names(capsys: pytest.CaptureFixture[str]) -> None:
+    import genmodels
+    from genmodels.cli import build_parser
+
+    for name in genmodels.__all__:
+        assert getattr(genmodels, name) is not None
+    assert genmodels.register_model is registry.register_model and genmodels.build_model.__module__ == "genmodels.models"
+    with registered(HINGE_GAN):
+        with pytest.raises(SystemExit):
+            build_parser().parse_args(["train", "--help"])
+    assert "one of vae, gan, wgan, hinge" in " ".join(capsys.readouterr().out.split())
+
+
+def test_report_architecture_table_is_the_built_models() -> None:
+    """The report's parameter table names each model's parts from the registry and counts the built networks."""
+    from genmodels.models import build_model, count_parameters
+
+    table = report.architecture_table(width=4, z_dim=2)
+    expected = [f"{spec.display_name} {part}" for spec in registry.MODELS.values() for _, part in spec.parts]
+    assert list(table.columns) == expected
+    gan = build_model(RunConfig(model="gan", depth=2, z_dim=2, width=4))
+    assert table.loc[2, "LSGAN discriminator"] == f"{count_parameters(gan.critic) / 1e3:.0f} k"

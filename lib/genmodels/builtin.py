@@ -35,6 +35,7 @@ register_model(ModelSpec(
     variant=lambda c: f"kl={c.kl_factor:g}",
     run_name_tag=lambda c: f"kl{c.kl_factor:g}",
     reconstructs=True,
+    parts=(("encoder", "encoder"), ("decoder", "decoder")),
 ))
 
 
@@ -60,6 +61,7 @@ register_model(ModelSpec(
     loss_terms=(("critic_loss", "discriminator"), ("gen_loss", "generator")),
     variant=lambda c: f"{c.d_output} output",
     run_name_tag=lambda c: c.d_output or "",
+    parts=(("critic", "discriminator"), ("generator", "generator")),
 ))
 
 

@@ -46,6 +46,8 @@ class ModelSpec:
     check: Callable[["RunConfig"], None] | None = None  # cross-field validation; raises ConfigError
     log_scale_terms: tuple[str, ...] = ()  # loss terms plotted on a log axis
     reconstructs: bool = False  # an autoencoder: has `reconstruct(x)`, scored on test reconstructions too
+    # its networks as (attribute of the built model, what the report calls it), e.g. ("critic", "discriminator")
+    parts: tuple[tuple[str, str], ...] = (("critic", "critic"), ("generator", "generator"))
 
     def literature_defaults(self, config: "RunConfig") -> dict[str, Any]:
         return _settings(self.defaults, config)

@@ -22,7 +22,7 @@ import pandas as pd
 from . import plots
 from .config import RunConfig
 from .models import build_model, count_parameters
-from .registry import DEFAULT_VARIANT, MODEL_NAMES  # name -> "LSGAN", name -> its default variant label
+from .registry import DEFAULT_VARIANT, MODEL_NAMES, model_spec  # name -> "LSGAN", name -> its default variant label
 from . import store
 from .results import COLLAPSE_IS, format_metric, results_frame  # the report notebook reads R.COLLAPSE_IS
 
@@ -67,10 +67,8 @@ def architecture_table(width: int, z_dim: int = 100, channels: int = 1) -> pd.Da
         row: dict[str, Any] = {"depth": depth}
         for model in MODEL_NAMES:
             m = build_model(RunConfig(model=model, depth=depth, z_dim=z_dim, width=width), channels)
-            first, second = (m.encoder, m.decoder) if model == "vae" else (m.critic, m.generator)
-            names = ("encoder", "decoder") if model == "vae" else (("critic", "generator") if model == "wgan" else ("discriminator", "generator"))
-            row[f"{MODEL_NAMES[model]} {names[0]}"] = count_parameters(first)
-            row[f"{MODEL_NAMES[model]} {names[1]}"] = count_parameters(second)
+            for attribute, part in model_spec(model).parts:
+                row[f"{MODEL_NAMES[model]} {part}"] = count_parameters(getattr(m, attribute))
         rows.append(row)
     frame = pd.DataFrame(rows).set_index("depth")
     return frame.map(lambda n: f"{n / 1e6:.2f} M" if n >= 1e6 else f"{n / 1e3:.0f} k")
