@@ -84,7 +84,7 @@ def _untrained_evaluator(results_root: Path) -> Any:
             model.meta = {"dataset": registry.dataset_spec(dataset).classifier}  # type: ignore[assignment]
             return model
 
-    return UntrainedEvaluator(results_root, real_samples=200, reference=False, log=None)
+    return UntrainedEvaluator(results_root, real_samples=400, reference=False, log=None)  # > 128 features each
 
 
 def test_toy_model_trains_scores_and_reaches_results_and_report_rows(hinge_gan: ModelSpec, tmp_path: Path,
@@ -94,7 +94,7 @@ def test_toy_model_trains_scores_and_reaches_results_and_report_rows(hinge_gan: 
     from genmodels.run import run_config
 
     config = RunConfig(model=TOY, dataset="mnist-5k", depth=1, z_dim=4, width=8, batch_size=8, steps=4,
-                       n_train=64, sample_every=0, checkpoint_every=0, metric_samples=20, progress=False,
+                       n_train=64, sample_every=0, checkpoint_every=0, metric_samples=200, progress=False,
                        device="cpu")
     assert config.resolved().lr == 2e-4 and config.resolved().ema == 0.999  # its defaults, then its recipe's
     root = tmp_path / "results"
