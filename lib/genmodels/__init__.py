@@ -1,5 +1,10 @@
 """genmodels: a VAE, a least-squares GAN and a WGAN on 32x32 images, trained, measured and reported.
 
+The public API: `RunConfig` (one run's knobs), `run_config` (train, evaluate, draw), `Trainer` (the training
+loop alone), `build_model`, `load_dataset`, `default_evaluator`, `load_run` / `TrainedRun` (a finished run),
+`results_frame` (every run as a row), and the registries (`register_model`, `register_dataset`, `ModelSpec`,
+`DatasetSpec`, `model_spec`, `dataset_spec`) through which a model or data set is added.
+
 ``import genmodels`` stays light (no torch, no pandas): the names below that need them are imported on
 first use (PEP 562 module ``__getattr__``), so the CLI's ``--help`` and config checks start at once.
 """
@@ -10,6 +15,7 @@ from importlib import import_module
 from typing import Any
 
 from .config import ConfigError, RunConfig
+from .registry import DatasetSpec, ModelSpec, dataset_spec, model_spec, register_dataset, register_model
 
 __version__ = "0.1.0"
 
@@ -19,9 +25,13 @@ _LAZY = {
     "results_frame": "results",
     "build_model": "models",
     "run_config": "run",
+    "Trainer": "train",
+    "default_evaluator": "metrics",
+    "load_dataset": "data",
 }
 
-__all__ = ["RunConfig", "ConfigError", "__version__", *_LAZY]
+__all__ = ["RunConfig", "ConfigError", "ModelSpec", "DatasetSpec", "register_model", "register_dataset",
+           "model_spec", "dataset_spec", "__version__", *_LAZY]
 
 
 def __getattr__(name: str) -> Any:

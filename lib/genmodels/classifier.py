@@ -32,14 +32,14 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from . import store
+from . import registry, store
 from .data import ImageSet, load_dataset
 
 METADATA = "classifier.json"
-# Runs on mnist-5k are scored with the MNIST classifier: both use the same reference (the official MNIST test
-# set where found, else the 5k subset's held-out part), so their metric values stay comparable, and the
-# classifier is trained once, not twice.
-CLASSIFIER_DATA = {"mnist": "mnist", "mnist-5k": "mnist", "fashion-mnist": "fashion-mnist", "cifar10": "cifar10"}
+# data set -> the classifier scoring its runs (`registry.DatasetSpec.classifier`). Runs on mnist-5k are scored
+# with the MNIST classifier: both use the same reference (the official MNIST test set where found, else the 5k
+# subset's held-out part), so their metric values stay comparable, and the classifier is trained once, not twice.
+CLASSIFIER_DATA = registry.CLASSIFIER_DATA
 CLASSES = 10
 
 

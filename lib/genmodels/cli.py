@@ -10,7 +10,7 @@ import typing
 from pathlib import Path
 from typing import Any, NoReturn, Sequence
 
-from . import store
+from . import registry, store
 from .classifier import ClassifierError
 from .config import ConfigError, RunConfig
 from .data import DataError, data_root
@@ -44,7 +44,10 @@ def _add_config_flags(parser: argparse.ArgumentParser) -> None:
             parser.add_argument(flag, dest=f.name, action=argparse.BooleanOptionalAction, default=None)
             continue
         base = next((t for t in typing.get_args(kind) if t is not type(None)), kind)
-        parser.add_argument(flag, dest=f.name, type=_typed(base, f.name), default=None, metavar=base.__name__.upper())
+        # registered names are listed, not enforced by argparse: RunConfig says what is wrong, in one line
+        names = {"model": registry.MODELS, "dataset": registry.DATASETS}.get(f.name)
+        parser.add_argument(flag, dest=f.name, type=_typed(base, f.name), default=None, metavar=base.__name__.upper(),
+                            help=f"one of {', '.join(names)}" if names else None)
 
 
 def _typed(base: type, name: str) -> Any:

@@ -8,6 +8,7 @@ so a hash of the resolved config identifies a run, and a knob that does not belo
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import functools
 import hashlib
@@ -16,10 +17,13 @@ import math
 import re
 import typing
 from dataclasses import dataclass, fields
-from typing import Any, Callable
+from typing import Any, Callable, Collection
 
-MODELS = ("vae", "gan", "wgan")
-DATASETS = ("mnist", "mnist-5k", "fashion-mnist", "cifar10")
+from . import registry
+
+# the registered names (genmodels.registry), live: a model or data set registered later is valid at once
+MODELS = registry.MODELS.keys()
+DATASETS = registry.DATASETS.keys()
 LIPSCHITZ = ("gp", "clip")
 D_OUTPUTS = ("linear", "sigmoid")
 PRECISIONS = ("fp32", "bf16")
@@ -47,20 +51,6 @@ MAX_PARAMETERS = 2_000_000_000
 # Up to these sizes every model has fewer parameters than that (1.05 billion at most: parameters only grow with
 # each size, and tests/test_bad_inputs.py counts the corner), so validation counts parameters only beyond them.
 SAFE_SIZES = {"width": 512, "z_dim": 1024, "h_dim": 512}
-
-# Which model owns each model-specific field.
-MODEL_SPECIFIC = {
-    "kl_factor": ("vae",),
-    "h_dim": ("vae",),
-    "d_output": ("gan",),
-    "lipschitz": ("wgan",),
-    "clip_value": ("wgan",),
-    "gp_weight": ("wgan",),
-    "n_critic": ("gan", "wgan"),
-    "ema": ("gan", "wgan"),
-    "augment": ("gan", "wgan"),
-}
-
 
 class ConfigError(ValueError):
     """A config value is invalid; the message is one sentence naming the field and what is allowed."""
@@ -149,7 +139,7 @@ class RunConfig:
             _int_range("n_train", self.n_train, 1)
         if self.threads is not None:
             _int_range("threads", self.threads, 1, 1024)
-        for name, owners in MODEL_SPECIFIC.items():
+        for name, owners in registry.model_specific_fields(config_fields()).items():
             if getattr(self, name) is not None and self.model not in owners:
                 raise ConfigError(
                     f"{name} applies only to model {' or '.join(owners)}, not to model '{self.model}'; "
@@ -175,18 +165,9 @@ class RunConfig:
             value = getattr(self, beta)
             if value is not None and (not _is_number(value) or not 0.0 <= value < 1.0):
                 raise ConfigError(f"{beta} must be a number in [0, 1), got {_show(value)}.")
-        # an unset lipschitz is WGAN-GP (see model_defaults); check against it now, not when resolved() fills it in
-        lipschitz = self.lipschitz or ("gp" if self.model == "wgan" else None)
-        if lipschitz == "clip" and self.gp_weight is not None:
-            raise ConfigError("gp_weight applies only to lipschitz='gp', not to lipschitz='clip'.")
-        if lipschitz == "gp" and self.clip_value is not None:
-            raise ConfigError(
-                "clip_value applies only to lipschitz='clip', not to lipschitz='gp'"
-                + ("." if self.lipschitz else " (the WGAN default); set lipschitz='clip' to clip weights.")
-            )
-        if lipschitz == "clip" and (self.beta1 is not None or self.beta2 is not None):
-            beta = "beta1" if self.beta1 is not None else "beta2"
-            raise ConfigError(f"{beta} does not apply to lipschitz='clip', which trains with RMSprop; remove it.")
+        check = registry.model_spec(self.model).check  # cross-field rules of the model's own knobs
+        if check is not None:
+            check(self)
         _check_types(self)  # the fields no check above covers (paths, flags), and any value of the wrong type
         for name in ("data_root", "out_dir"):
             if getattr(self, name) == "":
@@ -196,11 +177,7 @@ class RunConfig:
     # ---------------------------------------------------------------- defaults
     def resolved(self) -> "RunConfig":
         """The same config with every ``None`` replaced by the model's literature default."""
-        values = dataclasses.asdict(self)
-        for name, value in model_defaults(self).items():
-            if values.get(name) is None:
-                values[name] = value
-        return RunConfig(**values)
+        return RunConfig(**dataclasses.asdict(with_defaults(self)))
 
     @property
     def total_steps(self) -> int:
@@ -224,12 +201,9 @@ class RunConfig:
         """A readable folder name; the hash suffix keeps different configs apart."""
         r = self.resolved()
         parts = [f"d{r.depth}", f"z{r.z_dim}"]
-        if r.model == "vae":
-            parts.append(f"kl{r.kl_factor:g}")
-        elif r.model == "gan":
-            parts.append(r.d_output or "")
-        else:
-            parts.append(r.lipschitz or "")
+        tag = registry.model_spec(r.model).run_name_tag
+        if tag is not None:
+            parts.append(tag(r))
         if r.recipe != "tuned":
             parts.append(r.recipe)
         parts.append(f"s{r.seed}")
@@ -264,27 +238,25 @@ def _coerce_number(name: str, value: Any) -> Any:
 
 
 def model_defaults(config: RunConfig) -> dict[str, Any]:
-    """The literature defaults of the model, overridden by what the config's recipe sets (genmodels.recipes)."""
-    from .recipes import recipe_settings
-
-    settings = recipe_settings(config.recipe, config.model, config.lipschitz, config.depth)
-    return {**literature_defaults(config), **settings}
+    """The literature defaults of the model, overridden by what the config's recipe sets (genmodels.recipes);
+    both are the model's `registry.ModelSpec`'s."""
+    spec = registry.model_spec(config.model)
+    return {**spec.literature_defaults(config), **spec.recipe_settings(config.recipe, config)}
 
 
 def literature_defaults(config: RunConfig) -> dict[str, Any]:
-    """Per model, with the citation each number comes from."""
-    if config.model == "vae":
-        # seed Results section: lr 3e-4; Adam's default betas. kl_factor 1e-3 ~ a Gaussian decoder with
-        # sigma^2 = 0.5 per pixel when the reconstruction term is a per-pixel mean over 32x32 pixels.
-        return {"kl_factor": 1e-3, "h_dim": 256, "lr": 3e-4, "beta1": 0.9, "beta2": 0.999}
-    if config.model == "gan":
-        # DCGAN (Radford et al. 2016): Adam 2e-4, beta1 0.5; LSGAN (Mao et al. 2017): linear output.
-        return {"d_output": "linear", "n_critic": 1, "lr": 2e-4, "beta1": 0.5, "beta2": 0.999}
-    if config.lipschitz == "clip":
-        # WGAN (Arjovsky et al. 2017, Algorithm 1): RMSprop 5e-5, c = 0.01, n_critic = 5.
-        return {"lipschitz": "clip", "clip_value": 0.01, "n_critic": 5, "lr": 5e-5}
-    # WGAN-GP (Gulrajani et al. 2017, Algorithm 1): Adam 1e-4, betas (0, 0.9), lambda = 10, n_critic = 5.
-    return {"lipschitz": "gp", "gp_weight": 10.0, "n_critic": 5, "lr": 1e-4, "beta1": 0.0, "beta2": 0.9}
+    """Per model, with the citation each number comes from (genmodels.builtin)."""
+    return registry.model_spec(config.model).literature_defaults(config)
+
+
+def with_defaults(config: RunConfig) -> RunConfig:
+    """A copy of `config` with every ``None`` its model has a default for filled in, not validated again: what
+    `resolved` validates, and what the builders get while validation itself counts a model's parameters."""
+    filled = copy.copy(config)
+    for name, value in model_defaults(config).items():
+        if getattr(filled, name) is None:
+            setattr(filled, name, value)
+    return filled
 
 
 # -------------------------------------------------------------------- helpers
@@ -292,7 +264,7 @@ def _is_number(value: Any) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
-def _choice(name: str, value: Any, allowed: tuple[str, ...]) -> None:
+def _choice(name: str, value: Any, allowed: Collection[str]) -> None:
     if value not in allowed:
         hint = _closest(str(value), allowed)
         raise ConfigError(
@@ -354,9 +326,10 @@ def _check_size(config: RunConfig) -> None:
     n = parameter_count(config)
     if n > MAX_PARAMETERS:
         sizes = f"width={config.width}, depth={config.depth}, z_dim={config.z_dim}"
-        if config.model == "vae":
+        has_h_dim = "h_dim" in registry.model_spec(config.model).fields
+        if has_h_dim:
             sizes += f", h_dim={config.h_dim or 'default'}"
-        fields_ = "width, z_dim or h_dim" if config.model == "vae" else "width or z_dim"
+        fields_ = "width, z_dim or h_dim" if has_h_dim else "width or z_dim"
         raise ConfigError(f"{sizes} make a {config.model} of {n:.3g} parameters ({16 * n / 1e9:.3g} GB of weights, "
                           f"gradients and Adam moments), more than the limit of {MAX_PARAMETERS:.3g}; lower {fields_}.")
 
@@ -379,4 +352,4 @@ def config_fields() -> list[str]:
 
 
 __all__ = ["RunConfig", "ConfigError", "MODELS", "DATASETS", "RECIPES", "AUGMENTS", "LOGS", "model_defaults",
-           "config_fields", "MIN_METRIC_SAMPLES", "MAX_PARAMETERS", "MAX_SEED"]
+           "config_fields", "with_defaults", "MIN_METRIC_SAMPLES", "MAX_PARAMETERS", "MAX_SEED"]

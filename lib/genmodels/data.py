@@ -33,6 +33,8 @@ import torch
 import torch.nn.functional as F
 from torchvision import datasets
 
+from . import registry
+
 SYSTEM_DATA_DIRS = [Path("/usr/share/datasets")]
 MNIST_FILES = {
     "train": ("train-images-idx3-ubyte", "train-labels-idx1-ubyte"),
@@ -132,7 +134,8 @@ def data_root(root: str | os.PathLike[str] | None = None) -> Path:
 def load_dataset(
     name: str, split: str = "train", root: str | os.PathLike[str] | None = None, download: bool | None = None
 ) -> ImageSet:
-    """Load `name` ("mnist", "mnist-5k", "fashion-mnist", "cifar10"), split "train" or "test"."""
+    """Load the registered data set `name` (genmodels.registry: "mnist", "mnist-5k", ...), split "train" or
+    "test"."""
     if split not in ("train", "test"):
         raise ValueError(f"split must be 'train' or 'test', got {split!r}")
     base = data_root(root)
@@ -143,10 +146,10 @@ def load_dataset(
                         "(or $GENMODELS_DATA)") from None
     if download is None:
         download = os.environ.get("GENMODELS_OFFLINE", "") not in ("1", "true", "yes")
-    loaders = {"mnist": _load_mnist, "mnist-5k": _load_mnist_5k, "fashion-mnist": _load_fashion, "cifar10": _load_cifar}
-    if name not in loaders:
-        raise DataError(f"unknown data set {name!r}; choose one of {', '.join(loaders)}")
-    images, labels, meta = loaders[name](base, split, download)
+    if name not in registry.DATASETS:
+        raise DataError(f"unknown data set {name!r}; choose one of {', '.join(registry.DATASETS)}")
+    loader = registry.dataset_spec(name).loader
+    images, labels, meta = (loader if callable(loader) else globals()[loader])(base, split, download)
     images = _to_32(images)
     if split == "test":
         meta.setdefault("reference", f"official {name} test split")

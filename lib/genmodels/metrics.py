@@ -41,6 +41,7 @@ from torch import nn
 from .classifier import CLASSIFIER_DATA, FeatureClassifier, classifier_dir, get_classifier, summary
 from .config import MIN_METRIC_SAMPLES
 from .data import ImageSet, load_dataset, to_uint8
+from .registry import model_spec
 from .store import BEST, write_json
 from .train import QUALITY_COLUMNS
 
@@ -511,7 +512,7 @@ class Evaluator:
                                                              "precision_halves", "recall_halves", "half_images", "text")}
             except Exception as err:  # the reference is a convenience for the report, never a reason to fail a run
                 out["real_reference"] = {"error": f"{type(err).__name__}: {err}"}
-        if c.model == "vae":
+        if model_spec(c.model).reconstructs:
             out["test_reconstruction"] = test_reconstruction(trainer.model, test_data, trainer.device, seed=self.metric_seed)
         return out
 

@@ -17,11 +17,8 @@ import pandas as pd  # noqa: E402
 import torch  # noqa: E402
 from torchvision.utils import make_grid  # noqa: E402
 
-LOSS_GROUPS = {
-    "vae": [("loss", "total"), ("rec", "reconstruction (MSE)"), ("kl", "KL")],
-    "gan": [("critic_loss", "discriminator"), ("gen_loss", "generator")],
-    "wgan": [("critic_loss", "critic"), ("gen_loss", "generator"), ("wasserstein", "Wasserstein estimate")],
-}
+from .registry import model_spec  # noqa: E402
+
 
 
 def grid_image(images: torch.Tensor, nrow: int = 8) -> np.ndarray:
@@ -78,8 +75,10 @@ def _smooth(values: pd.Series, points: int) -> pd.Series:
 
 
 def loss_curves(history: pd.DataFrame, model: str, title: str = "") -> plt.Figure:
-    """One panel per loss term, raw in light and a moving average in dark."""
-    terms = [(k, label) for k, label in LOSS_GROUPS[model] if k in history]
+    """One panel per loss term the model's spec names (`registry.ModelSpec.loss_terms`), raw in light and a
+    moving average in dark."""
+    spec = model_spec(model)
+    terms = [(k, label) for k, label in spec.loss_terms if k in history]
     fig, axes = plt.subplots(1, len(terms), figsize=(3.2 * len(terms), 2.6), squeeze=False)
     for ax, (key, label) in zip(axes[0], terms):
         ax.plot(history["step"], history[key], color="C0", alpha=0.25, linewidth=0.7)
@@ -87,7 +86,7 @@ def loss_curves(history: pd.DataFrame, model: str, title: str = "") -> plt.Figur
         ax.set_title(label, fontsize=9)
         ax.set_xlabel("step")
         ax.grid(alpha=0.3)
-        if model == "vae" and key == "rec":
+        if key in spec.log_scale_terms:
             ax.set_yscale("log")
     if title:
         fig.suptitle(title, fontsize=10)

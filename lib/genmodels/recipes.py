@@ -27,40 +27,7 @@ from torch import nn
 from .config import AUGMENTS, RECIPES
 
 
-# What each recipe sets per model, on top of the model's literature defaults (config.literature_defaults);
-# every value is the default of the config field of the same name. "seed" changes nothing: literature
-# optimisers, batch 64, no averaging, no augmentation. "tuned" holds what measured more quality per
-# CPU-second (bench/time_to_quality.py, README "Training recipes").
-RECIPE_SETTINGS: dict[str, dict[str, dict[str, Any]]] = {
-    "seed": {
-        "vae": {"batch_size": 64},
-        "gan": {"batch_size": 64, "ema": 0.0, "augment": "none"},
-        "wgan": {"batch_size": 64, "ema": 0.0, "augment": "none"},
-    },
-    "tuned": {
-        "vae": {"batch_size": 32, "lr": 2e-3},
-        "gan": {"batch_size": 32, "lr": 1e-3, "ema": 0.999, "augment": "none"},
-        # WGAN-GP: one critic step per generator step at a higher rate; clipping keeps its RMSprop settings
-        "wgan": {"batch_size": 32, "lr": 5e-4, "n_critic": 1, "ema": 0.999, "augment": "none"},
-        # ... except in deep networks: at depth 5, one critic step let all three seeds collapse (IS 1.09), three
-        # learned in all three (IS 3.81, FID 62 vs 131) for the same real images (bench/time_to_quality.py)
-        "wgan-deep": {"batch_size": 32, "lr": 5e-4, "n_critic": 3, "ema": 0.999, "augment": "none"},
-        "wgan-clip": {"batch_size": 32, "ema": 0.999, "augment": "none"},
-    },
-}
-DEEP = 4  # the depth from which "wgan-deep" applies
-
-
-def recipe_settings(recipe: str, model: str, lipschitz: str | None = None, depth: int = 3) -> dict[str, Any]:
-    """The fields a recipe sets for a model (WGAN with weight clipping, and a deep WGAN-GP, have their own
-    entries where they differ)."""
-    table = RECIPE_SETTINGS[recipe]
-    key = model
-    if model == "wgan" and lipschitz == "clip" and "wgan-clip" in table:
-        key = "wgan-clip"
-    elif model == "wgan" and lipschitz != "clip" and depth >= DEEP and "wgan-deep" in table:
-        key = "wgan-deep"
-    return dict(table[key])
+# What each recipe sets per model is the model's `registry.ModelSpec.recipes` (genmodels.builtin).
 
 
 # ---------------------------------------------------------------------------------------------- DiffAugment
@@ -182,4 +149,4 @@ class Sampler(nn.Module):
         return self.generator(z)
 
 
-__all__ = ["RECIPES", "AUGMENTS", "RECIPE_SETTINGS", "recipe_settings", "diff_augment", "GeneratorEMA", "Sampler"]
+__all__ = ["RECIPES", "AUGMENTS", "diff_augment", "GeneratorEMA", "Sampler"]

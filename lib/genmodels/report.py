@@ -22,12 +22,12 @@ import pandas as pd
 from . import plots
 from .config import RunConfig
 from .models import build_model, count_parameters
+from .registry import DEFAULT_VARIANT, MODEL_NAMES, model_spec  # name -> "LSGAN", name -> its default variant label
 from . import store
 from .results import COLLAPSE_IS, format_metric, results_frame  # the report notebook reads R.COLLAPSE_IS
 
 ROOT = Path(__file__).resolve().parents[2]
 REPORT_NOTEBOOK = ROOT / "report" / "report.ipynb"
-MODEL_NAMES = {"vae": "VAE", "gan": "LSGAN", "wgan": "WGAN"}
 
 
 # ------------------------------------------------------------------ collecting runs
@@ -37,13 +37,11 @@ def collect_runs(sweep_file: str | os.PathLike[str], results_root: str | os.Path
     return results_frame(results_root, sweep_file)
 
 
-DEFAULT_VARIANT = {"vae": "kl=0.001", "gan": "linear output", "wgan": "gradient penalty"}
-
 
 def main_runs(runs: pd.DataFrame, all_seeds: bool = False) -> pd.DataFrame:
     """Runs with every model knob at its default and the default (tuned) recipe: the depth x z_dim grid.
     Seed 0 only, unless `all_seeds`."""
-    keep = (runs["variant"] == runs["model"].map(DEFAULT_VARIANT)) & (runs["recipe"] == "tuned")
+    keep = (runs["variant"] == runs["model"].map(dict(DEFAULT_VARIANT))) & (runs["recipe"] == "tuned")
     return runs[keep] if all_seeds else runs[keep & (runs["seed"] == 0)]
 
 
@@ -67,12 +65,10 @@ def architecture_table(width: int, z_dim: int = 100, channels: int = 1) -> pd.Da
     rows = []
     for depth in range(1, 6):
         row: dict[str, Any] = {"depth": depth}
-        for model in ("vae", "gan", "wgan"):
+        for model in MODEL_NAMES:
             m = build_model(RunConfig(model=model, depth=depth, z_dim=z_dim, width=width), channels)
-            first, second = (m.encoder, m.decoder) if model == "vae" else (m.critic, m.generator)
-            names = ("encoder", "decoder") if model == "vae" else (("critic", "generator") if model == "wgan" else ("discriminator", "generator"))
-            row[f"{MODEL_NAMES[model]} {names[0]}"] = count_parameters(first)
-            row[f"{MODEL_NAMES[model]} {names[1]}"] = count_parameters(second)
+            for attribute, part in model_spec(model).parts:
+                row[f"{MODEL_NAMES[model]} {part}"] = count_parameters(getattr(m, attribute))
         rows.append(row)
     frame = pd.DataFrame(rows).set_index("depth")
     return frame.map(lambda n: f"{n / 1e6:.2f} M" if n >= 1e6 else f"{n / 1e3:.0f} k")
@@ -152,7 +148,7 @@ def axes_figure(runs: pd.DataFrame, dataset: str, metric: str = "FID") -> plt.Fi
     grid = main_runs(runs, all_seeds=True)
     grid = grid[(grid.dataset == dataset) & (grid.status == "complete")].dropna(subset=[metric])
     panels = []
-    for model in ("vae", "gan", "wgan"):
+    for model in MODEL_NAMES:
         mine = grid[grid.model == model]
         z_of_depths, depths, depth_of_zs, zs = sweep_axes(mine)
         if depths:
@@ -193,7 +189,7 @@ def missing_axes(runs: pd.DataFrame, dataset: str) -> str:
     grid = main_runs(runs)
     grid = grid[grid.dataset == dataset]
     gaps = []
-    for model in ("vae", "gan", "wgan"):
+    for model in MODEL_NAMES:
         mine = grid[grid.model == model]
         if mine.empty:
             gaps.append(f"{MODEL_NAMES[model]}: no run")
@@ -261,7 +257,7 @@ def headline_runs(runs: pd.DataFrame, dataset: str = "mnist") -> pd.DataFrame:
     grid = main_runs(runs, all_seeds=True)
     grid = grid[grid.dataset == dataset]
     picked = []
-    for model in ("vae", "gan", "wgan"):
+    for model in MODEL_NAMES:
         mine = grid[grid.model == model]
         if mine.empty:
             continue
@@ -312,7 +308,7 @@ def quality_time_figure(runs: pd.DataFrame, dataset: str = "mnist") -> plt.Figur
         if len(curve) < 2 or "train_seconds" not in curve[0]:
             continue
         frame = pd.DataFrame(curve)
-        colour = f"C{('vae', 'gan', 'wgan').index(run.model)}"
+        colour = f"C{list(MODEL_NAMES).index(run.model)}"
         for ax, metric in zip(axes, ("fid", "is")):
             ax.plot(frame["train_seconds"], frame[metric], color=colour, alpha=0.8, marker="o", markersize=2,
                     label=f"{MODEL_NAMES[run.model]}" if run.seed == 0 else None)
@@ -351,7 +347,7 @@ def collapse_table(runs: pd.DataFrame) -> pd.DataFrame:
 def equal_compute_table(runs: pd.DataFrame, dataset: str = "mnist") -> pd.DataFrame:
     """Each model's best main run by FID, with its training seconds: what a minute of CPU buys."""
     rows = []
-    for model in ("vae", "gan", "wgan"):
+    for model in MODEL_NAMES:
         done = main_runs(runs)
         done = done[(done.model == model) & (done.dataset == dataset) & (done.status == "complete")]
         if done.empty or done.FID.isna().all():

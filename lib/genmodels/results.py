@@ -20,6 +20,7 @@ import pandas as pd
 
 from . import store
 from .config import ConfigError, RunConfig
+from .registry import model_spec
 
 # metrics.json key -> column name, and whether lower is better
 METRICS = {"fid": ("FID", True), "kid_mean": ("KID", True), "inception_score_mean": ("IS", False),
@@ -42,12 +43,9 @@ FORMATS = ("table", "csv", "json")
 
 
 def variant(c: RunConfig) -> str:
-    """The model-specific knob in words: kl=0.001, sigmoid output, gradient penalty, ..."""
-    if c.model == "vae":
-        return f"kl={c.kl_factor:g}"
-    if c.model == "gan":
-        return f"{c.d_output} output"
-    return "gradient penalty" if c.lipschitz == "gp" else "weight clipping"
+    """The model-specific knob of a resolved config in words: kl=0.001, sigmoid output, gradient penalty, ...
+    (`registry.ModelSpec.variant`)."""
+    return model_spec(c.model).variant(c)
 
 
 def format_metric(value: Any, column: str) -> str:

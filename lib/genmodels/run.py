@@ -26,6 +26,7 @@ from . import plots, store
 from .config import RunConfig
 from .data import DataError, ImageSet, load_dataset
 from .generate import interpolation_grid
+from .registry import model_spec
 from .train import BOOKKEEPING_COLUMNS, Hook, Trainer, train
 
 T = TypeVar("T")
@@ -187,7 +188,7 @@ def draw_figures(trainer: Trainer, test_data: ImageSet | None, folder: Path) -> 
     grids = store.sample_grids(trainer.out_dir)
     if grids:
         figures["sample_progression"] = plots.sample_progression(grids)
-    if c.model == "vae" and test_data is not None:
+    if model_spec(c.model).reconstructs and test_data is not None:
         x = test_data.batch(slice(0, 8), trainer.device)
         trainer.model.eval()
         with torch.no_grad():

@@ -26,7 +26,7 @@ from .config import ConfigError, RunConfig
 from .data import BatchStream, ImageSet, load_dataset
 from .models import AdversarialModel, build_model
 from .recipes import GeneratorEMA, Sampler
-
+from .registry import model_spec
 from .store import CHECKPOINT, HISTORY, sample_grid, write_atomic
 
 
@@ -102,8 +102,7 @@ def seed_everything(seed: int) -> None:
 def make_optimizers(model: nn.Module, config: RunConfig) -> dict[str, torch.optim.Optimizer]:
     c = config.resolved()
     assert c.lr is not None
-    if c.model == "wgan" and c.lipschitz == "clip":
-        # Arjovsky et al. 2017: momentum-based optimizers made weight-clipped critics unstable
+    if model_spec(c.model).optimizer(c) == "rmsprop":  # WGAN with clipping (genmodels.builtin says why)
         make: Callable[[Any], torch.optim.Optimizer] = lambda p: torch.optim.RMSprop(p, lr=c.lr)
     else:
         make = lambda p: torch.optim.Adam(p, lr=c.lr, betas=(c.beta1, c.beta2))  # type: ignore[arg-type]

@@ -20,6 +20,7 @@ from torch import nn
 
 from . import store
 from .config import ConfigError, RunConfig
+from .registry import model_spec
 
 CHECKPOINTS = ("final", "best")  # which weights: the last step's, or the best by FID (best.pt) where there is one
 SAMPLE_FORMATS = (".png", ".pt", ".npz")  # what `write_samples` writes, chosen by the file's suffix
@@ -65,7 +66,7 @@ class TrainedRun:
 
     @property
     def is_vae(self) -> bool:
-        return self.config.model == "vae"
+        return model_spec(self.config.model).reconstructs
 
     def sample(self, n: int = 64, seed: int = 0) -> torch.Tensor:
         """`n` images (n, C, 32, 32) on the CPU in [-1, 1] from z ~ N(0, I); the same seed gives the same images."""

@@ -66,7 +66,7 @@ class VAE(nn.Module):
     kind = "vae"
 
     def __init__(
-        self, depth: int = 5, z_dim: int = 100, width: int = 64, image_channels: int = 1,
+        self, depth: int = 3, z_dim: int = 100, width: int = 64, image_channels: int = 1,
         h_dim: int = 256, kl_factor: float = 1e-3,
     ) -> None:
         super().__init__()

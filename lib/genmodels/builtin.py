@@ -1,0 +1,138 @@
+"""The models and data sets this project ships, each registered once (genmodels.registry).
+
+Builders receive a config whose model-specific fields are all filled in (`config.with_defaults`), so no
+default is repeated here; they import their model class when called, keeping this module free of torch.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from .registry import DatasetSpec, ModelSpec, register_dataset, register_model
+
+if TYPE_CHECKING:
+    from torch import nn
+
+    from .config import RunConfig
+
+
+# ------------------------------------------------------------------ VAE (seed Module 1)
+def _build_vae(c: "RunConfig", channels: int) -> "nn.Module":
+    from .models.vae import VAE
+
+    return VAE(c.depth, c.z_dim, c.width, channels, h_dim=c.h_dim, kl_factor=c.kl_factor)  # type: ignore[arg-type]
+
+
+register_model(ModelSpec(
+    name="vae", display_name="VAE", build=_build_vae,
+    fields=("kl_factor", "h_dim"),
+    # seed Results section: lr 3e-4; Adam's default betas. kl_factor 1e-3 ~ a Gaussian decoder with
+    # sigma^2 = 0.5 per pixel when the reconstruction term is a per-pixel mean over 32x32 pixels.
+    defaults={"kl_factor": 1e-3, "h_dim": 256, "lr": 3e-4, "beta1": 0.9, "beta2": 0.999},
+    recipes={"seed": {"batch_size": 64}, "tuned": {"batch_size": 32, "lr": 2e-3}},
+    loss_terms=(("loss", "total"), ("rec", "reconstruction (MSE)"), ("kl", "KL")),
+    log_scale_terms=("rec",),
+    variant=lambda c: f"kl={c.kl_factor:g}",
+    run_name_tag=lambda c: f"kl{c.kl_factor:g}",
+    reconstructs=True,
+    parts=(("encoder", "encoder"), ("decoder", "decoder")),
+))
+
+
+# ------------------------------------------------------------------ LSGAN (seed Module 2)
+def _build_gan(c: "RunConfig", channels: int) -> "nn.Module":
+    from .models.gan import GAN
+
+    return GAN(c.depth, c.z_dim, c.width, channels, d_output=c.d_output, augment=c.augment)  # type: ignore[arg-type]
+
+
+# What each recipe sets (genmodels.recipes): "seed" changes nothing (literature optimisers, batch 64, no
+# averaging, no augmentation); "tuned" holds what measured more quality per CPU-second
+# (bench/time_to_quality.py, README "Training recipes").
+_ADVERSARIAL_SEED = {"batch_size": 64, "ema": 0.0, "augment": "none"}
+_ADVERSARIAL_TUNED = {"batch_size": 32, "ema": 0.999, "augment": "none"}
+
+register_model(ModelSpec(
+    name="gan", display_name="LSGAN", build=_build_gan,
+    fields=("d_output", "n_critic", "ema", "augment"),
+    # DCGAN (Radford et al. 2016): Adam 2e-4, beta1 0.5; LSGAN (Mao et al. 2017): linear output.
+    defaults={"d_output": "linear", "n_critic": 1, "lr": 2e-4, "beta1": 0.5, "beta2": 0.999},
+    recipes={"seed": _ADVERSARIAL_SEED, "tuned": {**_ADVERSARIAL_TUNED, "lr": 1e-3}},
+    loss_terms=(("critic_loss", "discriminator"), ("gen_loss", "generator")),
+    variant=lambda c: f"{c.d_output} output",
+    run_name_tag=lambda c: c.d_output or "",
+    parts=(("critic", "discriminator"), ("generator", "generator")),
+))
+
+
+# ------------------------------------------------------------------ WGAN (seed Module 3)
+def _build_wgan(c: "RunConfig", channels: int) -> "nn.Module":
+    from .models.wgan import WGAN
+
+    return WGAN(c.depth, c.z_dim, c.width, channels, lipschitz=c.lipschitz, clip_value=c.clip_value,  # type: ignore[arg-type]
+                gp_weight=c.gp_weight, augment=c.augment)  # type: ignore[arg-type]
+
+
+def _clipped(c: "RunConfig") -> bool:
+    """An unset lipschitz is WGAN-GP."""
+    return c.lipschitz == "clip"
+
+
+def _wgan_defaults(c: "RunConfig") -> dict[str, Any]:
+    if _clipped(c):
+        # WGAN (Arjovsky et al. 2017, Algorithm 1): RMSprop 5e-5, c = 0.01, n_critic = 5.
+        return {"lipschitz": "clip", "clip_value": 0.01, "n_critic": 5, "lr": 5e-5}
+    # WGAN-GP (Gulrajani et al. 2017, Algorithm 1): Adam 1e-4, betas (0, 0.9), lambda = 10, n_critic = 5.
+    return {"lipschitz": "gp", "gp_weight": 10.0, "n_critic": 5, "lr": 1e-4, "beta1": 0.0, "beta2": 0.9}
+
+
+DEEP_WGAN = 4  # the depth from which the tuned WGAN-GP takes 3 critic steps per generator step
+
+
+def _wgan_tuned(c: "RunConfig") -> dict[str, Any]:
+    """WGAN-GP: one critic step per generator step at a higher rate, except in deep networks: at depth 5, one
+    critic step let all three seeds collapse (IS 1.09), three learned in all three (IS 3.81, FID 62 vs 131) for
+    the same real images (bench/time_to_quality.py, README). Clipping keeps its RMSprop settings."""
+    if _clipped(c):
+        return dict(_ADVERSARIAL_TUNED)
+    return {**_ADVERSARIAL_TUNED, "lr": 5e-4, "n_critic": 3 if c.depth >= DEEP_WGAN else 1}
+
+
+def _check_wgan(c: "RunConfig") -> None:
+    """The Lipschitz method's own knobs, checked against the unset default (gp) before resolving fills it in."""
+    from .config import ConfigError
+
+    if _clipped(c) and c.gp_weight is not None:
+        raise ConfigError("gp_weight applies only to lipschitz='gp', not to lipschitz='clip'.")
+    if not _clipped(c) and c.clip_value is not None:
+        raise ConfigError(
+            "clip_value applies only to lipschitz='clip', not to lipschitz='gp'"
+            + ("." if c.lipschitz else " (the WGAN default); set lipschitz='clip' to clip weights.")
+        )
+    if _clipped(c) and (c.beta1 is not None or c.beta2 is not None):
+        beta = "beta1" if c.beta1 is not None else "beta2"
+        raise ConfigError(f"{beta} does not apply to lipschitz='clip', which trains with RMSprop; remove it.")
+
+
+register_model(ModelSpec(
+    name="wgan", display_name="WGAN", build=_build_wgan,
+    fields=("lipschitz", "clip_value", "gp_weight", "n_critic", "ema", "augment"),
+    defaults=_wgan_defaults,
+    recipes={"seed": _ADVERSARIAL_SEED, "tuned": _wgan_tuned},
+    loss_terms=(("critic_loss", "critic"), ("gen_loss", "generator"), ("wasserstein", "Wasserstein estimate")),
+    variant=lambda c: "gradient penalty" if c.lipschitz == "gp" else "weight clipping",
+    run_name_tag=lambda c: c.lipschitz or "",
+    # Arjovsky et al. 2017: momentum-based optimizers made weight-clipped critics unstable
+    optimizer=lambda c: "rmsprop" if _clipped(c) else "adam",
+    check=_check_wgan,
+))
+
+
+# ------------------------------------------------------------------ data sets (readers in genmodels.data)
+register_dataset(DatasetSpec("mnist", "MNIST", channels=1, loader="_load_mnist", classifier="mnist"))
+# scored with the MNIST classifier: both use the same reference (the official MNIST test split)
+register_dataset(DatasetSpec("mnist-5k", "MNIST (5k subset)", channels=1, loader="_load_mnist_5k",
+                             classifier="mnist"))
+register_dataset(DatasetSpec("fashion-mnist", "Fashion-MNIST", channels=1, loader="_load_fashion",
+                             classifier="fashion-mnist"))
+register_dataset(DatasetSpec("cifar10", "CIFAR-10", channels=3, loader="_load_cifar", classifier="cifar10"))
