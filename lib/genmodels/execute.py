@@ -69,6 +69,22 @@ class IPCKernelManager(AsyncKernelManager):
         kwargs.setdefault("ip", os.path.join(tempfile.gettempdir(), f"genmodels-kernel-{uuid.uuid4().hex[:12]}"))
         super().__init__(**kwargs)
 
+    async def _async_pre_start_kernel(self, **kw: Any) -> Any:
+        kw.setdefault("env", kernel_environment())
+        return await super()._async_pre_start_kernel(**kw)
+
+
+# Set by Dask's nanny in every worker for the worker's own memory, and inherited by the kernels a worker starts,
+# where it made training 1.75x slower (bench: a WGAN-GP at width 16 took 7.6-8.0 s with it, 4.4-4.5 s without):
+# PyTorch frees and reallocates its buffers every step, and each free then returns memory to the OS.
+NOT_FOR_KERNELS = ("MALLOC_TRIM_THRESHOLD_",)
+
+
+def kernel_environment() -> dict[str, str]:
+    """This process's environment, less what only suits the process itself (`NOT_FOR_KERNELS`). A run's
+    threads are set explicitly (its `threads` parameter), so the OMP/MKL variables Dask sets do not matter."""
+    return {k: v for k, v in os.environ.items() if k not in NOT_FOR_KERNELS}
+
 
 def kernel_name() -> str:
     """The project's kernel when it runs this very Python (`make setup` registers it into the venv);
