@@ -19,7 +19,7 @@ so neither recipe uses it. Every ingredient is a config field of its own (``lr``
 
 from __future__ import annotations
 
-from typing import Any, Iterable
+from typing import Iterable
 
 import torch
 from torch import nn
