@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import contextlib
 import io
-import json
 import math
 import os
 import random
@@ -42,7 +41,7 @@ from .classifier import CLASSIFIER_DATA, FeatureClassifier, classifier_dir, get_
 from .config import MIN_METRIC_SAMPLES
 from .data import ImageSet, load_dataset, to_uint8
 from .registry import model_spec
-from .store import BEST, write_json
+from .store import BEST, read_json, write_json
 from .train import QUALITY_COLUMNS
 
 REFERENCE = "reference.json"
@@ -257,12 +256,9 @@ def reference_scores(dataset: str, results_root: str | os.PathLike[str] = "resul
     test = load_dataset(key, "test", data_root)
     # another reference set or another way of computing it, another entry
     entry = f"n={n or 'half'},seed={seed},test={test.meta['checksum']},is_split_min=1000,kid_subset=half"
-    cached: dict[str, Any] = {}
-    if path.is_file():
-        try:
-            cached = json.loads(path.read_text())
-        except (OSError, json.JSONDecodeError):
-            cached = {}
+    cached = read_json(path)  # None when missing or unreadable: computed again
+    if not isinstance(cached, dict):
+        cached = {}
     model_hash = (getattr(model, "meta", None) or {}).get("hash")
     if cached.get("classifier_hash") != model_hash:
         cached = {"classifier_hash": model_hash, "entries": {}}

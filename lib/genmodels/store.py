@@ -78,11 +78,6 @@ def run_folder(root: str | os.PathLike[str], dataset: str, model: str, run_name:
     return Path(root) / dataset / model / run_name
 
 
-def results_root_of(run_dir: str | os.PathLike[str]) -> Path:
-    """The results root a run folder made by `run_folder` lives in."""
-    return Path(run_dir).parents[2]
-
-
 def classifiers_folder(root: str | os.PathLike[str]) -> Path:
     return Path(root) / CLASSIFIERS
 
