@@ -63,9 +63,9 @@ def default_jobs() -> tuple[int, int | None]:
     return jobs, max(1, cores // jobs)
 
 
-def _positive(name: str, value: int | None) -> None:
-    if value is not None and (not isinstance(value, int) or value < 1):
-        raise ExecutorError(f"{name} must be an integer >= 1, got {value!r}")
+def _at_least(name: str, value: int | None, minimum: int = 1) -> None:
+    if value is not None and (not isinstance(value, int) or value < minimum):
+        raise ExecutorError(f"{name} must be an integer >= {minimum}, got {value!r}")
 
 
 def with_retries(spec: RunSpec, retries: int, **options: Any) -> RunOutcome:
@@ -84,10 +84,9 @@ class LocalExecutor:
 
     def __init__(self, notebook: Path = NOTEBOOK, kernel: str | None = None, jobs: int = 1,
                  threads: int | None = None, retries: int = 0) -> None:
-        _positive("--jobs", jobs)
-        _positive("--threads", threads)
-        if retries < 0:
-            raise ExecutorError(f"--retries must be an integer >= 0, got {retries}")
+        _at_least("--jobs", jobs)
+        _at_least("--threads", threads)
+        _at_least("--retries", retries, 0)
         self.notebook, self.kernel, self.jobs, self.threads, self.retries = notebook, kernel, jobs, threads, retries
 
     def __enter__(self) -> "LocalExecutor":
@@ -167,10 +166,9 @@ class DaskExecutor:
 
     def __init__(self, workers: int | None = None, threads_per_worker: int = 1, scheduler: str | None = None,
                  retries: int = 1, notebook: Path = NOTEBOOK, kernel: str | None = None) -> None:
-        _positive("--workers", workers)
-        _positive("--threads-per-worker", threads_per_worker)
-        if retries < 0:
-            raise ExecutorError(f"--retries must be an integer >= 0, got {retries}")
+        _at_least("--workers", workers)
+        _at_least("--threads-per-worker", threads_per_worker)
+        _at_least("--retries", retries, 0)
         try:
             import distributed  # noqa: F401
         except ImportError:
