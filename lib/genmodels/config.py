@@ -30,6 +30,7 @@ PRECISIONS = ("fp32", "bf16")
 DEVICES = ("auto", "cpu", "cuda")  # or "cuda:N", one GPU of several
 RECIPES = ("tuned", "seed")  # see genmodels.recipes
 AUGMENTS = ("none", "translation", "cutout", "translation,cutout")
+LATENT_PRIORS = ("standard", "gmm")  # where a VAE's sampled latents come from (genmodels.latent_density)
 LOGS = ("none", "tensorboard")  # where training also logs, besides history.csv and samples/ (genmodels.tensorboard_log)
 
 # Fields that say where or how a run executes, not what it computes: they are left out of the run's hash.
@@ -90,6 +91,8 @@ class RunConfig:
     recipe: str = "tuned"
     ema: float | None = None  # decay of the generator's exponential moving average (0 = off)
     augment: str | None = None  # DiffAugment policy: none, translation, cutout, translation,cutout
+    # VAE sampling: "standard" decodes z ~ N(0, I); "gmm" a mixture fitted to the training codes (ex-post density)
+    latent_prior: str | None = None
     # where and how it runs (not part of the run's identity)
     device: str = "auto"
     threads: int | None = None  # torch CPU threads of this run (sweeps running runs side by side pin it to 1)
@@ -128,6 +131,8 @@ class RunConfig:
         _choice("recipe", self.recipe, RECIPES)
         if self.augment is not None:
             _choice("augment", self.augment, AUGMENTS)
+        if self.latent_prior is not None:
+            _choice("latent_prior", self.latent_prior, LATENT_PRIORS)
         if self.ema is not None and (not _is_number(self.ema) or not 0.0 <= self.ema < 1.0):
             raise ConfigError(f"ema must be a number in [0, 1) (0 turns averaging off), got {_show(self.ema)}.")
         if not (isinstance(self.device, str) and re.fullmatch(r"cuda:\d+", self.device)):  # cuda:N is one GPU

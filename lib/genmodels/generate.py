@@ -37,13 +37,38 @@ def interpolate(z0: torch.Tensor, z1: torch.Tensor, steps: int) -> torch.Tensor:
 
 
 @torch.no_grad()
+def interpolation_path(model: nn.Module, z0: torch.Tensor, z1: torch.Tensor, steps: int) -> torch.Tensor:
+    """Images along the path between noise vectors z0 and z1 (each (z_dim,) or (1, z_dim)).
+
+    Models that sample through a fitted latent density (genmodels.latent_density, ``to_latent``) are walked
+    in a straight line between the two codes the noise maps to: the density's components are separate
+    regions, and a slerp in noise space would jump between them instead of showing a morph."""
+    if hasattr(model, "to_latent"):
+        device = next(iter(model.buffers())).device
+        ends = model.to_latent(torch.stack([z0.flatten(), z1.flatten()]).to(device))
+        t = torch.linspace(0, 1, steps, device=device).unsqueeze(1)
+        codes = (1 - t) * ends[0] + t * ends[1]
+        was_training = model.training
+        model.eval()
+        try:
+            return model.decode(codes).float()
+        finally:
+            model.train(was_training)
+    return generate(model, interpolate(z0, z1, steps).to(_device_of(model)))
+
+
+def _device_of(model: nn.Module) -> torch.device:
+    first = next(iter(model.parameters()), None)
+    return first.device if first is not None else torch.device("cpu")
+
+
+@torch.no_grad()
 def interpolation_grid(model: nn.Module, z_dim: int, rows: int = 4, steps: int = 10, seed: int = 0,
                        device: torch.device | str = "cpu") -> torch.Tensor:
     """(rows * steps, C, H, W): each row walks between two random latents."""
     g = torch.Generator().manual_seed(seed)
-    ends = torch.randn(rows, 2, z_dim, generator=g)
-    z = torch.cat([interpolate(a, b, steps) for a, b in ends])
-    return generate(model, z.to(device))
+    ends = torch.randn(rows, 2, z_dim, generator=g).to(device)
+    return torch.cat([interpolation_path(model, a, b, steps) for a, b in ends])
 
 
 @torch.no_grad()

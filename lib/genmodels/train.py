@@ -25,6 +25,7 @@ from tqdm import tqdm
 from .config import ConfigError, RunConfig
 from .data import BatchStream, ImageSet, load_dataset
 from .models import AdversarialModel, build_model
+from .latent_density import ExPostSampler, LatentGMM, fit_for, state_of
 from .recipes import GeneratorEMA, Sampler
 from .registry import model_spec
 from .store import CHECKPOINT, HISTORY, sample_grid, write_atomic
@@ -191,6 +192,7 @@ class Trainer:
         self.elapsed = 0.0
         self.hooks: list[Hook] = list(hooks or [])
         self.extra_state: dict[str, Any] = {}  # hooks keep resumable state here (best FID, ...)
+        self._latent_gmm: tuple[int, LatentGMM] | None = None  # (step fitted at, mixture) under latent_prior gmm
 
     # ------------------------------------------------------------ the loop
     def fit(self, resume: bool = True) -> list[dict[str, float]]:
@@ -234,8 +236,23 @@ class Trainer:
 
     # ------------------------------------------------------------ generation
     def sampler(self) -> nn.Module:
-        """What samples are drawn from (``.generate(z)``): the averaged generator where the recipe keeps one."""
-        return Sampler(self.ema.generator()) if self.ema is not None else self.model
+        """What samples are drawn from (``.generate(z)``): the averaged generator where the recipe keeps one, the
+        VAE's decoder behind its fitted latent mixture under ``latent_prior: gmm``."""
+        if self.ema is not None:
+            return Sampler(self.ema.generator())
+        gmm = self.latent_gmm()
+        return ExPostSampler(self.model, gmm) if gmm is not None else self.model
+
+    def latent_gmm(self) -> LatentGMM | None:
+        """The mixture fitted to the training codes at the current step (refitted when the weights moved on).
+
+        It is a pure function of the weights and the training images, so resuming refits the same mixture
+        and no training RNG is touched."""
+        if self.config.latent_prior != "gmm":
+            return None
+        if self._latent_gmm is None or self._latent_gmm[0] != self.step:
+            self._latent_gmm = (self.step, fit_for(self.model, self.data, self.device, self.config.seed))
+        return self._latent_gmm[1]
 
     @torch.no_grad()
     def samples(self, z: torch.Tensor | None = None) -> torch.Tensor:
@@ -257,6 +274,7 @@ class Trainer:
             "fixed_noise": self.fixed_noise.cpu(),
             "extra_state": self.extra_state,
             "ema": self.ema.state_dict() if self.ema is not None else None,
+            "latent_gmm": state_of(self.latent_gmm()),  # for loading the run; training refits it
             "rng": {
                 "torch": torch.get_rng_state(),
                 "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else [],

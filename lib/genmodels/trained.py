@@ -57,7 +57,8 @@ class TrainedRun:
     run_dir: Path
     config: RunConfig  # resolved: every model default filled in
     metrics: dict[str, Any]  # metrics.json ({} for a run that has not finished)
-    model: nn.Module  # eval mode; a GAN's generator is its weight average where the run kept one
+    model: nn.Module  # eval mode; a GAN's generator is its weight average where the run kept one, a VAE under
+    # latent_prior gmm samples through its fitted mixture (genmodels.latent_density.ExPostSampler)
     device: torch.device
     checkpoint: Path  # the file the weights came from
     step: int  # the training step of those weights
@@ -79,7 +80,7 @@ class TrainedRun:
                     z1: torch.Tensor | None = None) -> torch.Tensor:
         """Images (rows * steps, C, 32, 32) along spherical paths between latents: `rows` random pairs drawn
         with `seed`, or the one path from `z0` to `z1` (each (z_dim,) or (1, z_dim)) when both are given."""
-        from .generate import generate, interpolate, interpolation_grid
+        from .generate import interpolation_grid, interpolation_path
 
         check_count("steps", steps)
         if (z0 is None) != (z1 is None):
@@ -88,7 +89,7 @@ class TrainedRun:
             for name, z in (("z0", z0), ("z1", z1)):
                 if z.numel() != self.config.z_dim:
                     raise RunError(f"{name} has {z.numel()} values; this run's latent has z_dim={self.config.z_dim}")
-            return generate(self.model, interpolate(z0, z1, steps).to(self.device)).cpu()
+            return interpolation_path(self.model, z0.float(), z1.float(), steps).cpu()
         check_count("rows", rows)
         return interpolation_grid(self.model, self.config.z_dim, rows=rows, steps=steps, seed=seed,
                                   device=self.device).cpu()
@@ -172,7 +173,11 @@ def _model_from_checkpoint(config: RunConfig, path: Path, device: torch.device) 
             ema = GeneratorEMA(model.generator, config.ema or 0.999, config.z_dim).to_device(device)
             ema.load_state_dict(state["ema"])
             model.generator = ema.generator()
-    except (RuntimeError, KeyError, AttributeError) as err:
+        if config.latent_prior == "gmm":  # the VAE samples through the mixture fitted to its training codes
+            from .latent_density import ExPostSampler, LatentGMM
+
+            model = ExPostSampler(model, LatentGMM.from_state(state["latent_gmm"]).to(device))
+    except (RuntimeError, KeyError, AttributeError, TypeError) as err:
         first = str(err).strip().splitlines()[0][:200] if str(err).strip() else type(err).__name__
         raise CheckpointError(f"{path} does not hold weights of the model its {store.CONFIG} describes "
                               f"({first})") from None
