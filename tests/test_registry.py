@@ -73,7 +73,7 @@ def hinge_gan() -> Iterator[ModelSpec]:
 
 def _untrained_evaluator(results_root: Path) -> Any:
     from genmodels.classifier import FeatureClassifier
-    from genmodels.metrics import Evaluator
+    from genmodels.evaluation import Evaluator
 
     class UntrainedEvaluator(Evaluator):
         """Scores with a seeded, untrained feature extractor instead of the cached trained classifier."""

@@ -31,7 +31,7 @@ from .store import CHECKPOINT, HISTORY, sample_grid, write_atomic
 
 
 # the columns of a history row that are not loss terms: bookkeeping, and the quality curve that
-# genmodels.metrics.QualityHook adds to the row of a step where it measured
+# genmodels.evaluation.QualityHook adds to the row of a step where it measured
 BOOKKEEPING_COLUMNS = ("step", "images", "seconds")
 QUALITY_COLUMNS = ("fid", "kid", "is")
 
