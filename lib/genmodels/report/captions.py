@@ -43,11 +43,21 @@ class Captions:
         display(Image(filename=str(path)))
         display(Markdown(f"**Figure {self.figures}.** {caption}"))
 
-    def table(self, frame: pd.DataFrame, caption: str, index: bool = False) -> None:
+    def table(self, frame: pd.DataFrame, caption: str, index: bool = False) -> int | None:
+        """Show the table with its caption; its number, for later captions to refer to (None: not shown)."""
         from IPython.display import Markdown, display
 
         if frame is None or frame.empty:
             display(Markdown(f"*No table: {caption} (no runs for it).*"))
-            return
+            return None
         self.tables += 1
         display(Markdown(f"**Table {self.tables}.** {caption}\n\n" + markdown(frame, index=index)))
+        return self.tables
+
+    @staticmethod
+    def text(markdown_text: str) -> None:
+        """Show generated prose (Markdown, formulas included) as the notebook's output."""
+        from IPython.display import Markdown, display
+
+        if markdown_text:
+            display(Markdown(markdown_text))

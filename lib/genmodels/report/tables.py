@@ -86,3 +86,36 @@ def equal_compute_table(runs: pd.DataFrame, dataset: str = HEADLINE.dataset) -> 
                      "median FID (all runs)": f"{done.FID.median():.1f}"})
     return pd.DataFrame(rows)
 
+
+
+def classifier_table(done: pd.DataFrame) -> pd.DataFrame:
+    """Per data set of the finished runs: its feature classifier (content hash, accuracy on the reference), the
+    sample counts of every metric, and the reference images."""
+    cls = done.dropna(subset=["classifier_hash"]).groupby("dataset").agg(
+        classifier=("classifier_hash", "first"), accuracy=("classifier_accuracy", "first"),
+        fake=("fake_samples", "first"), real=("real_samples", "first"), reference=("reference", "first")).reset_index()
+    if len(cls):
+        cls["accuracy"] = (100 * cls.accuracy).map("{:.2f} %".format)
+        cls["classifier"] = cls.classifier.str[:8]
+    return cls
+
+
+def budget_table(done: pd.DataFrame) -> pd.DataFrame:
+    """Per model, medians over its finished runs of steps, images seen and training seconds, and images/s."""
+    budget = done.groupby("model").agg(runs=("label", "count"), steps=("steps", "median"), images=("images", "median"),
+                                       seconds=("seconds", "median")).reset_index()
+    budget["model"] = budget.model.map(MODEL_NAMES)
+    budget["images/s"] = (budget.images / budget.seconds).round(0).astype(int)
+    budget[["steps", "images"]] = budget[["steps", "images"]].astype(int)
+    budget["seconds"] = budget.seconds.round(1)
+    return budget
+
+
+def unfinished_table(runs: pd.DataFrame) -> pd.DataFrame:
+    """Configurations of the sweep without a finished run, with their status."""
+    return runs[runs.status != "complete"][["label", "status"]]
+
+
+def recipes_used(runs: pd.DataFrame) -> str:
+    """How many runs of the sweep used each recipe, in words ("9 runs tuned, 1 runs seed")."""
+    return ", ".join(f"{n} runs {r}" for r, n in runs.recipe.value_counts().items())

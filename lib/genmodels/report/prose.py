@@ -4,7 +4,9 @@ sentence states a measured number and the run it rests on (so the text cannot dr
 
 from __future__ import annotations
 
+import json
 import math
+from pathlib import Path
 
 import pandas as pd
 
@@ -12,6 +14,31 @@ from ..registry import MODEL_NAMES
 from ..results import COLLAPSE_IS
 from .collect import HEADLINE, kl_labels, lipschitz_runs, main_runs, seed_spread, study_model
 from .tables import collapse_table
+
+
+def intro_markdown(runs: pd.DataFrame, sweep: str | Path) -> str:
+    """The report's opening paragraph: which sweep, how many of its configurations finished, the training time
+    and machine (from the first finished run's meta.json), and each data set's training images and source."""
+    done = runs[runs.status == "complete"]
+    meta = json.loads((Path(done.iloc[0].run_dir) / "meta.json").read_text()) if len(done) else {}
+    sources = done.groupby("dataset").agg(images=("train_images", "first"), source=("data_source", "first"),
+                                          fallback=("fallback", "any")) if len(done) else pd.DataFrame()
+    lines = [f"This report is generated from the runs of the sweep `{Path(sweep).name}`: "
+             f"{len(done)} of {len(runs)} configurations finished"
+             + (f" ({', '.join(f'{n} {s}' for s, n in runs[runs.status != 'complete'].status.value_counts().items())})"
+                if len(done) < len(runs) else "")
+             + f", {done.seconds.sum() / 60:.1f} minutes of training in total"
+             + (f" on {meta['device']['cpus']} CPU cores ({meta['device']['type']})" if meta else "") + "."]
+    for dataset, row in sources.iterrows():
+        note = (" -- full MNIST was not available, so runs trained on 4,000 images of the real 5,000-image subset; "
+                "the other 1,000 are held out as the metrics' reference" if row.fallback else "")
+        lines.append(f"Training data for {dataset}: {row.images:,} images ({row.source}){note}.")
+    return " ".join(lines)
+
+
+def discussion_markdown(runs: pd.DataFrame) -> str:
+    """`prose` as a Markdown list."""
+    return "\n".join(f"- {s}" for s in discussion(runs))
 
 
 def discussion(runs: pd.DataFrame) -> list[str]:
