@@ -3,9 +3,9 @@ Training and Discussion text from the code and the measured numbers, and turn ``
 (nbconvert + XeLaTeX) and HTML.
 
 One concern per module: `collect` (which runs, the study design), `designs` (architectures and training
-settings from the registries and the built models), `tables`, `figures`, `prose` (the generated introduction and Discussion),
-`captions` (numbered display in the notebook), `sections` (what each notebook cell shows) and `build`
-(papermill, nbconvert, LaTeX). The notebook uses the
+settings from the registries and the built models), `tables`, `figures`, `prose` (the generated introduction
+and Discussion; not named `discussion`, which is the function), `captions` (numbered display in the notebook),
+`sections` (what each notebook cell shows) and `build` (papermill, nbconvert, LaTeX). The notebook uses the
 names re-exported here (``from genmodels import report as R``; ``R.collect_runs``...) and holds no logic.
 
 The report never trains. A configuration of the sweep without a finished run appears as "todo", "partial" or

@@ -18,6 +18,7 @@ from ..config import DEPTHS, RECIPES, RunConfig
 from ..models import build_model, count_parameters
 from ..registry import MODEL_NAMES, MODELS, ModelSpec, model_spec
 from ..train import optimizer_settings
+from .collect import HEADLINE
 
 # the order the Training table lists recipes in: the seed-faithful baseline first, then this project's default
 RECIPE_ORDER = tuple(sorted(RECIPES, key=lambda recipe: recipe != "seed"))
@@ -88,7 +89,7 @@ def describe_network(network: nn.Module) -> str:
     return "; ".join(f"{name}: {compress(layer_blocks(stage))}" for name, stage in stages)
 
 
-def design_table(depth: int, width: int, z_dim: int = 100, channels: int = 1) -> pd.DataFrame:
+def design_table(depth: int, width: int, z_dim: int = HEADLINE.z_dim, channels: int = 1) -> pd.DataFrame:
     """Per registered model and network, its layers as built at `depth` (parameter counts are
     `architecture_table`'s); a case of a model (`ModelSpec.cases`) adds a row only where a network differs from
     an earlier row."""
@@ -108,11 +109,11 @@ def design_table(depth: int, width: int, z_dim: int = 100, channels: int = 1) ->
     return pd.DataFrame(rows)
 
 
-def designs_markdown(width: int, depth: int, z_dim: int = 100) -> str:
+def designs_markdown(width: int, depth: int = HEADLINE.depth, z_dim: int = HEADLINE.z_dim) -> str:
     """The Designs section's text per registered model: its notes (`ModelSpec.notes`), its loss as the model
     class states it, and the loss terms its curves plot."""
-    paragraphs = [f"{_count_word(len(MODELS))} convolutional generative models on 32x32 images in [-1, 1] (28x28 digits are "
-                  "padded with background): " + ", ".join(MODEL_NAMES.values()) + ". Every network has a "
+    paragraphs = [f"{count_word(len(MODELS))} convolutional generative models on 32x32 images in [-1, 1] (28x28 "
+                  "digits are padded with background): " + ", ".join(MODEL_NAMES.values()) + ". Every network has a "
                   f"configurable depth of {DEPTHS[0]} to {DEPTHS[-1]} layers, and the latent size `z_dim` "
                   "is any positive integer. Each model computes its own loss and returns it as named terms, so a "
                   "single training path serves all of them. The table below lists every network's layers as "
@@ -129,7 +130,7 @@ def designs_markdown(width: int, depth: int, z_dim: int = 100) -> str:
     return "\n\n".join(paragraphs)
 
 
-def architecture_table(width: int, z_dim: int = 100, channels: int = 1) -> pd.DataFrame:
+def architecture_table(width: int, z_dim: int = HEADLINE.z_dim, channels: int = 1) -> pd.DataFrame:
     """Parameter counts of each module per depth (at the report's width and z_dim)."""
     rows = []
     for depth in DEPTHS:
@@ -213,6 +214,7 @@ def _join(names: list[str]) -> str:
     return joined[0].upper() + joined[1:]
 
 
-def _count_word(n: int) -> str:
+def count_word(n: int) -> str:
+    """Small counts in words, as prose writes them ("Three convolutional generative models")."""
     words = ("No", "One", "Two", "Three", "Four", "Five", "Six", "Seven", "Eight", "Nine")
     return words[n] if n < len(words) else str(n)

@@ -98,7 +98,8 @@ def discussion(runs: pd.DataFrame) -> list[str]:
     wgan = lipschitz_runs(done, seed=None).dropna(subset=["FID"])
     if set(wgan.lipschitz) >= {"gp", "clip"}:
         gp, clip = wgan[wgan.lipschitz == "gp"].iloc[0], wgan[wgan.lipschitz == "clip"].iloc[0]
-        out.append(f"For the {MODEL_NAMES[study_model('lipschitz')]} at depth {HEADLINE.depth}, z_dim {HEADLINE.z_dim}, "
+        out.append(f"For the {MODEL_NAMES[study_model('lipschitz')]} at depth {HEADLINE.depth}, "
+                   f"z_dim {HEADLINE.z_dim}, "
                    f"the gradient penalty reached FID {gp.FID:.2f} after {gp.steps} "
                    f"steps ({gp.seconds:.0f} s of training) and weight clipping {clip.FID:.2f} after {clip.steps} "
                    f"steps ({clip.seconds:.0f} s).")

@@ -8,16 +8,28 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ..registry import MODEL_NAMES
+from ..config import RunConfig
+from ..registry import MODEL_NAMES, dataset_spec
 from ..results import COLLAPSE_IS
 from . import designs, figures, prose, tables
 from .captions import Captions
-from .collect import HEADLINE, Study, clipped_runs, lipschitz_runs, main_runs, representative
+from .collect import HEADLINE, Study, clipped_runs, lipschitz_runs, main_runs, representative, study_model
 
 
 def _headline_words() -> str:
     """ "depth 3, z_dim 100" """
     return f"depth {HEADLINE.depth}, z_dim {HEADLINE.z_dim}"
+
+
+def _data() -> str:
+    """The headline data set as the report names it ("MNIST")."""
+    return dataset_spec(HEADLINE.dataset).display_name
+
+
+def _clipping_critic_steps() -> str:
+    """The critic steps per generator step of weight clipping under the default recipe, in words."""
+    steps = RunConfig(model=study_model("lipschitz"), lipschitz="clip").resolved().n_critic
+    return designs.count_word(int(steps or 1)).lower()
 
 
 def intro(cap: Captions, study: Study) -> None:
@@ -43,9 +55,8 @@ def training_section(cap: Captions, study: Study) -> None:
     cap.text(designs.training_markdown())
     settings = cap.table(designs.recipe_table(), "Training settings per model and recipe, read from the code (the "
                          "optimiser the trainer builds, and the registry's defaults and recipes): 'seed' is the "
-                         "seed-faithful loop with the literature's optimisers (seed VAE lr 3e-4; DCGAN Adam 2e-4, beta1 "
-                         "0.5; WGAN RMSprop 5e-5, clip 0.01, n_critic 5; WGAN-GP Adam 1e-4, betas (0, 0.9), lambda 10, "
-                         "n_critic 5); 'tuned' is this project's best (README). This sweep: "
+                         "seed-faithful loop with the literature's optimisers and settings (each cited beside its "
+                         "default in genmodels.builtin); 'tuned' is this project's best (README). This sweep: "
                          f"{tables.recipes_used(study.runs)}.")
     cap.table(tables.budget_table(study.done), "Training budget per run (medians over finished runs). A step of a "
               f"model with a critic holds n_critic critic updates (Table {settings}), each on a real batch, so its "
@@ -56,26 +67,28 @@ def loss_curve_figures(cap: Captions, study: Study) -> None:
     for model in MODEL_NAMES:
         run = representative(study.runs, model)
         if run is None or run.status != "complete":
-            cap.text(f"*No loss curves for {MODEL_NAMES[model]}: its depth-{HEADLINE.depth}, "
-                             f"z_dim-{HEADLINE.z_dim} MNIST run is {'not in the sweep' if run is None else run.status}.*")
+            state = "not in the sweep" if run is None else run.status
+            cap.text(f"*No loss curves for {MODEL_NAMES[model]}: its depth-{HEADLINE.depth}, z_dim-{HEADLINE.z_dim} "
+                     f"{_data()} run is {state}.*")
             continue
         cap.figure(figures.loss_curves(run), f"Loss terms of the {MODEL_NAMES[model]} (depth {run.depth}, z_dim "
-                   f"{run.z_dim}, MNIST) over training; light: every step, dark: moving average.")
+                   f"{run.z_dim}, {_data()}) over training; light: every step, dark: moving average.")
 
 
 def lipschitz_section(cap: Captions, study: Study) -> None:
     """Weight clipping's loss curves, the Lipschitz comparison, and quality against training time."""
+    wgan = MODEL_NAMES[study_model("lipschitz")]
     clip = clipped_runs(study.done)
     if len(clip):
-        cap.figure(figures.loss_curves(clip.iloc[0]), "WGAN with weight clipping: the Wasserstein estimate stays "
+        cap.figure(figures.loss_curves(clip.iloc[0]), f"{wgan} with weight clipping: the Wasserstein estimate stays "
                    "small because clipping bounds the critic's weights, not its gradient.")
-    cap.table(tables.metric_table(lipschitz_runs(study.runs)), f"WGAN Lipschitz constraint: gradient penalty vs "
-              f"weight clipping at {_headline_words()}, at about the same training time (weight clipping keeps five "
-              "critic steps per generator step).")
+    cap.table(tables.metric_table(lipschitz_runs(study.runs)), f"{wgan} Lipschitz constraint: gradient penalty vs "
+              f"weight clipping at {_headline_words()}, at about the same training time (weight clipping keeps "
+              f"{_clipping_critic_steps()} critic steps per generator step).")
     cap.figure(figures.quality_time_figure(study.runs), "Quality against training time: FID (left) and Inception "
                f"Score (right) measured during training of each model's depth-{HEADLINE.depth}, z_dim-{HEADLINE.z_dim} "
-               "MNIST runs, one line per seed, against the CPU-seconds of training (one thread per run). Models are "
-               "compared at equal compute, not equal steps.")
+               f"{_data()} runs, one line per seed, against the CPU-seconds of training (one thread per run). Models "
+               "are compared at equal compute, not equal steps.")
 
 
 def generation_section(cap: Captions, study: Study) -> None:
@@ -88,7 +101,7 @@ def generation_section(cap: Captions, study: Study) -> None:
             continue
         folder = Path(run.run_dir) / "figures"
         cap.image(folder / "sample_progression.png", f"{MODEL_NAMES[model]} samples from the fixed noise batch over "
-                  f"training (depth {run.depth}, z_dim {run.z_dim}, MNIST).")
+                  f"training (depth {run.depth}, z_dim {run.z_dim}, {_data()}).")
         cap.image(folder / "interpolation.png", f"{MODEL_NAMES[model]}: each row decodes a spherical interpolation "
                   "between two random latents.")
     for model in MODEL_NAMES:
@@ -129,7 +142,8 @@ def dataset_sections(cap: Captions, study: Study) -> None:
 
 
 def kl_section(cap: Captions, study: Study) -> None:
-    cap.figure(figures.kl_sweep_figure(study.runs), "VAE KL-factor sweep (MNIST): samples (top) and test "
+    vae = MODEL_NAMES[study_model("kl_factor")]
+    cap.figure(figures.kl_sweep_figure(study.runs), f"{vae} KL-factor sweep ({_data()}): samples (top) and test "
                "reconstructions (bottom). A small KL factor reconstructs well but samples poorly; a large one "
                "regularises the latent space at the cost of detail.")
     cap.table(tables.kl_table(study.runs), "KL-factor sweep: sample quality and test reconstruction MSE.")
@@ -143,10 +157,10 @@ def collapse_section(cap: Captions, study: Study) -> None:
 
 def equal_compute_section(cap: Captions, study: Study) -> None:
     cap.table(tables.seed_spread_table(study.runs), "Headline numbers with their spread: each model's "
-              f"depth-{HEADLINE.depth}, z_dim-{HEADLINE.z_dim} MNIST configuration over seeds, median and [min, max] "
-              "of the final FID and IS.")
-    cap.table(tables.equal_compute_table(study.runs), "Each model's best run on MNIST (by FID) with its training "
-              "time on this machine, and the medians over all its main runs.")
+              f"depth-{HEADLINE.depth}, z_dim-{HEADLINE.z_dim} {_data()} configuration over seeds, median and "
+              "[min, max] of the final FID and IS.")
+    cap.table(tables.equal_compute_table(study.runs), f"Each model's best run on {_data()} (by FID) with its "
+              "training time on this machine, and the medians over all its main runs.")
 
 
 def discussion_section(cap: Captions, study: Study) -> None:
