@@ -51,7 +51,7 @@ def one_run(job: dict[str, Any]) -> dict[str, Any]:
     torch.set_num_threads(1)
     from genmodels.config import RunConfig
     from genmodels.data import load_dataset
-    from genmodels.metrics import Evaluator
+    from genmodels.evaluation import Evaluator
     from genmodels.train import Trainer
 
     config = RunConfig(**job["config"])
@@ -170,7 +170,7 @@ def main() -> None:
 
     # the classifier is trained (or loaded) once, before the workers start
     from genmodels.config import RunConfig
-    from genmodels.metrics import Evaluator
+    from genmodels.evaluation import Evaluator
 
     Evaluator(results_root).classifier("mnist")
 

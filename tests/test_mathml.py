@@ -15,9 +15,17 @@ ROOT = Path(__file__).resolve().parents[1]
 INLINE_MATH = re.compile(r"(?<![$\\])\$(?!\$)(.+?)(?<![$\\])\$")
 
 
+def designs_text() -> str:
+    """The Designs section's generated text, which carries the models' loss formulas."""
+    from genmodels.report import designs
+
+    return designs.designs_markdown(width=16, depth=3)
+
+
 def report_formulas() -> list[str]:
     nb = nbformat.read(ROOT / "report" / "report.ipynb", as_version=4)
-    return [m for c in nb.cells if c.cell_type == "markdown" for m in INLINE_MATH.findall(c.source)]
+    texts = [c.source for c in nb.cells if c.cell_type == "markdown"] + [designs_text()]
+    return [m for text in texts for m in INLINE_MATH.findall(text)]
 
 
 def test_every_formula_of_the_report_converts() -> None:
@@ -38,8 +46,11 @@ def test_an_unreadable_formula_is_shown_as_code_not_dropped(caplog: pytest.LogCa
 
 @pytest.fixture(scope="module")
 def exported() -> str:
-    """The report notebook as the report exports it (unexecuted: its markdown cells carry the formulas)."""
+    """The report notebook as the report exports it, with the Designs text as the output it displays (the
+    formulas are in its markdown cells and in that generated Markdown output)."""
     nb = nbformat.read(ROOT / "report" / "report.ipynb", as_version=4)
+    nb.cells.append(nbformat.v4.new_code_cell(outputs=[nbformat.v4.new_output(
+        "display_data", data={"text/markdown": designs_text()})]))
     html, _ = OfflineHTMLExporter().from_notebook_node(nb)
     return html
 

@@ -24,8 +24,9 @@ import torch.nn.functional as F
 
 from genmodels.classifier import (ClassifierError, FeatureClassifier, TrainSettings, classifier_dir, get_classifier,
                                   random_affine, random_shift)
-from genmodels.metrics import (ClassifierFeatures, Evaluator, QualityScorer, default_evaluator, evaluate_images,
-                               inception_score, precision_recall, reference_scores)
+from genmodels.evaluation import Evaluator, default_evaluator
+from genmodels.metrics import (ClassifierFeatures, QualityScorer, evaluate_images, inception_score, precision_recall,
+                               reference_scores)
 
 def _reference_size() -> int:
     import warnings

@@ -73,7 +73,7 @@ def hinge_gan() -> Iterator[ModelSpec]:
 
 def _untrained_evaluator(results_root: Path) -> Any:
     from genmodels.classifier import FeatureClassifier
-    from genmodels.metrics import Evaluator
+    from genmodels.evaluation import Evaluator
 
     class UntrainedEvaluator(Evaluator):
         """Scores with a seeded, untrained feature extractor instead of the cached trained classifier."""
@@ -115,6 +115,20 @@ def test_toy_model_trains_scores_and_reaches_results_and_report_rows(hinge_gan: 
     history = pd.read_csv(run_dir / "history.csv")
     figure = plots.loss_curves(history, TOY)
     assert [ax.get_title() for ax in figure.axes] == ["critic (hinge)", "generator"]
+
+
+def test_toy_model_is_in_the_generated_designs_and_training_settings(hinge_gan: ModelSpec) -> None:
+    """The report's Designs and Training tables iterate the registry: the toy model gets its rows, its settings
+    from its spec, and no loss formula it does not state itself (its class inherits the LSGAN's)."""
+    from genmodels.report import designs
+
+    table = designs.design_table(2, width=8, z_dim=4)
+    assert {"Hinge GAN: critic", "Hinge GAN: generator"} <= set(table.network)
+    settings = designs.recipe_table()
+    mine = settings[settings.model == "Hinge GAN"]
+    assert list(mine.optimizer) == ["Adam", "Adam"] and set(mine.betas) == {"(0, 0.9)"}
+    paragraph = designs.designs_markdown(8, 2, 4).split("**Hinge GAN**", 1)[1]
+    assert "MSE" not in paragraph and "critic (hinge), generator" in paragraph
 
 
 def test_toy_model_fields_are_validated_and_gone_when_unregistered() -> None:

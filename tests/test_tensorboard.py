@@ -36,7 +36,7 @@ def events(run_dir: Path) -> Any:
 
 
 class FakeQuality:
-    """Adds a quality point every 4 steps, as genmodels.metrics.QualityHook does (without its classifier)."""
+    """Adds a quality point every 4 steps, as genmodels.evaluation.QualityHook does (without its classifier)."""
 
     def on_step(self, trainer: Any) -> None:
         if trainer.step % 4 == 0:

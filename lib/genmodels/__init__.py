@@ -26,7 +26,7 @@ _LAZY = {
     "build_model": "models",
     "run_config": "run",
     "Trainer": "train",
-    "default_evaluator": "metrics",
+    "default_evaluator": "evaluation",
     "load_dataset": "data",
 }
 

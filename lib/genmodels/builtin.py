@@ -38,6 +38,10 @@ register_model(ModelSpec(
     run_name_tag=lambda c: f"kl{c.kl_factor:g}",
     reconstructs=True,
     parts=(("encoder", "encoder"), ("decoder", "decoder")),
+    notes=("(seed Module 1, Kingma & Welling 2014). The encoder's mean and log-variance heads parametrise a "
+           "diagonal Gaussian. The seed puts a batch norm before the decoder's tanh; an output batch norm pins each "
+           "output channel's mean near zero and turns black backgrounds grey (README), so the decoder's last "
+           "layers are as the table lists them."),
 ))
 
 
@@ -64,6 +68,10 @@ register_model(ModelSpec(
     variant=lambda c: f"{c.d_output} output",
     run_name_tag=lambda c: c.d_output or "",
     parts=(("critic", "discriminator"), ("generator", "generator")),
+    cases=(("LSGAN", {}), ("LSGAN, sigmoid output", {"d_output": "sigmoid"})),
+    notes=("(seed Module 2, Mao et al. 2017). The seed puts a sigmoid after the discriminator's linear unit, "
+           "before the MSE; the LSGAN paper's output is linear. Both are offered (`d_output`); the linear one is "
+           "the default, and the Results measure how often each collapses."),
 ))
 
 
@@ -127,6 +135,14 @@ register_model(ModelSpec(
     # Arjovsky et al. 2017: momentum-based optimizers made weight-clipped critics unstable
     optimizer=lambda c: "rmsprop" if _clipped(c) else "adam",
     check=_check_wgan,
+    cases=(("WGAN-GP", {"lipschitz": "gp"}),
+           ("WGAN-GP", {"lipschitz": "gp", "depth": DEEP_WGAN}),  # the report adds "depth 4-5"
+           ("WGAN, clipping", {"lipschitz": "clip"})),
+    notes=("(seed Module 3, Arjovsky et al. 2017). Its networks are the LSGAN's, the discriminator serving as "
+           "the critic. The seed leaves out the Lipschitz constraint the Wasserstein estimate needs; it is added "
+           "as either weight clipping (Arjovsky et al., 2017) or a per-sample gradient penalty (Gulrajani et al., "
+           "2017), whose critic cannot use batch norm, which mixes the samples the penalty treats independently; "
+           "the table shows each critic's normalisation."),
 ))
 
 

@@ -89,7 +89,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         print(f"note: no checkpoint in {out}; starting from step 0", file=sys.stderr)
     evaluate = None
     if measures:
-        from .metrics import default_evaluator
+        from .evaluation import default_evaluator
 
         evaluate = default_evaluator(config, args.results)
     summary = execute_run(config, out, resume=args.resume, evaluate=evaluate, results_root=args.results)

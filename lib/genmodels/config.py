@@ -29,6 +29,7 @@ D_OUTPUTS = ("linear", "sigmoid")
 PRECISIONS = ("fp32", "bf16")
 DEVICES = ("auto", "cpu", "cuda")  # or "cuda:N", one GPU of several
 RECIPES = ("tuned", "seed")  # see genmodels.recipes
+DEPTHS = range(1, 6)  # layers per module: every stride-2 layer halves 32x32, so depth 5 reaches a 1x1 map
 AUGMENTS = ("none", "translation", "cutout", "translation,cutout")
 LATENT_PRIORS = ("standard", "gmm")  # where a VAE's sampled latents come from (genmodels.latent_density)
 LOGS = ("none", "tensorboard")  # where training also logs, besides history.csv and samples/ (genmodels.tensorboard_log)
@@ -113,7 +114,7 @@ class RunConfig:
     def validate(self) -> None:
         _choice("model", self.model, MODELS)
         _choice("dataset", self.dataset, DATASETS)
-        _int_range("depth", self.depth, 1, 5)
+        _int_range("depth", self.depth, DEPTHS[0], DEPTHS[-1])
         _int_range("z_dim", self.z_dim, 1)
         _int_range("width", self.width, 1)
         if self.batch_size is not None:

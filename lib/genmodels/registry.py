@@ -48,6 +48,11 @@ class ModelSpec:
     reconstructs: bool = False  # an autoencoder: has `reconstruct(x)`, scored on test reconstructions too
     # its networks as (attribute of the built model, what the report calls it), e.g. ("critic", "discriminator")
     parts: tuple[tuple[str, str], ...] = (("critic", "critic"), ("generator", "generator"))
+    # labelled configurations the report describes apart, where layers or training settings differ (WGAN: the
+    # gradient penalty, also from the depth at which its tuned recipe changes, and clipping); () is the defaults.
+    # A case that sets `depth` stands for that depth and deeper ones.
+    cases: tuple[tuple[str, Mapping[str, Any]], ...] = ()
+    notes: str = ""  # the report's Designs prose about it: sources and design choices, never its layers or losses
 
     def literature_defaults(self, config: "RunConfig") -> dict[str, Any]:
         return _settings(self.defaults, config)

@@ -60,7 +60,7 @@ def run_config(config: RunConfig, out_dir: str | os.PathLike[str], resume: bool 
                hooks: list[Hook] | None = None, evaluate: Any = "auto",
                results_root: str | os.PathLike[str] = store.DEFAULT_ROOT) -> RunResult:
     """Train, evaluate and draw one config. `evaluate="auto"`: quality metrics unless metric_samples is 0;
-    None: none; or an `Evaluator` (genmodels.metrics). `results_root` is where cached classifiers live.
+    None: none; or an `Evaluator` (genmodels.evaluation). `results_root` is where cached classifiers live.
 
     The run folder is locked for the whole run (`store.folder_lock`): a second process asking for the same
     folder waits up to `LOCK_WAIT` seconds (a killed run's kernel takes a moment to go), then gets `FolderBusy`.
@@ -81,7 +81,7 @@ def _run_locked(config: RunConfig, out: Path, resume: bool, hooks: list[Hook] | 
                 results_root: str | os.PathLike[str]) -> RunResult:
     started = time.time()
     if evaluate == "auto":
-        from .metrics import default_evaluator
+        from .evaluation import default_evaluator
 
         evaluate = default_evaluator(config, results_root)
     resolved = config.resolved()

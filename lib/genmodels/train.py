@@ -32,7 +32,7 @@ from .store import CHECKPOINT, HISTORY, sample_grid, write_atomic
 
 
 # the columns of a history row that are not loss terms: bookkeeping, and the quality curve that
-# genmodels.metrics.QualityHook adds to the row of a step where it measured
+# genmodels.evaluation.QualityHook adds to the row of a step where it measured
 BOOKKEEPING_COLUMNS = ("step", "images", "seconds")
 QUALITY_COLUMNS = ("fid", "kid", "is")
 
@@ -100,13 +100,20 @@ def seed_everything(seed: int) -> None:
     torch.manual_seed(seed)
 
 
-def make_optimizers(model: nn.Module, config: RunConfig) -> dict[str, torch.optim.Optimizer]:
+def optimizer_settings(config: RunConfig) -> tuple[type[torch.optim.Optimizer], dict[str, Any]]:
+    """The optimizer class and keyword settings a run trains with: what `make_optimizers` builds, and what the
+    report's Training section prints, so the two cannot disagree."""
     c = config.resolved()
     assert c.lr is not None
     if model_spec(c.model).optimizer(c) == "rmsprop":  # WGAN with clipping (genmodels.builtin says why)
-        make: Callable[[Any], torch.optim.Optimizer] = lambda p: torch.optim.RMSprop(p, lr=c.lr)
-    else:
-        make = lambda p: torch.optim.Adam(p, lr=c.lr, betas=(c.beta1, c.beta2))  # type: ignore[arg-type]
+        return torch.optim.RMSprop, {"lr": c.lr}
+    return torch.optim.Adam, {"lr": c.lr, "betas": (c.beta1, c.beta2)}
+
+
+def make_optimizers(model: nn.Module, config: RunConfig) -> dict[str, torch.optim.Optimizer]:
+    """One optimizer over the whole model, or one per network of a model with a critic (alternating updates)."""
+    cls, settings = optimizer_settings(config)
+    make: Callable[[Any], torch.optim.Optimizer] = lambda p: cls(p, **settings)
     if isinstance(model, AdversarialModel):
         return {"critic": make(model.critic.parameters()), "generator": make(model.generator.parameters())}
     return {"model": make(model.parameters())}

@@ -107,6 +107,10 @@ class AdversarialModel(nn.Module):
 class GAN(AdversarialModel):
     """Least-squares GAN: gen = mse(D(G(z)), 1), disc = (mse(D(G(z)), 0) + mse(D(x), 1)) / 2."""
 
+    # the losses of `critic_loss` and `generator_loss` below, for the report's Designs section
+    loss_formula = (r"Losses: $\mathcal{L}_G = \mathrm{MSE}(D(G(z)), 1)$ and "
+                    r"$\mathcal{L}_D = \tfrac12[\mathrm{MSE}(D(G(z)), 0) + \mathrm{MSE}(D(x), 1)]$.")
+
     def __init__(
         self, depth: int = 3, z_dim: int = 100, width: int = 64, image_channels: int = 1, d_output: str = "linear",
         augment: str = "none",

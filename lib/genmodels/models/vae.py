@@ -64,6 +64,11 @@ class VAE(nn.Module):
     """Returns its own loss: ``mse(x, x_hat) + kl_factor * KL`` as named terms (seed Module 1c)."""
 
     kind = "vae"
+    # the loss of `loss_terms` below, for the report's Designs section (kept beside the code it describes)
+    loss_formula = (r"With the reparameterisation $z = \mu + e^{\log\sigma^2/2}\,\epsilon$ the loss is "
+                    r"$\mathcal{L} = \mathrm{MSE}(x, \hat x) + \beta \cdot \mathrm{KL}$ with "
+                    r"$\mathrm{KL} = -\tfrac12\, \mathrm{mean}_{batch} \sum_{z}(1 + \log\sigma^2 - \mu^2 - \sigma^2)$ "
+                    r"and $\beta$ the KL factor.")
 
     def __init__(
         self, depth: int = 3, z_dim: int = 100, width: int = 64, image_channels: int = 1,

@@ -15,6 +15,12 @@ from .gan import AdversarialModel, Discriminator, Generator
 class WGAN(AdversarialModel):
     """gen = -mean(C(G(z))), critic = mean(C(G(z))) - mean(C(x)) [+ gradient penalty]."""
 
+    # the losses of `critic_loss` and `generator_loss` below, for the report's Designs section
+    loss_formula = (r"Losses: $\mathcal{L}_G = -\mathrm{mean}\,C(G(z))$ and "
+                    r"$\mathcal{L}_C = \mathrm{mean}\,C(G(z)) - \mathrm{mean}\,C(x)$, plus "
+                    r"$\lambda\,\mathrm{mean}(\lVert\nabla_{\hat x} C(\hat x)\rVert_2 - 1)^2$ on random "
+                    r"interpolates $\hat x$ of real and fake images with the gradient penalty.")
+
     def __init__(
         self, depth: int = 3, z_dim: int = 100, width: int = 64, image_channels: int = 1,
         lipschitz: str = "gp", clip_value: float = 0.01, gp_weight: float = 10.0, augment: str = "none",

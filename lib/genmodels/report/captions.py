@@ -1,0 +1,63 @@
+"""How the report notebook shows a figure or table: numbered, captioned, and the same in HTML and PDF."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import matplotlib.pyplot as plt
+import pandas as pd
+
+from .tables import markdown
+
+
+class Captions:
+    """Numbers figures and tables and displays each with its caption (HTML and PDF alike)."""
+
+    def __init__(self) -> None:
+        self.figures = 0
+        self.tables = 0
+
+    def figure(self, fig: plt.Figure | None, caption: str, dpi: int = 150) -> None:
+        import io
+
+        from IPython.display import Image, Markdown, display
+
+        if fig is None:
+            display(Markdown(f"*No figure: {caption} (no finished runs for it).*"))
+            return
+        buffer = io.BytesIO()
+        fig.savefig(buffer, format="png", dpi=dpi, bbox_inches="tight")
+        plt.close(fig)
+        self.figures += 1
+        display(Image(buffer.getvalue()))
+        display(Markdown(f"**Figure {self.figures}.** {caption}"))
+
+    def image(self, path: str | os.PathLike[str] | None, caption: str) -> None:
+        from IPython.display import Image, Markdown, display
+
+        if path is None or not Path(path).is_file():
+            display(Markdown(f"*No figure: {caption} (run missing).*"))
+            return
+        self.figures += 1
+        display(Image(filename=str(path)))
+        display(Markdown(f"**Figure {self.figures}.** {caption}"))
+
+    def table(self, frame: pd.DataFrame, caption: str, index: bool = False) -> int | None:
+        """Show the table with its caption; its number, for later captions to refer to (None: not shown)."""
+        from IPython.display import Markdown, display
+
+        if frame is None or frame.empty:
+            display(Markdown(f"*No table: {caption} (no runs for it).*"))
+            return None
+        self.tables += 1
+        display(Markdown(f"**Table {self.tables}.** {caption}\n\n" + markdown(frame, index=index)))
+        return self.tables
+
+    @staticmethod
+    def text(markdown_text: str) -> None:
+        """Show generated prose (Markdown, formulas included) as the notebook's output."""
+        from IPython.display import Markdown, display
+
+        if markdown_text:
+            display(Markdown(markdown_text))

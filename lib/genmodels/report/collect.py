@@ -1,0 +1,157 @@
+"""Which runs the report shows: a sweep's runs read from ``results/``, and the selections every table, figure
+and sentence is drawn from (the main grid, the headline configuration, each model's study).
+
+The study design lives here, once: `HEADLINE` is the configuration the report puts first, and each model-
+specific study (the KL sweep, the discriminator-output collapse study, the Lipschitz comparison) is found
+through the registry as the model that owns the knob it varies, so no model name is written out.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from ..registry import DEFAULT_VARIANT, MODEL_NAMES, model_specific_fields
+from ..config import RunConfig
+from ..results import results_frame
+
+
+@dataclass(frozen=True)
+class Headline:
+    """The configuration the report compares the models at first (the seed's Results setting)."""
+
+    dataset: str = "mnist"
+    depth: int = 3
+    z_dim: int = 100
+
+
+HEADLINE = Headline()
+
+
+def study_model(field: str) -> str:
+    """The registered model that owns the knob `field` (kl_factor -> the VAE, d_output -> the LSGAN, lipschitz
+    -> the WGAN): the model whose study varies it. The first owner where several share it."""
+    owners = model_specific_fields(list(RunConfig.__dataclass_fields__)).get(field)
+    if not owners:
+        raise KeyError(f"no registered model owns {field!r}")
+    return owners[0]
+
+
+@dataclass(frozen=True)
+class Study:
+    """A sweep's runs as the report notebook uses them: every configuration, the finished ones, the data sets in
+    sweep order and the base width most runs share (the architecture table is drawn at it)."""
+
+    sweep: Path
+    runs: pd.DataFrame
+    done: pd.DataFrame
+    datasets: list[str]
+    width: int
+
+    @classmethod
+    def load(cls, sweep_file: str | os.PathLike[str], results_root: str | os.PathLike[str] = "results") -> "Study":
+        runs = collect_runs(sweep_file, results_root)
+        return cls(Path(sweep_file), runs, runs[runs.status == "complete"], list(dict.fromkeys(runs.dataset)),
+                   int(runs.width.mode().iloc[0]))
+
+
+def collect_runs(sweep_file: str | os.PathLike[str], results_root: str | os.PathLike[str] = "results") -> pd.DataFrame:
+    """One row per configuration of the sweep: its resolved config, status, metrics, cost and data source
+    (`genmodels.results.results_frame`, which ``python -m genmodels results`` prints too)."""
+    return results_frame(results_root, sweep_file)
+
+
+def main_runs(runs: pd.DataFrame, all_seeds: bool = False) -> pd.DataFrame:
+    """Runs with every model knob at its default and the default (tuned) recipe: the depth x z_dim grid.
+    Seed 0 only, unless `all_seeds`."""
+    keep = (runs["variant"] == runs["model"].map(dict(DEFAULT_VARIANT))) & (runs["recipe"] == "tuned")
+    return runs[keep] if all_seeds else runs[keep & (runs["seed"] == 0)]
+
+
+def representative(runs: pd.DataFrame, model: str, dataset: str = HEADLINE.dataset, depth: int = HEADLINE.depth,
+                   z_dim: int = HEADLINE.z_dim) -> pd.Series | None:
+    """The model's run at (depth, z_dim) when the sweep has it, else its finished main run nearest to it."""
+    pick = main_runs(runs)
+    pick = pick[(pick.model == model) & (pick.dataset == dataset)]
+    exact = pick[(pick.depth == depth) & (pick.z_dim == z_dim)]
+    if len(exact):
+        return exact.iloc[0]
+    done = pick[pick.status == "complete"]
+    if done.empty:
+        return None
+    distance = (done.depth - depth).abs() * 1000 + (np.log2(done.z_dim) - np.log2(z_dim)).abs()
+    return done.loc[distance.idxmin()]
+
+
+def sweep_axes(grid: pd.DataFrame) -> tuple[int | None, list[int], int | None, list[int]]:
+    """The two axes a sweep ran: (z_dim of the depth axis, its depths, depth of the z_dim axis, its z_dims).
+
+    The depth axis is taken at the z_dim with the most depths, the z_dim axis at the depth with the most z_dims;
+    an axis with a single value is returned empty.
+    """
+    if grid.empty:
+        return None, [], None, []
+    z_of_depths = int(grid.groupby("z_dim").depth.nunique().idxmax())
+    depth_of_zs = int(grid.groupby("depth").z_dim.nunique().idxmax())
+    depths = sorted(int(d) for d in grid[grid.z_dim == z_of_depths].depth.unique())
+    zs = sorted(int(z) for z in grid[grid.depth == depth_of_zs].z_dim.unique())
+    return z_of_depths, depths if len(depths) > 1 else [], depth_of_zs, zs if len(zs) > 1 else []
+
+
+def headline_runs(runs: pd.DataFrame, dataset: str = HEADLINE.dataset) -> pd.DataFrame:
+    """Each model's most-repeated main configuration on `dataset` (the depth-3, z_dim-100 runs over seeds)."""
+    grid = main_runs(runs, all_seeds=True)
+    grid = grid[grid.dataset == dataset]
+    picked = []
+    for model in MODEL_NAMES:
+        mine = grid[grid.model == model]
+        if mine.empty:
+            continue
+        counts = mine.groupby(["depth", "z_dim"]).seed.nunique()
+        depth, z = counts.idxmax()
+        picked.append(mine[(mine.depth == depth) & (mine.z_dim == z)])
+    return pd.concat(picked) if picked else grid.iloc[0:0]
+
+
+def seed_spread(runs: pd.DataFrame, dataset: str = HEADLINE.dataset) -> pd.DataFrame:
+    """Per model, the headline configuration's FID and IS over seeds: median, min and max (numbers)."""
+    rows = []
+    for model, group in headline_runs(runs, dataset).groupby("model", sort=False):
+        done = group[group.status == "complete"].dropna(subset=["FID"])
+        row: dict[str, object] = {"model": model, "depth": int(group.depth.iloc[0]), "z_dim": int(group.z_dim.iloc[0]),
+                                  "seeds": len(group), "finished": len(done)}
+        for metric in ("FID", "IS"):
+            values = done[metric]
+            row.update({f"{metric}_median": values.median(), f"{metric}_min": values.min(),
+                        f"{metric}_max": values.max()})
+        row["seconds_median"] = done.seconds.median()
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def kl_labels(runs: pd.DataFrame, dataset: str) -> list[str]:
+    """The KL sweep: runs of the model owning kl_factor that share depth and z_dim with more than one factor."""
+    vae = runs[(runs.model == study_model("kl_factor")) & (runs.dataset == dataset)]
+    groups = vae.groupby(["depth", "z_dim", "seed"])["kl_factor"].nunique()
+    if groups.empty or groups.max() < 2:
+        return []
+    depth, z, seed = groups.idxmax()
+    return vae[(vae.depth == depth) & (vae.z_dim == z) & (vae.seed == seed)].label.tolist()
+
+
+def lipschitz_runs(runs: pd.DataFrame, seed: int | None = 0) -> pd.DataFrame:
+    """The Lipschitz comparison: runs of the model owning `lipschitz` at the headline configuration (seed 0
+    unless `seed` is None), every constraint the sweep ran."""
+    h = HEADLINE
+    pick = runs[(runs.model == study_model("lipschitz")) & (runs.depth == h.depth) & (runs.z_dim == h.z_dim)
+                & (runs.dataset == h.dataset)]
+    return pick if seed is None else pick[pick.seed == seed]
+
+
+def clipped_runs(done: pd.DataFrame) -> pd.DataFrame:
+    """Finished runs whose critic was weight-clipped (their loss curves show why the estimate stays small)."""
+    return done[(done.model == study_model("lipschitz")) & (done.lipschitz == "clip")]

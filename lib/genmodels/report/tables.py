@@ -1,0 +1,121 @@
+"""The report's tables: readable metrics of any set of runs, and the tables of each study (KL sweep, collapse,
+seed spread, equal compute, the classifiers and the training budget). Each returns a DataFrame; unfinished runs
+show their status instead of numbers, so a missing run is never dropped silently.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Iterable
+
+import pandas as pd
+
+from ..registry import MODEL_NAMES
+from ..results import format_metric
+from .collect import HEADLINE, kl_labels, main_runs, seed_spread, study_model
+
+
+def metric_table(runs: pd.DataFrame, columns: Iterable[str] = ("FID", "KID", "IS", "precision", "recall")) -> pd.DataFrame:
+    """Readable metrics of the given runs; unfinished runs show their status instead of numbers."""
+    out = []
+    for _, r in runs.iterrows():
+        row = {"model": MODEL_NAMES[r.model], "data": r.dataset, "depth": r.depth, "z": r.z_dim, "variant": r.variant}
+        for col in columns:
+            row[col] = format_metric(r.get(col), col) if r.status == "complete" else r.status
+        row["train s"] = f"{r.seconds:.0f}" if r.status == "complete" else ""
+        out.append(row)
+    return pd.DataFrame(out)
+
+
+def markdown(frame: pd.DataFrame, index: bool = False) -> str:
+    return frame.to_markdown(index=index, disable_numparse=True)
+
+
+def kl_table(runs: pd.DataFrame, dataset: str = HEADLINE.dataset) -> pd.DataFrame:
+    kl = runs[runs.label.isin(kl_labels(runs, dataset))].sort_values("kl_factor")
+    return metric_table(kl, ("FID", "IS", "recall", "test_mse"))
+
+
+def seed_spread_table(runs: pd.DataFrame, dataset: str = HEADLINE.dataset) -> pd.DataFrame:
+    """`seed_spread` for the report: median [min, max] over seeds."""
+    out = []
+    for _, r in seed_spread(runs, dataset).iterrows():
+        cell = lambda m, f: "n/a" if not math.isfinite(r[f"{m}_median"]) else (  # noqa: E731
+            f"{r[f'{m}_median']:{f}} [{r[f'{m}_min']:{f}}, {r[f'{m}_max']:{f}}]")
+        out.append({"model": MODEL_NAMES[r.model], "depth": r.depth, "z_dim": r.z_dim,
+                    "seeds (finished)": f"{r.seeds} ({r.finished})", "FID median [range]": cell("FID", ".1f"),
+                    "IS median [range]": cell("IS", ".2f"),
+                    "train s (median)": f"{r.seconds_median:.0f}" if math.isfinite(r.seconds_median) else "n/a"})
+    return pd.DataFrame(out)
+
+
+def collapse_table(runs: pd.DataFrame) -> pd.DataFrame:
+    """Runs of the model owning d_output (the LSGAN), per discriminator output over seeds: how many collapsed
+    (IS < COLLAPSE_IS)."""
+    gan = runs[(runs.model == study_model("d_output"))]
+    outputs = gan.groupby(["dataset", "depth", "z_dim"])["d_output"].nunique()
+    if outputs.empty or outputs.max() < 2:
+        return pd.DataFrame()
+    sizes = gan.groupby(["dataset", "depth", "z_dim"]).size()[outputs == 2]
+    dataset, depth, z = sizes.idxmax()
+    study = gan[(gan.dataset == dataset) & (gan.depth == depth) & (gan.z_dim == z)]
+    rows = []
+    for output, group in study.groupby("d_output"):
+        done = group[(group.status == "complete") & group.collapsed.notna()]
+        rows.append({"discriminator output": output, "runs": len(group), "finished": len(done),
+                     "collapsed": int(done["collapsed"].astype(bool).sum()),
+                     "median FID": f"{done.FID.median():.1f}" if len(done) else "n/a",
+                     "median IS": f"{done.IS.median():.2f}" if len(done) else "n/a",
+                     "seeds": ", ".join(str(s) for s in sorted(group.seed))})
+    return pd.DataFrame(rows)
+
+
+def equal_compute_table(runs: pd.DataFrame, dataset: str = HEADLINE.dataset) -> pd.DataFrame:
+    """Each model's best main run by FID, with its training seconds: what a minute of CPU buys."""
+    rows = []
+    for model in MODEL_NAMES:
+        done = main_runs(runs)
+        done = done[(done.model == model) & (done.dataset == dataset) & (done.status == "complete")]
+        if done.empty or done.FID.isna().all():
+            rows.append({"model": MODEL_NAMES[model], "best run": "none finished" if done.empty else "no quality metrics"})
+            continue
+        best = done.loc[done.FID.dropna().idxmin()]
+        rows.append({"model": MODEL_NAMES[model], "best run": f"depth {best.depth}, z {best.z_dim}",
+                     "FID": f"{best.FID:.2f}", "IS": f"{best.IS:.2f}", "recall": f"{best.recall:.3f}",
+                     "train s": f"{best.seconds:.0f}", "median train s (all runs)": f"{done.seconds.median():.0f}",
+                     "median FID (all runs)": f"{done.FID.median():.1f}"})
+    return pd.DataFrame(rows)
+
+
+
+def classifier_table(done: pd.DataFrame) -> pd.DataFrame:
+    """Per data set of the finished runs: its feature classifier (content hash, accuracy on the reference), the
+    sample counts of every metric, and the reference images."""
+    cls = done.dropna(subset=["classifier_hash"]).groupby("dataset").agg(
+        classifier=("classifier_hash", "first"), accuracy=("classifier_accuracy", "first"),
+        fake=("fake_samples", "first"), real=("real_samples", "first"), reference=("reference", "first")).reset_index()
+    if len(cls):
+        cls["accuracy"] = (100 * cls.accuracy).map("{:.2f} %".format)
+        cls["classifier"] = cls.classifier.str[:8]
+    return cls
+
+
+def budget_table(done: pd.DataFrame) -> pd.DataFrame:
+    """Per model, medians over its finished runs of steps, images seen and training seconds, and images/s."""
+    budget = done.groupby("model").agg(runs=("label", "count"), steps=("steps", "median"), images=("images", "median"),
+                                       seconds=("seconds", "median")).reset_index()
+    budget["model"] = budget.model.map(MODEL_NAMES)
+    budget["images/s"] = (budget.images / budget.seconds).round(0).astype(int)
+    budget[["steps", "images"]] = budget[["steps", "images"]].astype(int)
+    budget["seconds"] = budget.seconds.round(1)
+    return budget
+
+
+def unfinished_table(runs: pd.DataFrame) -> pd.DataFrame:
+    """Configurations of the sweep without a finished run, with their status."""
+    return runs[runs.status != "complete"][["label", "status"]]
+
+
+def recipes_used(runs: pd.DataFrame) -> str:
+    """How many runs of the sweep used each recipe, in words ("9 runs tuned, 1 runs seed")."""
+    return ", ".join(f"{n} runs {r}" for r, n in runs.recipe.value_counts().items())
