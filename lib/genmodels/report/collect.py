@@ -65,11 +65,31 @@ def collect_runs(sweep_file: str | os.PathLike[str], results_root: str | os.Path
     return results_frame(results_root, sweep_file)
 
 
+# A run with more than this many times its model's median steps on its data set is a "long run": what the
+# model reaches with a larger budget, shown apart so that the grid's runs are compared at their common budget.
+LONG_RUN_FACTOR = 2.0
+
+
+def _default_knobs(runs: pd.DataFrame) -> pd.Series:
+    return (runs["variant"] == runs["model"].map(dict(DEFAULT_VARIANT))) & (runs["recipe"] == "tuned")
+
+
+def _long(runs: pd.DataFrame) -> pd.Series:
+    """Whether each run trains far longer than its model's typical run on its data set."""
+    typical = runs.groupby(["model", "dataset"]).steps.transform("median")
+    return runs["steps"] > LONG_RUN_FACTOR * typical
+
+
 def main_runs(runs: pd.DataFrame, all_seeds: bool = False) -> pd.DataFrame:
-    """Runs with every model knob at its default and the default (tuned) recipe: the depth x z_dim grid.
-    Seed 0 only, unless `all_seeds`."""
-    keep = (runs["variant"] == runs["model"].map(dict(DEFAULT_VARIANT))) & (runs["recipe"] == "tuned")
+    """Runs with every model knob at its default and the default (tuned) recipe, at the grid's budget (long runs
+    excluded): the depth x z_dim grid. Seed 0 only, unless `all_seeds`."""
+    keep = _default_knobs(runs) & ~_long(runs)
     return runs[keep] if all_seeds else runs[keep & (runs["seed"] == 0)]
+
+
+def long_runs(runs: pd.DataFrame) -> pd.DataFrame:
+    """Runs at default knobs with a budget of more than `LONG_RUN_FACTOR` times their model's median steps."""
+    return runs[_default_knobs(runs) & _long(runs)]
 
 
 def representative(runs: pd.DataFrame, model: str, dataset: str = HEADLINE.dataset, depth: int = HEADLINE.depth,

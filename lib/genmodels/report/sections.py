@@ -161,6 +161,10 @@ def equal_compute_section(cap: Captions, study: Study) -> None:
               "[min, max] of the final FID and IS.")
     cap.table(tables.equal_compute_table(study.runs), f"Each model's best run on {_data()} (by FID) with its "
               "training time on this machine, and the medians over all its main runs.")
+    longer = tables.long_run_table(study.runs)
+    if len(longer):
+        cap.table(longer, "Long runs: what a configuration reaches with a few times the grid's budget, beside the "
+                  "same configuration and seed at the grid's budget.")
 
 
 def discussion_section(cap: Captions, study: Study) -> None:

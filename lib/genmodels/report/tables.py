@@ -12,7 +12,7 @@ import pandas as pd
 
 from ..registry import MODEL_NAMES
 from ..results import format_metric
-from .collect import HEADLINE, kl_labels, main_runs, seed_spread, study_model
+from .collect import HEADLINE, kl_labels, long_runs, main_runs, seed_spread, study_model
 
 
 def metric_table(runs: pd.DataFrame, columns: Iterable[str] = ("FID", "KID", "IS", "precision", "recall")) -> pd.DataFrame:
@@ -86,6 +86,27 @@ def equal_compute_table(runs: pd.DataFrame, dataset: str = HEADLINE.dataset) -> 
                      "median FID (all runs)": f"{done.FID.median():.1f}"})
     return pd.DataFrame(rows)
 
+
+
+def long_run_table(runs: pd.DataFrame) -> pd.DataFrame:
+    """The long runs (`collect.long_runs`) beside the same configuration at the grid's budget, seed for seed."""
+    rows = []
+    grid = main_runs(runs, all_seeds=True)
+    for _, run in long_runs(runs).iterrows():
+        same = grid[(grid.model == run.model) & (grid.dataset == run.dataset) & (grid.depth == run.depth)
+                    & (grid.z_dim == run.z_dim) & (grid.seed == run.seed) & (grid.status == "complete")]
+        row = {"model": MODEL_NAMES[run.model], "data": run.dataset, "depth": run.depth, "z_dim": run.z_dim,
+               "seed": run.seed, "steps": run.steps}
+        if run.status != "complete":
+            rows.append({**row, "FID": run.status})
+            continue
+        row |= {"train s": f"{run.seconds:.0f}", "FID": f"{run.FID:.2f}", "IS": f"{run.IS:.2f}"}
+        if len(same):
+            short = same.iloc[0]
+            row |= {"at the grid's budget": f"{short.steps} steps, {short.seconds:.0f} s: FID {short.FID:.2f}, "
+                                            f"IS {short.IS:.2f}"}
+        rows.append(row)
+    return pd.DataFrame(rows)
 
 
 def classifier_table(done: pd.DataFrame) -> pd.DataFrame:
