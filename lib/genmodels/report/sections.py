@@ -7,6 +7,9 @@ Each function takes the notebook's `Captions` (which numbers and displays) and t
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Iterator
+
+import pandas as pd
 
 from ..config import RunConfig
 from ..registry import MODEL_NAMES, dataset_spec
@@ -63,11 +66,17 @@ def training_section(cap: Captions, study: Study) -> None:
               "images count them.")
 
 
-def loss_curve_figures(cap: Captions, study: Study) -> None:
+def _headline_runs(study: Study) -> Iterator[tuple[str, pd.Series | None, str]]:
+    """(model, its headline run or None, the run's state: "complete", another status, or "not in the sweep") for
+    every registered model."""
     for model in MODEL_NAMES:
         run = representative(study.runs, model)
-        if run is None or run.status != "complete":
-            state = "not in the sweep" if run is None else run.status
+        yield model, run, "not in the sweep" if run is None else str(run.status)
+
+
+def loss_curve_figures(cap: Captions, study: Study) -> None:
+    for model, run, state in _headline_runs(study):
+        if run is None or state != "complete":
             cap.text(f"*No loss curves for {MODEL_NAMES[model]}: its depth-{HEADLINE.depth}, z_dim-{HEADLINE.z_dim} "
                      f"{_data()} run is {state}.*")
             continue
@@ -95,18 +104,17 @@ def generation_section(cap: Captions, study: Study) -> None:
     """Each model's sample progression and interpolation, and reconstructions where the model reconstructs."""
     from ..registry import model_spec
 
-    for model in MODEL_NAMES:
-        run = representative(study.runs, model)
-        if run is None or run.status != "complete":
+    for model, run, state in _headline_runs(study):
+        if run is None or state != "complete":
             continue
         folder = Path(run.run_dir) / "figures"
         cap.image(folder / "sample_progression.png", f"{MODEL_NAMES[model]} samples from the fixed noise batch over "
                   f"training (depth {run.depth}, z_dim {run.z_dim}, {_data()}).")
-        cap.image(folder / "interpolation.png", f"{MODEL_NAMES[model]}: each row decodes a spherical interpolation "
-                  "between two random latents.")
-    for model in MODEL_NAMES:
-        run = representative(study.runs, model)
-        if model_spec(model).reconstructs and run is not None and run.status == "complete":
+        cap.image(folder / "interpolation.png", f"{MODEL_NAMES[model]}: each row decodes an interpolation between "
+                  "two random latents: spherical in noise space, or, for a VAE sampling from its fitted mixture, a "
+                  "straight line between the two codes.")
+    for model, run, state in _headline_runs(study):
+        if model_spec(model).reconstructs and run is not None and state == "complete":
             cap.image(Path(run.run_dir) / "figures" / "reconstructions.png",
                       f"{MODEL_NAMES[model]} reconstructions of held-out test images (posterior mean).")
 
@@ -144,8 +152,9 @@ def dataset_sections(cap: Captions, study: Study) -> None:
 def kl_section(cap: Captions, study: Study) -> None:
     vae = MODEL_NAMES[study_model("kl_factor")]
     cap.figure(figures.kl_sweep_figure(study.runs), f"{vae} KL-factor sweep ({_data()}): samples (top) and test "
-               "reconstructions (bottom). A small KL factor reconstructs well but samples poorly; a large one "
-               "regularises the latent space at the cost of detail.")
+               "reconstructions (bottom). The KL factor trades reconstruction detail against how closely the codes "
+               "follow the prior; samples are drawn as the runs' recipe says (the tuned one: from a mixture fitted "
+               "to the training codes, so the prior's holes no longer cost sample quality).")
     cap.table(tables.kl_table(study.runs), "KL-factor sweep: sample quality and test reconstruction MSE.")
 
 
