@@ -38,7 +38,7 @@ BAD_CONFIGS: list[tuple[dict[str, Any], list[str]]] = [
     ({"model": "wgan", "lipschitz": "lip"}, ["lipschitz", "gp, clip"]),
     ({"recipe": "fast"}, ["recipe", "tuned, seed", "'fast'"]),
     ({"recipe": "seeds"}, ["recipe", "did you mean 'seed'"]),
-    ({"model": "gan", "augment": "flip"}, ["augment", "none, translation, cutout, translation,cutout", "'flip'"]),
+    ({"model": "gan", "augment": "flip"}, ["augment", "none, translation, cutout, translation,cutout, noise", "'flip'"]),
     ({"model": "vae", "augment": "translation"}, ["augment", "gan or wgan", "'vae'"]),
     ({"model": "gan", "ema": 1.0}, ["ema", "[0, 1)", "1.0"]),
     ({"model": "gan", "ema": "x"}, ["ema", "[0, 1)", "'x'"]),
@@ -123,11 +123,12 @@ def test_resolved_fills_literature_defaults(values: dict[str, Any], expected: di
         ({"model": "wgan", "depth": 5, "n_critic": 2}, {"n_critic": 2}),  # explicit values win
         ({"model": "wgan", "lipschitz": "clip"}, {"lr": 5e-5, "n_critic": 5, "batch_size": 32, "ema": 0.999}),
         ({"model": "wgan", "lipschitz": "clip", "depth": 5}, {"n_critic": 5}),
-        ({"model": "gan", "depth": 5}, {"n_critic": 1}),
+        ({"model": "gan", "depth": 5}, {"n_critic": 1, "augment": "noise"}),  # instance noise from depth 5
+        ({"model": "gan", "depth": 4}, {"augment": "none"}),
         ({"model": "vae"}, {"lr": 2e-3, "batch_size": 32, "ema": None, "augment": None}),
         ({"model": "gan", "lr": 3e-4, "batch_size": 8}, {"lr": 3e-4, "batch_size": 8}),  # explicit values win
     ],
-    ids=["gan", "wgan-gp", "wgan-gp-deep", "wgan-gp-deep-explicit", "wgan-clip", "wgan-clip-deep", "gan-deep", "vae",
+    ids=["gan", "wgan-gp", "wgan-gp-deep", "wgan-gp-deep-explicit", "wgan-clip", "wgan-clip-deep", "gan-deep", "gan-depth-4", "vae",
          "explicit"],
 )
 def test_tuned_recipe_overrides_training_choices_only(values: dict[str, Any], expected: dict[str, Any]) -> None:

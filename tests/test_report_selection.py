@@ -37,3 +37,12 @@ def test_long_runs_leave_the_grid_and_get_their_own_table() -> None:
 def test_a_sweep_without_long_runs_has_an_empty_table() -> None:
     runs = table()
     assert long_run_table(runs[runs.steps < 7000]).empty
+
+
+def test_studies_compare_at_the_grids_budget() -> None:
+    from genmodels.report import lipschitz_runs
+
+    runs = table()
+    runs.loc[len(runs)] = run("wgan", 3, 6000, fid=3.2, is_=8.0)
+    picked = lipschitz_runs(runs)
+    assert list(picked.steps) == [1500]  # the long WGAN run is not compared with weight clipping

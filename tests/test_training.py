@@ -357,6 +357,17 @@ def test_translation_shifts_content_fills_background_and_passes_gradients() -> N
     assert torch.equal(diff_augment(x.detach(), "none"), x.detach())
 
 
+def test_instance_noise_is_gaussian_of_its_sigma_on_every_pixel() -> None:
+    from genmodels.recipes import INSTANCE_NOISE, diff_augment
+
+    torch.manual_seed(0)
+    x = torch.zeros(64, 1, 32, 32)
+    noisy = diff_augment(x, "noise")
+    assert noisy.std().item() == pytest.approx(INSTANCE_NOISE, rel=0.02)
+    assert abs(noisy.mean().item()) < 0.005
+    assert not torch.equal(diff_augment(x, "noise"), noisy)  # fresh noise every call (from the checkpointed RNG)
+
+
 def test_a_crafted_checkpoint_is_refused_without_running_code(tmp_path: Path, mnist5k: ImageSet) -> None:
     """Checkpoints are read with weights_only=True: a pickle that would run a command is refused, naming the file."""
     import os

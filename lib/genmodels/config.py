@@ -30,7 +30,8 @@ PRECISIONS = ("fp32", "bf16")
 DEVICES = ("auto", "cpu", "cuda")  # or "cuda:N", one GPU of several
 RECIPES = ("tuned", "seed")  # see genmodels.recipes
 DEPTHS = range(1, 6)  # layers per module: every stride-2 layer halves 32x32, so depth 5 reaches a 1x1 map
-AUGMENTS = ("none", "translation", "cutout", "translation,cutout")
+# what the critic sees through (genmodels.recipes.diff_augment): DiffAugment transforms, or instance noise
+AUGMENTS = ("none", "translation", "cutout", "translation,cutout", "noise")
 LATENT_PRIORS = ("standard", "gmm")  # where a VAE's sampled latents come from (genmodels.latent_density)
 LOGS = ("none", "tensorboard")  # where training also logs, besides history.csv and samples/ (genmodels.tensorboard_log)
 
@@ -91,7 +92,7 @@ class RunConfig:
     # its ingredients, None = the recipe's value: generator weight averaging and discriminator augmentation
     recipe: str = "tuned"
     ema: float | None = None  # decay of the generator's exponential moving average (0 = off)
-    augment: str | None = None  # DiffAugment policy: none, translation, cutout, translation,cutout
+    augment: str | None = None  # DiffAugment policy (none, translation, cutout, translation,cutout) or instance noise
     # VAE sampling: "standard" decodes z ~ N(0, I); "gmm" a mixture fitted to the training codes (ex-post density)
     latent_prior: str | None = None
     # where and how it runs (not part of the run's identity)

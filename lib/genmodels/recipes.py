@@ -70,7 +70,18 @@ def _cutout(x: torch.Tensor, background: float, ratio: float = 0.5) -> torch.Ten
     return x * keep + background * (1 - keep)
 
 
-_TRANSFORMS = {"translation": _translation, "cutout": _cutout}
+INSTANCE_NOISE = 0.1  # standard deviation, in the [-1, 1] pixel scale
+
+
+def _instance_noise(x: torch.Tensor, background: float) -> torch.Tensor:
+    """Gaussian instance noise on the critic's inputs, real and fake alike (Sonderby et al. 2016; Arjovsky &
+    Bottou 2017): it blurs the two distributions into overlapping ones, so a deep discriminator cannot separate
+    them perfectly in the first steps and leave the generator without a useful gradient. Measured at depth 5
+    (README "Training recipes"): it kept the LSGAN from collapsing in 3 of 3 seeds."""
+    return x + INSTANCE_NOISE * torch.randn_like(x)
+
+
+_TRANSFORMS = {"translation": _translation, "cutout": _cutout, "noise": _instance_noise}
 
 
 # ---------------------------------------------------------------------------------------------- weight averaging

@@ -189,7 +189,8 @@ def draw_figures(trainer: Trainer, test_data: ImageSet | None, folder: Path) -> 
     if grids:
         figures["sample_progression"] = plots.sample_progression(grids)
     if model_spec(c.model).reconstructs and test_data is not None:
-        x = test_data.batch(slice(0, 8), trainer.device)
+        # spread over the split: the offline held-out split is ordered by digit, so its first 8 are all zeros
+        x = test_data.batch(torch.linspace(0, len(test_data) - 1, 8).long(), trainer.device)
         trainer.model.eval()
         with torch.no_grad():
             recon = trainer.model.reconstruct(x)

@@ -74,7 +74,7 @@ def _default_knobs(runs: pd.DataFrame) -> pd.Series:
     return (runs["variant"] == runs["model"].map(dict(DEFAULT_VARIANT))) & (runs["recipe"] == "tuned")
 
 
-def _long(runs: pd.DataFrame) -> pd.Series:
+def is_long(runs: pd.DataFrame) -> pd.Series:
     """Whether each run trains far longer than its model's typical run on its data set."""
     typical = runs.groupby(["model", "dataset"]).steps.transform("median")
     return runs["steps"] > LONG_RUN_FACTOR * typical
@@ -83,13 +83,13 @@ def _long(runs: pd.DataFrame) -> pd.Series:
 def main_runs(runs: pd.DataFrame, all_seeds: bool = False) -> pd.DataFrame:
     """Runs with every model knob at its default and the default (tuned) recipe, at the grid's budget (long runs
     excluded): the depth x z_dim grid. Seed 0 only, unless `all_seeds`."""
-    keep = _default_knobs(runs) & ~_long(runs)
+    keep = _default_knobs(runs) & ~is_long(runs)
     return runs[keep] if all_seeds else runs[keep & (runs["seed"] == 0)]
 
 
 def long_runs(runs: pd.DataFrame) -> pd.DataFrame:
     """Runs at default knobs with a budget of more than `LONG_RUN_FACTOR` times their model's median steps."""
-    return runs[_default_knobs(runs) & _long(runs)]
+    return runs[_default_knobs(runs) & is_long(runs)]
 
 
 def representative(runs: pd.DataFrame, model: str, dataset: str = HEADLINE.dataset, depth: int = HEADLINE.depth,
@@ -154,8 +154,9 @@ def seed_spread(runs: pd.DataFrame, dataset: str = HEADLINE.dataset) -> pd.DataF
 
 
 def kl_labels(runs: pd.DataFrame, dataset: str) -> list[str]:
-    """The KL sweep: runs of the model owning kl_factor that share depth and z_dim with more than one factor."""
-    vae = runs[(runs.model == study_model("kl_factor")) & (runs.dataset == dataset)]
+    """The KL sweep: runs of the model owning kl_factor that share depth and z_dim with more than one factor
+    (at the grid's budget: long runs are no part of any study)."""
+    vae = runs[(runs.model == study_model("kl_factor")) & (runs.dataset == dataset) & ~is_long(runs)]
     groups = vae.groupby(["depth", "z_dim", "seed"])["kl_factor"].nunique()
     if groups.empty or groups.max() < 2:
         return []
@@ -168,7 +169,7 @@ def lipschitz_runs(runs: pd.DataFrame, seed: int | None = 0) -> pd.DataFrame:
     unless `seed` is None), every constraint the sweep ran."""
     h = HEADLINE
     pick = runs[(runs.model == study_model("lipschitz")) & (runs.depth == h.depth) & (runs.z_dim == h.z_dim)
-                & (runs.dataset == h.dataset)]
+                & (runs.dataset == h.dataset) & ~is_long(runs)]
     return pick if seed is None else pick[pick.seed == seed]
 
 

@@ -32,7 +32,8 @@ def model_cases(spec: ModelSpec) -> list[tuple[str, dict[str, Any]]]:
     out = []
     for label, fields in cases:
         if "depth" in fields:
-            label = f"{label}, depth {fields['depth']}-{DEPTHS[-1]}"
+            first, last = fields["depth"], DEPTHS[-1]
+            label = f"{label}, depth {first}" + (f"-{last}" if last > first else "")
         out.append((label, {"model": spec.name, **fields}))
     return out
 
@@ -157,7 +158,7 @@ def optimizer_row(fields: Mapping[str, Any], recipe: str) -> dict[str, Any]:
     return {"recipe": recipe, "optimizer": optimizer.__name__, "lr": f"{settings['lr']:g}",
             "betas": f"({betas[0]:g}, {betas[1]:g})" if betas else "-", "batch": config.batch_size,
             "n_critic": config.n_critic or "-", "G average": f"EMA {config.ema:g}" if config.ema else "-",
-            "augment": config.augment or "-",
+            "critic input": {"none": "-", "noise": "noise 0.1"}.get(config.augment or "none", config.augment),
             # where sampled latents come from: N(0, I), or a mixture fitted to the training codes after training
             "sampled z": {"gmm": "mixture fit", "standard": "N(0, I)"}.get(config.latent_prior or "", "N(0, I)")}
 
@@ -206,7 +207,9 @@ RECIPES_TEXT = (
     "generator's weights, from which every sample is drawn (its batch-norm statistics recomputed), and the "
     "learning rates, batch size and critic steps that measured the most quality per CPU-second (README, "
     "\"Training recipes\"; differentiable augmentation was measured too, and left out because it made both GANs "
-    "worse at these budgets). For the VAE, the tuned recipe draws sampled latents from a 10-component Gaussian "
+    "worse at these budgets). At depth 5 the LSGAN's discriminator sees real and generated images through "
+    "Gaussian instance noise (sigma 0.1; Sonderby et al. 2016), which kept it from collapsing in the first steps. "
+    "For the VAE, the tuned recipe draws sampled latents from a 10-component Gaussian "
     "mixture fitted to the posterior means of the training images after training (\"ex-post density "
     "estimation\", Ghosh et al. 2020) instead of the N(0, I) prior, which leaves regions the encoder never uses; "
     "reconstructions are unchanged. The architectures and losses are the seed's in both.")
