@@ -31,7 +31,7 @@ COLLAPSE_IS = 1.5
 
 # the columns `config_row` fills, in order (then `status`)
 CONFIG_COLUMNS = ("label", "run_dir", "model", "dataset", "depth", "z_dim", "kl_factor", "d_output", "lipschitz",
-                  "seed", "steps", "width", "recipe", "variant", "status")
+                  "seed", "steps", "width", "recipe", "latent_prior", "variant", "status")
 # every column `read_run` fills; present (as NaN) even when no run has finished
 RUN_COLUMNS = ("FID", "KID", "IS", "precision", "recall", "seconds", "images", "train_images", "data_source",
                "fallback", "classifier_hash", "classifier_accuracy", "fake_samples", "real_samples", "test_mse",
@@ -66,7 +66,7 @@ def run_row(config: RunConfig, run_dir: Path, status: store.Status, label: str) 
         "label": label, "run_dir": str(run_dir), "model": c.model, "dataset": c.dataset,
         "depth": c.depth, "z_dim": c.z_dim, "kl_factor": c.kl_factor, "d_output": c.d_output,
         "lipschitz": c.lipschitz, "seed": c.seed, "steps": c.total_steps, "width": c.width,
-        "recipe": c.recipe, "variant": variant(c), "status": status.value,
+        "recipe": c.recipe, "latent_prior": c.latent_prior, "variant": variant(c), "status": status.value,
     }
     if status is store.Status.COMPLETE:
         row.update(read_run(run_dir))

@@ -109,7 +109,9 @@ def generation_section(cap: Captions, study: Study) -> None:
             continue
         folder = Path(run.run_dir) / "figures"
         cap.image(folder / "sample_progression.png", f"{MODEL_NAMES[model]} samples from the fixed noise batch over "
-                  f"training (depth {run.depth}, z_dim {run.z_dim}, {_data()}).")
+                  f"training (depth {run.depth}, z_dim {run.z_dim}, {_data()})."
+                  + (" The latent mixture is refitted for each grid, so one noise vector can fall into another "
+                     "component, and digit, from grid to grid." if run.get("latent_prior") == "gmm" else ""))
         cap.image(folder / "interpolation.png", f"{MODEL_NAMES[model]}: each row decodes an interpolation between "
                   "two random latents: spherical in noise space, or, for a VAE sampling from its fitted mixture, a "
                   "straight line between the two codes.")
