@@ -83,3 +83,18 @@ def test_tuned_vae_samples_through_the_fitted_mixture_and_loads_with_it(tmp_path
 
     standard = Trainer(RunConfig(**TINY, latent_prior="standard"), tmp_path / "std")
     assert standard.sampler() is standard.model
+
+
+def test_latent_space_tools_walk_the_vaes_own_latents(tmp_path: Path) -> None:
+    from genmodels.generate import latent_walk, manifold_grid
+
+    trainer = run_config(RunConfig(**{**TINY, "z_dim": 2}), tmp_path / "z2", evaluate=None).trainer
+    sampler, vae = trainer.sampler(), trainer.model.eval()
+    grid = manifold_grid(sampler, steps=3)
+    assert torch.allclose(grid, manifold_grid(vae, steps=3), atol=1e-6)  # the 2-D latent grid itself
+    z = torch.randn(1, 2, generator=torch.Generator().manual_seed(0))
+    walk = latent_walk(sampler, z, direction=0, steps=3)
+    code = sampler.to_latent(z)
+    expected = code.repeat(3, 1)
+    expected[:, 0] = torch.linspace(-3.0, 3.0, 3)
+    assert torch.allclose(walk, vae.generate(expected), atol=1e-6)

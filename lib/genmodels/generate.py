@@ -47,13 +47,7 @@ def interpolation_path(model: nn.Module, z0: torch.Tensor, z1: torch.Tensor, ste
         device = next(iter(model.buffers())).device
         ends = model.to_latent(torch.stack([z0.flatten(), z1.flatten()]).to(device))
         t = torch.linspace(0, 1, steps, device=device).unsqueeze(1)
-        codes = (1 - t) * ends[0] + t * ends[1]
-        was_training = model.training
-        model.eval()
-        try:
-            return model.decode(codes).float()
-        finally:
-            model.train(was_training)
+        return decode_latents(model, (1 - t) * ends[0] + t * ends[1])
     return generate(model, interpolate(z0, z1, steps).to(_device_of(model)))
 
 
@@ -73,16 +67,33 @@ def interpolation_grid(model: nn.Module, z_dim: int, rows: int = 4, steps: int =
 
 @torch.no_grad()
 def latent_walk(model: nn.Module, z: torch.Tensor, direction: int, span: float = 3.0, steps: int = 9) -> torch.Tensor:
-    """Move one latent coordinate from -span to +span around `z` (1, z_dim)."""
+    """Move one latent coordinate from -span to +span around `z` (1, z_dim). A model sampling through a fitted
+    latent density walks its own latent space, from the code `z` maps to."""
     values = torch.linspace(-span, span, steps, device=z.device)
-    zs = z.repeat(steps, 1)
+    start = model.to_latent(z) if hasattr(model, "to_latent") else z
+    zs = start.repeat(steps, 1)
     zs[:, direction] = values
-    return generate(model, zs)
+    return decode_latents(model, zs)
 
 
 @torch.no_grad()
 def manifold_grid(model: nn.Module, steps: int = 15, span: float = 2.5, device: torch.device | str = "cpu") -> torch.Tensor:
-    """For a 2-D latent: decode a steps x steps grid over [-span, span]^2 (Kingma & Welling 2014, Fig. 4)."""
+    """For a 2-D latent: decode a steps x steps grid over [-span, span]^2 (Kingma & Welling 2014, Fig. 4) of the
+    model's latent space itself, not through a fitted latent density."""
     axis = torch.linspace(span, -span, steps)
     z = torch.stack(torch.meshgrid(axis, -axis, indexing="ij"), dim=-1).flip(-1).reshape(-1, 2)
-    return generate(model, z.to(device))
+    return decode_latents(model, z.to(device))
+
+
+@torch.no_grad()
+def decode_latents(model: nn.Module, latents: torch.Tensor) -> torch.Tensor:
+    """Decode points of the model's latent space: `.decode` where the model samples through a fitted density
+    (its `.generate` would map them through the density first), else `.generate`."""
+    if not hasattr(model, "decode"):
+        return generate(model, latents)
+    was_training = model.training
+    model.eval()
+    try:
+        return model.decode(latents).float()
+    finally:
+        model.train(was_training)
