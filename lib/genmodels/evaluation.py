@@ -25,6 +25,7 @@ from torch import nn
 from .classifier import CLASSIFIER_DATA, FeatureClassifier, get_classifier, summary
 from .config import MIN_METRIC_SAMPLES
 from .data import ImageSet
+from .generate import in_eval_mode
 from .metrics import DEFAULT_K, QualityScorer, reference_scores
 from .registry import model_spec
 from .store import BEST
@@ -38,21 +39,16 @@ def test_reconstruction(model: nn.Module, test_data: ImageSet, device: torch.dev
     """VAE on the test split: `mse` of the posterior-mean reconstruction, and the model's own loss terms
     (`rec`, `kl`, `loss`, with a sampled z as in training), averaged over images."""
     n = min(len(test_data), max_images or len(test_data))
-    was_training = model.training
-    model.eval()
     sums = {"mse": 0.0, "rec": 0.0, "kl": 0.0, "loss": 0.0}
-    try:
-        with torch.random.fork_rng(devices=[]):
-            torch.manual_seed(seed)
-            for start in range(0, n, batch):
-                x = test_data.batch(slice(start, min(n, start + batch)), device)
-                size = x.shape[0]
-                sums["mse"] += F.mse_loss(model.reconstruct(x).float(), x).item() * size
-                terms = model(x)
-                for name in ("rec", "kl", "loss"):
-                    sums[name] += float(terms[name]) * size
-    finally:
-        model.train(was_training)
+    with in_eval_mode(model), torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        for start in range(0, n, batch):
+            x = test_data.batch(slice(start, min(n, start + batch)), device)
+            size = x.shape[0]
+            sums["mse"] += F.mse_loss(model.reconstruct(x).float(), x).item() * size
+            terms = model(x)
+            for name in ("rec", "kl", "loss"):
+                sums[name] += float(terms[name]) * size
     return {**{k: v / n for k, v in sums.items()}, "images": n}
 
 

@@ -2,8 +2,22 @@
 
 from __future__ import annotations
 
+from contextlib import contextmanager
+from typing import Iterator
+
 import torch
 from torch import nn
+
+
+@contextmanager
+def in_eval_mode(model: nn.Module) -> Iterator[nn.Module]:
+    """`model` in eval mode (batch norm on its running statistics) for the block, then back to its own mode."""
+    was_training = model.training
+    model.eval()
+    try:
+        yield model
+    finally:
+        model.train(was_training)
 
 
 @torch.no_grad()
@@ -15,12 +29,8 @@ def sample(model: nn.Module, n: int, z_dim: int, seed: int = 0, device: torch.de
 
 @torch.no_grad()
 def generate(model: nn.Module, z: torch.Tensor, batch: int = 500) -> torch.Tensor:
-    was_training = model.training
-    model.eval()
-    try:
+    with in_eval_mode(model):
         return torch.cat([model.generate(part).float() for part in z.split(batch)])
-    finally:
-        model.train(was_training)
 
 
 def interpolate(z0: torch.Tensor, z1: torch.Tensor, steps: int) -> torch.Tensor:
@@ -91,9 +101,5 @@ def decode_latents(model: nn.Module, latents: torch.Tensor) -> torch.Tensor:
     (its `.generate` would map them through the density first), else `.generate`."""
     if not hasattr(model, "decode"):
         return generate(model, latents)
-    was_training = model.training
-    model.eval()
-    try:
+    with in_eval_mode(model):
         return model.decode(latents).float()
-    finally:
-        model.train(was_training)

@@ -23,6 +23,7 @@ import torch
 from torch import nn
 
 from .data import ImageSet
+from .generate import in_eval_mode
 
 COMPONENTS = 10  # Ghosh et al. 2020 use 10 components on MNIST (one per class, roughly)
 # The fit runs at every sample grid and quality evaluation of a VAE run, so it is kept cheap: measured on one
@@ -91,14 +92,10 @@ class LatentGMM(nn.Module):
 def posterior_means(vae: nn.Module, data: ImageSet, device: torch.device | str = "cpu", n: int = FIT_IMAGES,
                     batch: int = 500) -> torch.Tensor:
     """The encoder's means of the first `n` training images (N, z_dim), in eval mode."""
-    was_training = vae.training
-    vae.eval()
-    try:
-        n = min(n, len(data))
+    n = min(n, len(data))
+    with in_eval_mode(vae):
         return torch.cat([vae.encoder(data.batch(slice(i, min(i + batch, n)), device))[0]
                           for i in range(0, n, batch)])
-    finally:
-        vae.train(was_training)
 
 
 class ExPostSampler(nn.Module):
