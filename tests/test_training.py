@@ -153,6 +153,31 @@ def test_resume_equals_uninterrupted(name: str, tmp_path: Path, mnist5k: ImageSe
     assert_same(disk_a["optimizers"], disk_b["optimizers"], "checkpoint optimizers")
 
 
+@pytest.mark.parametrize("name", list(MODELS))
+def test_multi_tensor_optimizer_steps_match_the_per_parameter_loop(name: str, tmp_path: Path, mnist5k: ImageSet,
+                                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    """make_optimizers asks for foreach (multi-tensor) updates for speed; on CPU they must train exactly what
+    PyTorch's per-parameter loop trains, so results measured before the switch still hold bit for bit."""
+    import genmodels.train as train_module
+
+    fast = train(config(name, steps=6), tmp_path / "a", train_data=mnist5k)
+    assert all(o.defaults["foreach"] is True for o in fast.optimizers.values())
+
+    built = train_module.make_optimizers
+
+    def per_parameter(model: Any, c: RunConfig) -> dict[str, torch.optim.Optimizer]:
+        optimizers = built(model, c)
+        for optimizer in optimizers.values():
+            for group in optimizer.param_groups:
+                group["foreach"] = False
+        return optimizers
+
+    monkeypatch.setattr(train_module, "make_optimizers", per_parameter)
+    slow = train(config(name, steps=6), tmp_path / "b", train_data=mnist5k)
+    assert all(g["foreach"] is False for o in slow.optimizers.values() for g in o.param_groups)
+    assert_same(fast.model.state_dict(), slow.model.state_dict(), "model")
+
+
 class CrashAt:
     """A hook that kills the run at a given step, like a pre-empted job."""
 

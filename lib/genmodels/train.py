@@ -113,7 +113,9 @@ def optimizer_settings(config: RunConfig) -> tuple[type[torch.optim.Optimizer], 
 def make_optimizers(model: nn.Module, config: RunConfig) -> dict[str, torch.optim.Optimizer]:
     """One optimizer over the whole model, or one per network of a model with a critic (alternating updates)."""
     cls, settings = optimizer_settings(config)
-    make: Callable[[Any], torch.optim.Optimizer] = lambda p: cls(p, **settings)
+    # foreach: one multi-tensor update instead of a Python loop over parameters. PyTorch uses it on CUDA already;
+    # on CPU it gives bit-identical weights and takes 15 % less time per Adam step (README "Budgets and timings").
+    make: Callable[[Any], torch.optim.Optimizer] = lambda p: cls(p, **settings, foreach=True)
     if isinstance(model, AdversarialModel):
         return {"critic": make(model.critic.parameters()), "generator": make(model.generator.parameters())}
     return {"model": make(model.parameters())}
