@@ -25,7 +25,7 @@ import torch
 from . import plots, store
 from .config import RunConfig
 from .data import DataError, ImageSet, load_dataset
-from .generate import interpolation_grid
+from .generate import in_eval_mode, interpolation_grid
 from .registry import model_spec
 from .train import BOOKKEEPING_COLUMNS, Hook, Trainer, train
 
@@ -191,10 +191,8 @@ def draw_figures(trainer: Trainer, test_data: ImageSet | None, folder: Path) -> 
     if model_spec(c.model).reconstructs and test_data is not None:
         # spread over the split: the offline held-out split is ordered by digit, so its first 8 are all zeros
         x = test_data.batch(torch.linspace(0, len(test_data) - 1, 8).long(), trainer.device)
-        trainer.model.eval()
-        with torch.no_grad():
+        with in_eval_mode(trainer.model), torch.no_grad():
             recon = trainer.model.reconstruct(x)
-        trainer.model.train()
         figures["reconstructions"] = plots.reconstructions(x, recon)
     paths = {}
     for name, fig in figures.items():
