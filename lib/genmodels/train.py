@@ -13,6 +13,7 @@ import math
 import os
 import random
 import time
+import warnings
 from contextlib import nullcontext
 from pathlib import Path
 from typing import Any, Callable, Protocol
@@ -50,9 +51,15 @@ class CheckpointError(ConfigError):
 
 def read_checkpoint(path: str | os.PathLike[str], map_location: Any = "cpu") -> dict[str, Any]:
     """A checkpoint's contents, loaded with ``weights_only=True``: tensors and plain Python types only, so a
-    crafted file cannot run code. Anything else is refused with one line naming the file."""
+    crafted file cannot run code. Anything else is refused with one line naming the file.
+
+    torch's own warnings are silenced while it reads: a damaged file can start with bytes that look like an
+    unknown pickle protocol, and torch warns about that before failing, which would put a second line (its
+    source path and all) above the one-line error."""
     try:
-        state = torch.load(path, map_location=map_location, weights_only=True)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            state = torch.load(path, map_location=map_location, weights_only=True)
     except Exception as err:  # unpickling errors come in many types
         raise CheckpointError(f"{path} is damaged or not a checkpoint that can be read as plain data "
                               f"({_first_sentence(err)}); {START_OVER}") from None
