@@ -210,9 +210,14 @@ def test_explore_notebook_in_jupyterlab(chromium: Callable[..., Any], jupyterlab
     assert f"{project / 'results' / 'mnist-5k' / 'vae' / 'tiny'}: vae on mnist-5k" in text  # found from notebooks/
 
     # every grid is shown large enough to see a digit
-    sizes = driver.execute_script("return Array.from(document.querySelectorAll('.jp-OutputArea-output img'))"
-                                  ".map(i => [i.naturalWidth, i.getBoundingClientRect().width]);")
-    assert len(sizes) >= 6, sizes  # samples, interpolation, latent walk, manifold, and the two interactive ones
+    def grid_sizes() -> list[list[float]]:
+        return driver.execute_script("return Array.from(document.querySelectorAll('.jp-OutputArea-output img'))"
+                                     ".map(i => [i.naturalWidth, i.getBoundingClientRect().width]);")
+
+    # widget views are built, and images decoded, after the cell has finished: wait for six drawn images
+    # (samples, interpolation, latent walk, manifold, and the two interactive ones)
+    sizes = wait_for(lambda: (s := grid_sizes()) and len(s) >= 6 and all(n > 0 for n, _ in s) and s, 30,
+                     "six drawn images")
     assert all(natural >= 768 and shown >= 512 for natural, shown in sizes), sizes
 
     before = wait_for(lambda: (s := driver.execute_script(INTERACTIVE_IMAGES)) and len(s) == 2 and s, 30,

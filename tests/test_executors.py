@@ -159,8 +159,13 @@ def test_quick_profile_on_dask_matches_the_local_executor(tmp_path: Path) -> Non
 def _kernels_of(pid: int) -> list:
     import psutil
 
-    children = psutil.Process(pid).children(recursive=True)
-    return [p for p in children if "ipykernel" in " ".join(p.cmdline())]
+    def is_kernel(process: psutil.Process) -> bool:
+        try:
+            return "ipykernel" in " ".join(process.cmdline())
+        except psutil.Error:  # a short-lived child that ended between the listing and this look
+            return False
+
+    return [p for p in psutil.Process(pid).children(recursive=True) if is_kernel(p)]
 
 
 @pytest.mark.slow

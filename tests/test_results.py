@@ -65,7 +65,7 @@ def test_frame_of_a_sweep_lists_every_configuration(sweep: tuple[Path, Path]) ->
     assert (done.loc["vae", "FID"], done.loc["gan", "IS"]) == (41.25, 1.2)
     assert (done.loc["vae", "collapsed"], done.loc["gan", "collapsed"]) == (False, True)
     assert done.loc["wgan", "steps"] == 4 and done.loc["gan", "variant"] == "linear output"
-    assert done.loc["vae", "seconds"] > 0
+    assert done.loc["vae", "seconds"] >= 0  # rounded to 0.01 s: a tiny run on a fast machine may show 0.0
     meta = json.loads((Path(done.loc["vae", "run_dir"]) / store.META).read_text())
     assert done.loc["vae", "seconds"] == meta["wall_seconds"]["training"]
 

@@ -14,6 +14,7 @@ import pandas as pd
 import pytest
 import yaml
 
+from genmodels import store
 from genmodels.cli import main
 from genmodels.store import EXECUTED, PARTIAL
 from genmodels.sweep import SweepError, expand, load_sweep, select
@@ -135,7 +136,9 @@ def test_interrupted_sweep_resumes_and_completes_each_run_once(tmp_path: Path) -
         time.sleep(0.2)
     os.killpg(process.pid, signal.SIGKILL)  # the sweep; its kernel notices its parent is gone and exits
     process.wait()
-    time.sleep(3)
+    # its kernel, in a session of its own, may train (and checkpoint) until its parent poller notices, about a
+    # second: read the checkpoint only once the run folder's lock, held by that kernel, is free
+    assert store.lock_is_free(first.run_dir, wait=60), "the orphaned kernel still holds the run after 60 s"
     assert not first.is_complete()
     interrupted_at = torch.load(first.run_dir / "checkpoint.pt", weights_only=True)["step"]
     assert 0 < interrupted_at < steps

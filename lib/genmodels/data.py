@@ -34,6 +34,7 @@ import torch.nn.functional as F
 from torchvision import datasets
 
 from . import registry
+from .store import temporary_beside
 
 SYSTEM_DATA_DIRS = [Path("/usr/share/datasets")]
 MNIST_FILES = {
@@ -372,7 +373,7 @@ def _find_idx(folder: Path, name: str) -> Path | None:
 
 def _copy_maybe_gunzip(source: Path, target: Path, shape: tuple[int, ...]) -> None:
     """Copy an idx file of a system copy into the data root (un-gzipped), checked: a damaged system copy is named."""
-    tmp = target.with_suffix(".part")
+    tmp = temporary_beside(target)
     opener = gzip.open if source.suffix == ".gz" else open
     fix = (f"it was imported from {source}, which is damaged: replace that file or remove its folder from "
            "$GENMODELS_IMPORT")
@@ -398,7 +399,7 @@ def _write_idx(folder: Path, names: tuple[str, str], images: np.ndarray, labels:
         (names[0], struct.pack(">IIII", 0x803, n, h, w), images),
         (names[1], struct.pack(">II", 0x801, n), labels),
     ):
-        tmp = folder / f"{name}.part"
+        tmp = temporary_beside(folder / name)
         tmp.write_bytes(header + payload.astype(np.uint8).tobytes())
         tmp.replace(folder / name)
 

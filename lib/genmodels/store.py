@@ -115,6 +115,12 @@ def find_results_root(start: str | os.PathLike[str] | None = None) -> Path:
 
 
 # ------------------------------------------------------------------ writing
+def temporary_beside(path: Path) -> Path:
+    """A hidden temporary name beside `path`, unique per process and thread: two writers of one file (two sweeps,
+    or a test run beside `make report`, importing the same data) never write into each other's file."""
+    return path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
+
+
 def write_atomic(path: str | os.PathLike[str], write: Callable[[Path], Any]) -> Path:
     """Call ``write(tmp)`` on a temporary file beside `path`, then rename it over `path`.
 
@@ -122,7 +128,7 @@ def write_atomic(path: str | os.PathLike[str], write: Callable[[Path], Any]) -> 
     temporary file is removed (on a full disk, its space is needed) and `path` is untouched; a failed write
     becomes one `OutputError` line naming the file (`genmodels.files.writing`)."""
     path = Path(path)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
+    tmp = temporary_beside(path)
     try:
         with writing(path):
             path.parent.mkdir(parents=True, exist_ok=True)
