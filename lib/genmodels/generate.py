@@ -34,16 +34,21 @@ def generate(model: nn.Module, z: torch.Tensor, batch: int = 500) -> torch.Tenso
 
 
 def interpolate(z0: torch.Tensor, z1: torch.Tensor, steps: int) -> torch.Tensor:
-    """Spherical interpolation (Shoemake 1985; White 2016 for GAN latents): stays in the Gaussian's shell."""
+    """Spherical interpolation (Shoemake 1985; White 2016 for GAN latents): stays in the Gaussian's shell.
+
+    Computed on the latents' own device with no data-dependent branch (no host synchronisation): where slerp is
+    undefined (an end at the origin, which has no direction) or degenerate (nearly parallel ends) the straight
+    line is taken instead, chosen by `torch.where`."""
     z0, z1 = z0.flatten(), z1.flatten()
-    t = torch.linspace(0, 1, steps).unsqueeze(1)
-    if z0.norm() == 0 or z1.norm() == 0:  # the origin (the mean latent) has no direction: a straight line
-        return (1 - t) * z0 + t * z1
-    cos = torch.clamp(torch.dot(z0 / z0.norm(), z1 / z1.norm()), -1.0, 1.0)
+    t = torch.linspace(0, 1, steps, device=z0.device, dtype=z0.dtype).unsqueeze(1)  # (steps, 1)
+    line = (1 - t) * z0 + t * z1
+    n0, n1 = z0.norm(), z1.norm()
+    cos = torch.clamp(torch.dot(z0, z1) / (n0 * n1).clamp_min(torch.finfo(z0.dtype).tiny), -1.0, 1.0)
     omega = torch.acos(cos)
-    if omega.abs() < 1e-4:  # (nearly) parallel: slerp degenerates to lerp
-        return (1 - t) * z0 + t * z1
-    return (torch.sin((1 - t) * omega) * z0 + torch.sin(t * omega) * z1) / torch.sin(omega)
+    sin = torch.sin(omega)
+    arc = (torch.sin((1 - t) * omega) * z0 + torch.sin(t * omega) * z1) / torch.where(sin == 0, torch.ones_like(sin), sin)
+    degenerate = (n0 == 0) | (n1 == 0) | (omega.abs() < 1e-4)
+    return torch.where(degenerate, line, arc)
 
 
 @torch.no_grad()
@@ -90,9 +95,9 @@ def latent_walk(model: nn.Module, z: torch.Tensor, direction: int, span: float =
 def manifold_grid(model: nn.Module, steps: int = 15, span: float = 2.5, device: torch.device | str = "cpu") -> torch.Tensor:
     """For a 2-D latent: decode a steps x steps grid over [-span, span]^2 (Kingma & Welling 2014, Fig. 4) of the
     model's latent space itself, not through a fitted latent density."""
-    axis = torch.linspace(span, -span, steps)
+    axis = torch.linspace(span, -span, steps, device=device)
     z = torch.stack(torch.meshgrid(axis, -axis, indexing="ij"), dim=-1).flip(-1).reshape(-1, 2)
-    return decode_latents(model, z.to(device))
+    return decode_latents(model, z)
 
 
 @torch.no_grad()
