@@ -3,7 +3,7 @@
 Run: `.venv/bin/python bench/cuda_check.py [--out results/cuda-check] [--steps 600]`. It
 
 1. trains each model (VAE, LSGAN, WGAN-GP) at depth 3, width 64 with ``device="auto"`` through
-   `genmodels.run.run_config` (training, quality metrics on the GPU, figures, run folder) and checks that the
+   `genmodels.runs.run.run_config` (training, quality metrics on the GPU, figures, run folder) and checks that the
    run recorded the CUDA device;
 2. times the first configurations of ``configs/full.yaml`` (width 64) for `--time-steps` steps each and
    projects the time of their 10,000-step budget.
@@ -33,10 +33,10 @@ def main() -> int:
         print("no CUDA device: nothing to check here (device='auto' trains on the CPU)")
         return 0
 
-    from genmodels.config import RunConfig
-    from genmodels.run import run_config
-    from genmodels.sweep import default_jobs, load_sweep
-    from genmodels.train import Trainer
+    from genmodels.core.config import RunConfig
+    from genmodels.runs.run import run_config
+    from genmodels.runs.sweep import default_jobs, load_sweep
+    from genmodels.training.loop import Trainer
 
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)

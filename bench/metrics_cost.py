@@ -23,11 +23,11 @@ import torch
 
 os.environ.setdefault("GENMODELS_OFFLINE", "1")
 
-from genmodels.classifier import FeatureClassifier, classifier_dir, get_classifier, load_metadata  # noqa: E402
-from genmodels.config import RunConfig  # noqa: E402
+from genmodels.quality.classifier import FeatureClassifier, classifier_dir, get_classifier, load_metadata  # noqa: E402
+from genmodels.core.config import RunConfig  # noqa: E402
 from genmodels.data import DataError, load_dataset  # noqa: E402
-from genmodels.generate import sample  # noqa: E402
-from genmodels.metrics import QualityScorer  # noqa: E402
+from genmodels.training.generate import sample  # noqa: E402
+from genmodels.quality.metrics import QualityScorer  # noqa: E402
 from genmodels.models import build_model  # noqa: E402
 
 

@@ -23,9 +23,9 @@ def train_once(args: tuple[dict[str, Any], int]) -> float:
 
     config_fields, threads = args
     torch.set_num_threads(threads)
-    from genmodels.config import RunConfig
+    from genmodels.core.config import RunConfig
     from genmodels.data import load_dataset
-    from genmodels.train import Trainer
+    from genmodels.training.loop import Trainer
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")

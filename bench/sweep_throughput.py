@@ -65,7 +65,7 @@ def main() -> None:
     work = Path(tempfile.mkdtemp(prefix="genmodels-sweep-bench-"))
     env = {**os.environ, "GENMODELS_CLASSIFIERS": str(work / "classifiers")}
     sweep = sweep_file(work, args.steps)
-    subprocess.run([sys.executable, "-c", "from genmodels.classifier import get_classifier; get_classifier('mnist')"],
+    subprocess.run([sys.executable, "-c", "from genmodels.quality.classifier import get_classifier; get_classifier('mnist')"],
                    env=env, check=True, capture_output=True)
     times: dict[str, list[float]] = {way: [] for way in WAYS}
     for repeat in range(args.repeats):

@@ -13,10 +13,10 @@ import time
 
 import torch
 
-from genmodels.config import RunConfig
+from genmodels.core.config import RunConfig
 from genmodels.data import BatchStream, ImageSet
 from genmodels.models import AdversarialModel, build_model
-from genmodels.train import _autocast, adversarial_step, make_optimizers, vae_step
+from genmodels.training.loop import _autocast, adversarial_step, make_optimizers, vae_step
 
 
 def make_step(config: RunConfig, data: ImageSet):  # type: ignore[no-untyped-def]

@@ -3,7 +3,7 @@
 Run: `.venv/bin/python bench/time_to_quality.py` (about 20 minutes on 2 cores with the defaults). For each
 family (LSGAN, WGAN-GP, VAE) at depth 3, width 16, z_dim 100, every (recipe, seed) run trains on one thread, two
 runs at a time (`--jobs`), on the MNIST training split this machine has, for the same number of real images
-whatever the recipe, and measures this project's FID and Inception Score (genmodels.metrics, on its own MNIST
+whatever the recipe, and measures this project's FID and Inception Score (genmodels.quality.metrics, on its own MNIST
 classifier against the held-out reference) `--evals` times.
 Training seconds exclude the evaluations. It prints, per family and recipe, the median and range over seeds
 of the final FID and IS, and the time-to-quality ratio: the CPU-seconds the seed recipe needs to first reach
@@ -49,10 +49,10 @@ def one_run(job: dict[str, Any]) -> dict[str, Any]:
     import torch
 
     torch.set_num_threads(1)
-    from genmodels.config import RunConfig
+    from genmodels.core.config import RunConfig
     from genmodels.data import load_dataset
-    from genmodels.evaluation import Evaluator
-    from genmodels.train import Trainer
+    from genmodels.quality.evaluation import Evaluator
+    from genmodels.training.loop import Trainer
 
     config = RunConfig(**job["config"])
     import warnings
@@ -169,8 +169,8 @@ def main() -> None:
     results_root = os.environ.get("GENMODELS_RESULTS", "results")
 
     # the classifier is trained (or loaded) once, before the workers start
-    from genmodels.config import RunConfig
-    from genmodels.evaluation import Evaluator
+    from genmodels.core.config import RunConfig
+    from genmodels.quality.evaluation import Evaluator
 
     Evaluator(results_root).classifier("mnist")
 

@@ -29,7 +29,7 @@ def classifier_cache() -> Path:
     classifier trains once (about a minute) and every test and test sweep of later sessions reuses it."""
     import hashlib
 
-    source = ROOT / "lib" / "genmodels" / "classifier.py"
+    source = ROOT / "lib" / "genmodels" / "quality" / "classifier.py"
     return ROOT / "results" / ".test-cache" / hashlib.sha256(source.read_bytes()).hexdigest()[:10]
 
 

@@ -26,7 +26,7 @@ import torch
 
 import genmodels.data as data_module
 from genmodels.cli import main
-from genmodels.config import MAX_SEED, MIN_METRIC_SAMPLES, RunConfig
+from genmodels.core.config import MAX_SEED, MIN_METRIC_SAMPLES, RunConfig
 from genmodels.data import load_dataset
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -409,8 +409,8 @@ def test_resume_without_checkpoint_says_it_starts_over(env: Env, capsys: pytest.
 
 
 def test_a_failed_write_leaves_no_partial_file_and_keeps_the_old_one(tmp_path: Path) -> None:
-    from genmodels.files import OutputError
-    from genmodels.store import write_atomic as atomic_write
+    from genmodels.core.files import OutputError
+    from genmodels.core.store import write_atomic as atomic_write
 
     path = tmp_path / "checkpoint.pt"
     path.write_text("previous")
@@ -448,9 +448,9 @@ def test_limits_allow_every_real_configuration() -> None:
     """The size limit admits the largest real networks; the metric minimum is what the metrics need."""
     import inspect
 
-    from genmodels.metrics import DEFAULT_K, QualityScorer
+    from genmodels.quality.metrics import DEFAULT_K, QualityScorer
 
-    from genmodels.config import MAX_PARAMETERS, SAFE_SIZES
+    from genmodels.core.config import MAX_PARAMETERS, SAFE_SIZES
     from genmodels.models import parameter_count
 
     for model, lipschitz in (("vae", None), ("gan", None), ("wgan", "gp"), ("wgan", "clip")):
@@ -465,7 +465,7 @@ def test_limits_allow_every_real_configuration() -> None:
 
 def test_yaml_merge_keys_and_small_aliases_still_load(tmp_path: Path) -> None:
     """The safe loader refuses bombs and duplicate keys, not ordinary anchors: a merged block may override a key."""
-    from genmodels.sweep import load_sweep
+    from genmodels.runs.sweep import load_sweep
 
     path = tmp_path / "s.yaml"
     path.write_text("defaults: {width: 8}\ngrid:\n  - &vae {model: vae, depth: 2}\n  - {<<: *vae, depth: 3}\n")

@@ -25,9 +25,9 @@ from typing import Any, Callable, Iterator
 
 import pytest
 
-from genmodels import store
-from genmodels.config import RunConfig
-from genmodels.run import run_config
+from genmodels.core import store
+from genmodels.core.config import RunConfig
+from genmodels.runs.run import run_config
 
 ROOT = Path(__file__).resolve().parents[1]
 CHROMIUM = next(filter(None, map(shutil.which, ("chromium", "chromium-browser", "google-chrome"))), None)

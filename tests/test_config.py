@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from genmodels.cli import main
-from genmodels.config import ConfigError, RunConfig
+from genmodels.core.config import ConfigError, RunConfig
 
 # (config values, fragments the message must contain: the field and what is allowed)
 BAD_CONFIGS: list[tuple[dict[str, Any], list[str]]] = [
@@ -151,7 +151,7 @@ def test_resolved_optimizer_settings_reach_the_optimizers() -> None:
     import torch
 
     from genmodels.models import build_model
-    from genmodels.train import make_optimizers
+    from genmodels.training.loop import make_optimizers
 
     for values, kind, lr, betas in [
         ({"model": "gan"}, torch.optim.Adam, 2e-4, (0.5, 0.999)),
@@ -194,7 +194,7 @@ def test_config_hash_is_fixed_across_processes() -> None:
     import subprocess
     import sys
 
-    code = "from genmodels.config import RunConfig; print(RunConfig(model='gan', depth=2).config_hash())"
+    code = "from genmodels.core.config import RunConfig; print(RunConfig(model='gan', depth=2).config_hash())"
     other = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip()
     assert other == RunConfig(model="gan", depth=2).config_hash()
 

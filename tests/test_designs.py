@@ -7,11 +7,11 @@ import pytest
 import torch
 from torch import nn
 
-from genmodels.config import RECIPES, RunConfig
+from genmodels.core.config import RECIPES, RunConfig
 from genmodels.models import build_model
-from genmodels.registry import model_spec
+from genmodels.core.registry import model_spec
 from genmodels.report import designs
-from genmodels.train import make_optimizers
+from genmodels.training.loop import make_optimizers
 
 
 def _leaves(module: nn.Module) -> list[nn.Module]:

@@ -13,9 +13,9 @@ import torch
 
 from genmodels import RunConfig
 from genmodels.models import build_model
-from genmodels.generate import (decode_latents, generate, interpolate, interpolation_grid, interpolation_path,
+from genmodels.training.generate import (decode_latents, generate, interpolate, interpolation_grid, interpolation_path,
                                 latent_walk, manifold_grid, sample)
-from genmodels.latent_density import ExPostSampler, LatentGMM
+from genmodels.training.latent_density import ExPostSampler, LatentGMM
 
 META = torch.device("meta")
 

@@ -16,11 +16,11 @@ import pandas as pd
 import pytest
 import yaml
 
-from genmodels import store
+from genmodels.core import store
 from genmodels.cli import main
-from genmodels.execute import error_text
-from genmodels.files import OutputError
-from genmodels.sweep import load_sweep
+from genmodels.runs.execute import error_text
+from genmodels.core.files import OutputError
+from genmodels.runs.sweep import load_sweep
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -74,7 +74,7 @@ def test_a_dead_kernel_is_summarised_by_its_own_line() -> None:
 def test_a_folder_lock_excludes_other_processes_and_dies_with_its_holder(tmp_path: Path) -> None:
     holder = subprocess.Popen([sys.executable, "-c", textwrap.dedent(f"""
         import sys, time
-        from genmodels import store
+        from genmodels.core import store
         with store.folder_lock({str(tmp_path)!r}):
             print("held", flush=True)
             time.sleep(120)
@@ -266,7 +266,7 @@ def test_a_killed_kernel_is_summarised_by_its_own_line_and_the_run_resumes(tmp_p
 
 def test_kernels_do_not_inherit_dasks_malloc_trimming(monkeypatch: pytest.MonkeyPatch) -> None:
     """Dask's nanny sets MALLOC_TRIM_THRESHOLD_ in its workers; in a training kernel it cost 1.75x the time."""
-    from genmodels.execute import kernel_environment
+    from genmodels.runs.execute import kernel_environment
 
     monkeypatch.setenv("MALLOC_TRIM_THRESHOLD_", "65536")
     monkeypatch.setenv("GENMODELS_SOMETHING", "kept")

@@ -11,7 +11,9 @@ import pytest
 import torch
 from PIL import Image
 
-from genmodels import plots, store
+from genmodels import plots
+
+from genmodels.core import store
 from genmodels.explore import newest_run
 
 

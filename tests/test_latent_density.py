@@ -1,4 +1,4 @@
-"""The VAE's ex-post latent density (genmodels.latent_density): exact mixture sampling from standard-normal noise,
+"""The VAE's ex-post latent density (genmodels.training.latent_density): exact mixture sampling from standard-normal noise,
 what the tuned recipe's VAE samples from, and that it travels with the run's checkpoints."""
 
 from __future__ import annotations
@@ -9,11 +9,11 @@ from typing import Any
 import pytest
 import torch
 
-from genmodels.config import ConfigError, RunConfig
-from genmodels.latent_density import ExPostSampler, LatentGMM
-from genmodels.run import run_config
-from genmodels.trained import load_run
-from genmodels.train import Trainer
+from genmodels.core.config import ConfigError, RunConfig
+from genmodels.training.latent_density import ExPostSampler, LatentGMM
+from genmodels.runs.run import run_config
+from genmodels.runs.trained import load_run
+from genmodels.training.loop import Trainer
 
 TINY: dict[str, Any] = dict(model="vae", dataset="mnist-5k", depth=1, z_dim=4, width=8, batch_size=8, steps=12,
                             n_train=64, sample_every=0, checkpoint_every=0, metric_samples=0, progress=False,
@@ -86,7 +86,7 @@ def test_tuned_vae_samples_through_the_fitted_mixture_and_loads_with_it(tmp_path
 
 
 def test_latent_space_tools_walk_the_vaes_own_latents(tmp_path: Path) -> None:
-    from genmodels.generate import latent_walk, manifold_grid
+    from genmodels.training.generate import latent_walk, manifold_grid
 
     trainer = run_config(RunConfig(**{**TINY, "z_dim": 2}), tmp_path / "z2", evaluate=None).trainer
     sampler, vae = trainer.sampler(), trainer.model.eval()

@@ -9,7 +9,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from genmodels.mathml import UNRENDERED, OfflineHTMLExporter, latex_to_mathml
+from genmodels.report.mathml import UNRENDERED, OfflineHTMLExporter, latex_to_mathml
 
 ROOT = Path(__file__).resolve().parents[1]
 INLINE_MATH = re.compile(r"(?<![$\\])\$(?!\$)(.+?)(?<![$\\])\$")

@@ -22,10 +22,10 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from genmodels.classifier import (ClassifierError, FeatureClassifier, TrainSettings, classifier_dir, get_classifier,
+from genmodels.quality.classifier import (ClassifierError, FeatureClassifier, TrainSettings, classifier_dir, get_classifier,
                                   random_affine, random_shift)
-from genmodels.evaluation import Evaluator, default_evaluator
-from genmodels.metrics import (ClassifierFeatures, QualityScorer, evaluate_images, inception_score, precision_recall,
+from genmodels.quality.evaluation import Evaluator, default_evaluator
+from genmodels.quality.metrics import (ClassifierFeatures, QualityScorer, evaluate_images, inception_score, precision_recall,
                                reference_scores)
 
 def _reference_size() -> int:
@@ -302,8 +302,8 @@ def test_evaluate_images_matches_scorer(mnist_classifier, halves, real_scores) -
 # ---------------------------------------------------------------------------------------------- runs
 @pytest.mark.slow
 def test_evaluator_hook_curve_best_checkpoint_and_resume(mnist_classifier, classifier_root, tmp_path) -> None:
-    from genmodels.config import RunConfig
-    from genmodels.run import run_config
+    from genmodels.core.config import RunConfig
+    from genmodels.runs.run import run_config
 
     config = RunConfig(model="gan", dataset="mnist-5k", n_train=256, depth=2, width=8, z_dim=8, batch_size=32,
                        steps=4, metrics_every=2, metric_samples=200, sample_every=0, checkpoint_every=2,
@@ -350,9 +350,9 @@ def test_resume_with_metrics_on_is_bit_exact(mnist_classifier, classifier_root, 
     first evaluation, whose initialisation drew from torch's global RNG, and every later step diverged."""
     from test_training import CrashAt, assert_same_run, without_seconds
 
-    from genmodels.config import MIN_METRIC_SAMPLES, RunConfig
+    from genmodels.core.config import MIN_METRIC_SAMPLES, RunConfig
     from genmodels.data import load_dataset
-    from genmodels.train import CHECKPOINT, train
+    from genmodels.training.loop import CHECKPOINT, train
 
     config = RunConfig(model="gan", dataset="mnist-5k", n_train=128, depth=1, width=8, z_dim=8, batch_size=8,
                        steps=10, metrics_every=2, metric_samples=MIN_METRIC_SAMPLES, sample_every=0,
@@ -376,8 +376,8 @@ def test_resume_with_metrics_on_is_bit_exact(mnist_classifier, classifier_root, 
 
 @pytest.mark.slow
 def test_vae_final_metrics_include_test_reconstruction(classifier_root, tmp_path) -> None:
-    from genmodels.config import RunConfig
-    from genmodels.run import run_config
+    from genmodels.core.config import RunConfig
+    from genmodels.runs.run import run_config
 
     config = RunConfig(model="vae", dataset="mnist-5k", n_train=256, depth=2, width=8, z_dim=8, batch_size=32,
                        steps=3, metric_samples=100, sample_every=0, checkpoint_every=0, progress=False)
@@ -391,7 +391,7 @@ def test_vae_final_metrics_include_test_reconstruction(classifier_root, tmp_path
 
 
 def test_without_test_split_or_samples() -> None:
-    from genmodels.config import RunConfig
+    from genmodels.core.config import RunConfig
 
     evaluator = Evaluator("unused")
     trainer = SimpleNamespace(config=RunConfig(), extra_state={})
@@ -434,8 +434,8 @@ def test_run_with_the_official_files_hidden_is_scored_on_the_held_out_split(tmp_
     """A fresh machine offline, no $GENMODELS_IMPORT, no system copy: a run still gets quality metrics, measured on
     the 5k subset's held-out 1,000 images, and meta.json, metrics.json and the classifier say so."""
     from genmodels import data as data_module
-    from genmodels.config import RunConfig
-    from genmodels.run import run_config
+    from genmodels.core.config import RunConfig
+    from genmodels.runs.run import run_config
 
     empty = tmp_path / "no-imports"
     empty.mkdir()

@@ -13,7 +13,7 @@ import pytest
 import torch
 from torch import nn
 
-from genmodels.config import RunConfig
+from genmodels.core.config import RunConfig
 from genmodels.models import GAN, VAE, WGAN, AdversarialModel, build_model
 
 WIDTH = 8

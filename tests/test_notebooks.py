@@ -11,9 +11,9 @@ import nbformat
 import papermill as pm
 import pytest
 
-from genmodels.config import config_fields
-from genmodels.run import run_config
-from genmodels.config import RunConfig
+from genmodels.core.config import config_fields
+from genmodels.runs.run import run_config
+from genmodels.core.config import RunConfig
 
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = ROOT / "notebooks"

@@ -1,4 +1,4 @@
-"""The model and data set registries (genmodels.registry): a model added with one `register_model` call and
+"""The model and data set registries (genmodels.core.registry): a model added with one `register_model` call and
 no edit to the library is valid, trains, is scored, and shows up in results and report rows; the facts the
 results and the report print are the registry's.
 
@@ -20,9 +20,11 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from genmodels import registry, report
-from genmodels.config import ConfigError, RunConfig
-from genmodels.registry import ModelSpec
+from genmodels import report
+
+from genmodels.core import registry
+from genmodels.core.config import ConfigError, RunConfig, default_variant
+from genmodels.core.registry import ModelSpec
 
 TOY = "hinge"
 
@@ -72,8 +74,8 @@ def hinge_gan() -> Iterator[ModelSpec]:
 
 
 def _untrained_evaluator(results_root: Path) -> Any:
-    from genmodels.classifier import FeatureClassifier
-    from genmodels.evaluation import Evaluator
+    from genmodels.quality.classifier import FeatureClassifier
+    from genmodels.quality.evaluation import Evaluator
 
     class UntrainedEvaluator(Evaluator):
         """Scores with a seeded, untrained feature extractor instead of the cached trained classifier."""
@@ -90,8 +92,8 @@ def _untrained_evaluator(results_root: Path) -> Any:
 def test_toy_model_trains_scores_and_reaches_results_and_report_rows(hinge_gan: ModelSpec, tmp_path: Path,
                                                                     single_thread: None) -> None:
     from genmodels import plots
-    from genmodels.results import results_frame
-    from genmodels.run import run_config
+    from genmodels.runs.results import results_frame
+    from genmodels.runs.run import run_config
 
     config = RunConfig(model=TOY, dataset="mnist-5k", depth=1, z_dim=4, width=8, batch_size=8, steps=4,
                        n_train=64, sample_every=0, checkpoint_every=0, metric_samples=200, progress=False,
@@ -150,12 +152,12 @@ def test_registering_a_taken_name_is_an_error() -> None:
 # ------------------------------------------------------------------ the facts others print are the registry's
 @pytest.mark.parametrize("model", ["vae", "gan", "wgan"])
 def test_results_and_report_facts_agree_with_the_registry(model: str) -> None:
-    from genmodels.results import variant
+    from genmodels.runs.results import variant
 
     spec = registry.model_spec(model)
     assert report.MODEL_NAMES[model] == spec.display_name
     default = RunConfig(model=model).resolved()
-    assert variant(default) == report.DEFAULT_VARIANT[model] == spec.default_variant
+    assert variant(default) == report.DEFAULT_VARIANT[model] == default_variant(model)
     assert list(report.MODEL_NAMES) == list(registry.MODELS)
 
 
@@ -185,7 +187,7 @@ def test_built_models_carry_the_resolved_defaults(model: str) -> None:
 
 @pytest.mark.parametrize("dataset", list(registry.DATASETS))
 def test_dataset_facts_are_the_registry_s(dataset: str) -> None:
-    from genmodels.classifier import CLASSIFIER_DATA
+    from genmodels.quality.classifier import CLASSIFIER_DATA
     from genmodels.models import DATASET_CHANNELS, build_model
 
     spec = registry.dataset_spec(dataset)
@@ -197,7 +199,7 @@ def test_dataset_facts_are_the_registry_s(dataset: str) -> None:
 def test_readme_registration_snippet_runs(tmp_path: Path, single_thread: None) -> None:
     """README "Adding a model or data set": its Python block runs as printed, and the model it adds trains."""
     import genmodels
-    from genmodels.train import Trainer
+    from genmodels.training.loop import Trainer
 
     readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
     code = readme.split("## Adding a model or data set", 1)[1].split("```python\n", 1)[1].split("```", 1)[0]

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from genmodels.registry import DEFAULT_VARIANT
+from genmodels.core.config import DEFAULT_VARIANT
 from genmodels.report import long_run_table, long_runs, main_runs
 
 

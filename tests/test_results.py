@@ -19,11 +19,11 @@ import pytest
 import yaml
 
 import genmodels
-from genmodels import store
+from genmodels.core import store
 from genmodels.cli import main
-from genmodels.results import SUMMARY_COLUMNS, results_frame
-from genmodels.run import run_config
-from genmodels.sweep import load_sweep
+from genmodels.runs.results import SUMMARY_COLUMNS, results_frame
+from genmodels.runs.run import run_config
+from genmodels.runs.sweep import load_sweep
 
 SWEEP = {
     "name": "tiny",

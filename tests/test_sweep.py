@@ -14,10 +14,10 @@ import pandas as pd
 import pytest
 import yaml
 
-from genmodels import store
+from genmodels.core import store
 from genmodels.cli import main
-from genmodels.store import EXECUTED, PARTIAL
-from genmodels.sweep import SweepError, expand, load_sweep, select
+from genmodels.core.store import EXECUTED, PARTIAL
+from genmodels.runs.sweep import SweepError, expand, load_sweep, select
 
 ROOT = Path(__file__).resolve().parents[1]
 TINY = {"dataset": "mnist-5k", "width": 8, "batch_size": 16, "n_train": 256, "sample_every": 0,

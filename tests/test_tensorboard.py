@@ -13,10 +13,10 @@ from typing import Any
 
 import pytest
 
-from genmodels import store
+from genmodels.core import store
 from genmodels.cli import main
-from genmodels.config import ConfigError, RunConfig
-from genmodels.train import train
+from genmodels.core.config import ConfigError, RunConfig
+from genmodels.training.loop import train
 
 TINY: dict[str, Any] = dict(model="gan", dataset="mnist-5k", depth=1, z_dim=4, width=8, batch_size=8, n_train=64,
                             sample_every=5, checkpoint_every=0, metric_samples=0, progress=False, device="cpu",
@@ -36,7 +36,7 @@ def events(run_dir: Path) -> Any:
 
 
 class FakeQuality:
-    """Adds a quality point every 4 steps, as genmodels.evaluation.QualityHook does (without its classifier)."""
+    """Adds a quality point every 4 steps, as genmodels.quality.evaluation.QualityHook does (without its classifier)."""
 
     def on_step(self, trainer: Any) -> None:
         if trainer.step % 4 == 0:
@@ -87,7 +87,7 @@ def test_resumed_run_logs_each_step_once(tmp_path: Path) -> None:
 
 @needs_tensorboard
 def test_run_config_logs_the_final_scores(tmp_path: Path) -> None:
-    from genmodels.tensorboard_log import log_final
+    from genmodels.training.tensorboard_log import log_final
 
     log_final(tmp_path, 30, {"quality": {"fid": 12.5, "inception_score_mean": 7.25, "precision": float("nan")},
                              "test_reconstruction": {"mse": 0.0625}})

@@ -19,11 +19,11 @@ import pytest
 import torch
 
 import genmodels
-from genmodels import store
+from genmodels.core import store
 from genmodels.cli import main
-from genmodels.config import RunConfig
-from genmodels.run import run_config
-from genmodels.trained import RunError, TrainedRun, load_run
+from genmodels.core.config import RunConfig
+from genmodels.runs.run import run_config
+from genmodels.runs.trained import RunError, TrainedRun, load_run
 
 TINY: dict[str, Any] = dict(dataset="mnist-5k", depth=1, z_dim=4, width=8, batch_size=8, steps=12, n_train=64,
                             sample_every=0, checkpoint_every=0, metric_samples=0, progress=False, device="cpu")
@@ -78,13 +78,13 @@ def test_load_run_samples_in_range_and_by_seed(runs: dict[str, Path], family: st
 @pytest.mark.parametrize("family", list(FAMILIES))
 def test_loaded_model_is_the_trained_one(runs: dict[str, Path], family: str) -> None:
     """Samples drawn from the loaded model are those the trainer itself draws for the same latents."""
-    from genmodels.train import Trainer
+    from genmodels.training.loop import Trainer
 
     run = load_run(runs[family])
     trainer = Trainer(run.config, runs[family])
     trainer.load_checkpoint(runs[family] / store.CHECKPOINT)
     z = torch.randn(6, 4, generator=torch.Generator().manual_seed(0))
-    from genmodels.generate import generate
+    from genmodels.training.generate import generate
 
     assert torch.allclose(trainer.samples(z), generate(run.model, z), atol=1e-6)
 
@@ -113,7 +113,7 @@ def test_interpolate(runs: dict[str, Path]) -> None:
     assert run.interpolate(steps=5, rows=3).shape == (15, 1, 32, 32)
     z0, z1 = torch.zeros(4), torch.ones(4)
     ends = run.interpolate(steps=3, z0=z0, z1=z1)
-    from genmodels.generate import generate
+    from genmodels.training.generate import generate
 
     assert torch.allclose(ends[[0, -1]], generate(run.model, torch.stack([z0, z1])), atol=1e-5)
     with pytest.raises(RunError, match="z_dim=4"):
@@ -159,7 +159,7 @@ def test_import_genmodels_stays_light() -> None:
     code = "import sys, genmodels; heavy = [m for m in ('torch', 'pandas') if m in sys.modules]; assert not heavy, heavy"
     subprocess.run([sys.executable, "-c", code], check=True)
     assert genmodels.load_run is load_run and "load_run" in dir(genmodels)
-    assert genmodels.results_frame.__module__ == "genmodels.results"
+    assert genmodels.results_frame.__module__ == "genmodels.runs.results"
     with pytest.raises(AttributeError):
         genmodels.no_such_name
 

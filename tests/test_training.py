@@ -13,10 +13,10 @@ from typing import Any
 import pytest
 import torch
 
-from genmodels.config import ConfigError, RunConfig
+from genmodels.core.config import ConfigError, RunConfig
 from genmodels.data import ImageSet, load_dataset
 from genmodels.models import VAE
-from genmodels.train import CHECKPOINT, HISTORY, Trainer, TrainingDiverged, resolve_device, train
+from genmodels.training.loop import CHECKPOINT, HISTORY, Trainer, TrainingDiverged, resolve_device, train
 
 TINY: dict[str, Any] = {"dataset": "mnist-5k", "width": 8, "depth": 2, "z_dim": 8, "batch_size": 8,
                         "n_train": 64, "progress": False, "sample_every": 0}
@@ -158,7 +158,7 @@ def test_multi_tensor_optimizer_steps_match_the_per_parameter_loop(name: str, tm
                                                                      monkeypatch: pytest.MonkeyPatch) -> None:
     """make_optimizers asks for foreach (multi-tensor) updates for speed; on CPU they must train exactly what
     PyTorch's per-parameter loop trains, so results measured before the switch still hold bit for bit."""
-    import genmodels.train as train_module
+    import genmodels.training.loop as train_module
 
     fast = train(config(name, steps=6), tmp_path / "a", train_data=mnist5k)
     assert all(o.defaults["foreach"] is True for o in fast.optimizers.values())
@@ -318,7 +318,7 @@ def test_each_recipe_trains(name: str, recipe: str, tmp_path: Path, mnist5k: Ima
 def test_tuned_recipe_samples_from_the_averaged_generator(tmp_path: Path, mnist5k: ImageSet) -> None:
     """The EMA weights differ from the raw ones, and samples (grids, metrics) are drawn from them, with
     batch-norm statistics recomputed for the averaged weights."""
-    from genmodels.generate import sample
+    from genmodels.training.generate import sample
 
     trainer = train(config("gan", steps=30, recipe="tuned"), tmp_path, train_data=mnist5k)
     raw = dict(trainer.model.generator.named_parameters())
@@ -348,7 +348,7 @@ def test_seed_recipe_samples_from_the_raw_generator(tmp_path: Path, mnist5k: Ima
 
 def test_average_starts_as_a_copy_and_warms_up() -> None:
     """First update copies the weights; the decay is min(decay, (1 + n) / (10 + n)), so early updates move it far."""
-    from genmodels.recipes import GeneratorEMA
+    from genmodels.training.recipes import GeneratorEMA
 
     net = torch.nn.Linear(2, 2)
     ema = GeneratorEMA(net, decay=0.999, z_dim=2)
@@ -362,7 +362,7 @@ def test_average_starts_as_a_copy_and_warms_up() -> None:
 
 
 def test_translation_shifts_content_fills_background_and_passes_gradients() -> None:
-    from genmodels.recipes import diff_augment
+    from genmodels.models.augment import diff_augment
 
     torch.manual_seed(0)
     x = torch.full((64, 1, 32, 32), -1.0)
@@ -383,7 +383,7 @@ def test_translation_shifts_content_fills_background_and_passes_gradients() -> N
 
 
 def test_instance_noise_is_gaussian_of_its_sigma_on_every_pixel() -> None:
-    from genmodels.recipes import INSTANCE_NOISE, diff_augment
+    from genmodels.models.augment import INSTANCE_NOISE, diff_augment
 
     torch.manual_seed(0)
     x = torch.zeros(64, 1, 32, 32)
@@ -397,7 +397,7 @@ def test_a_crafted_checkpoint_is_refused_without_running_code(tmp_path: Path, mn
     """Checkpoints are read with weights_only=True: a pickle that would run a command is refused, naming the file."""
     import os
 
-    from genmodels.train import CheckpointError
+    from genmodels.training.loop import CheckpointError
 
     marker = tmp_path / "code-ran"
 

@@ -14,19 +14,20 @@ from __future__ import annotations
 from importlib import import_module
 from typing import Any
 
-from .config import ConfigError, RunConfig
-from .registry import DatasetSpec, ModelSpec, dataset_spec, model_spec, register_dataset, register_model
+from genmodels.core.config import ConfigError, RunConfig
+from genmodels.core.registry import DatasetSpec, ModelSpec, dataset_spec, model_spec, register_dataset, register_model
+from genmodels import builtin  # noqa: F401  registers the shipped models and data sets (the registry imports no model)
 
 __version__ = "0.1.0"
 
 # name -> module that defines it, imported when the name is first used
 _LAZY = {
-    "load_run": "trained", "TrainedRun": "trained", "RunError": "trained",
-    "results_frame": "results",
+    "load_run": "runs.trained", "TrainedRun": "runs.trained", "RunError": "runs.trained",
+    "results_frame": "runs.results",
     "build_model": "models",
-    "run_config": "run",
-    "Trainer": "train",
-    "default_evaluator": "evaluation",
+    "run_config": "runs.run",
+    "Trainer": "training.loop",
+    "default_evaluator": "quality.evaluation",
     "load_dataset": "data",
 }
 

@@ -1,4 +1,4 @@
-"""The models and data sets this project ships, each registered once (genmodels.registry).
+"""The models and data sets this project ships, each registered once (genmodels.core.registry).
 
 Builders receive a config whose model-specific fields are all filled in (`config.with_defaults`), so no
 default is repeated here; they import their model class when called, keeping this module free of torch.
@@ -8,17 +8,17 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from .registry import DatasetSpec, ModelSpec, register_dataset, register_model
+from genmodels.core.registry import DatasetSpec, ModelSpec, register_dataset, register_model
 
 if TYPE_CHECKING:
     from torch import nn
 
-    from .config import RunConfig
+    from genmodels.core.config import RunConfig
 
 
 # ------------------------------------------------------------------ VAE (seed Module 1)
 def _build_vae(c: "RunConfig", channels: int) -> "nn.Module":
-    from .models.vae import VAE
+    from genmodels.models.vae import VAE
 
     return VAE(c.depth, c.z_dim, c.width, channels, h_dim=c.h_dim, kl_factor=c.kl_factor)  # type: ignore[arg-type]
 
@@ -29,7 +29,7 @@ register_model(ModelSpec(
     # seed Results section: lr 3e-4; Adam's default betas. kl_factor 1e-3 ~ a Gaussian decoder with
     # sigma^2 = 0.5 per pixel when the reconstruction term is a per-pixel mean over 32x32 pixels.
     defaults={"kl_factor": 1e-3, "h_dim": 256, "lr": 3e-4, "beta1": 0.9, "beta2": 0.999},
-    # tuned: samples from a mixture fitted to the training codes (genmodels.latent_density): IS 8.4 vs 5.7
+    # tuned: samples from a mixture fitted to the training codes (genmodels.training.latent_density): IS 8.4 vs 5.7
     recipes={"seed": {"batch_size": 64, "latent_prior": "standard"},
              "tuned": {"batch_size": 32, "lr": 2e-3, "latent_prior": "gmm"}},
     loss_terms=(("loss", "total"), ("rec", "reconstruction (MSE)"), ("kl", "KL")),
@@ -47,12 +47,12 @@ register_model(ModelSpec(
 
 # ------------------------------------------------------------------ LSGAN (seed Module 2)
 def _build_gan(c: "RunConfig", channels: int) -> "nn.Module":
-    from .models.gan import GAN
+    from genmodels.models.gan import GAN
 
     return GAN(c.depth, c.z_dim, c.width, channels, d_output=c.d_output, augment=c.augment)  # type: ignore[arg-type]
 
 
-# What each recipe sets (genmodels.recipes): "seed" changes nothing (literature optimisers, batch 64, no
+# What each recipe sets (genmodels.training.recipes): "seed" changes nothing (literature optimisers, batch 64, no
 # averaging, no augmentation); "tuned" holds what measured more quality per CPU-second
 # (bench/time_to_quality.py, README "Training recipes").
 _ADVERSARIAL_SEED = {"batch_size": 64, "ema": 0.0, "augment": "none"}
@@ -87,7 +87,7 @@ register_model(ModelSpec(
 
 # ------------------------------------------------------------------ WGAN (seed Module 3)
 def _build_wgan(c: "RunConfig", channels: int) -> "nn.Module":
-    from .models.wgan import WGAN
+    from genmodels.models.wgan import WGAN
 
     return WGAN(c.depth, c.z_dim, c.width, channels, lipschitz=c.lipschitz, clip_value=c.clip_value,  # type: ignore[arg-type]
                 gp_weight=c.gp_weight, augment=c.augment)  # type: ignore[arg-type]
@@ -120,7 +120,7 @@ def _wgan_tuned(c: "RunConfig") -> dict[str, Any]:
 
 def _check_wgan(c: "RunConfig") -> None:
     """The Lipschitz method's own knobs, checked against the unset default (gp) before resolving fills it in."""
-    from .config import ConfigError
+    from genmodels.core.config import ConfigError
 
     if _clipped(c) and c.gp_weight is not None:
         raise ConfigError("gp_weight applies only to lipschitz='gp', not to lipschitz='clip'.")

@@ -10,16 +10,16 @@ import typing
 from pathlib import Path
 from typing import Any, NoReturn, Sequence
 
-from . import registry, store
-from .classifier import ClassifierError
-from .config import ConfigError, RunConfig
-from .data import DataError, data_root
-from .executors import ExecutorError
-from .files import OutputError, check_writable_dir
-from .report import ReportError
-from .store import FolderBusy
-from .sweep import SweepError
-from .train import TrainingDiverged
+from genmodels.core import registry, store
+from genmodels.quality.classifier import ClassifierError
+from genmodels.core.config import ConfigError, RunConfig
+from genmodels.data import DataError, data_root
+from genmodels.runs.executors import ExecutorError
+from genmodels.core.files import OutputError, check_writable_dir
+from genmodels.report import ReportError
+from genmodels.core.store import FolderBusy
+from genmodels.runs.sweep import SweepError
+from genmodels.training.loop import TrainingDiverged
 
 # every error a user can fix: one line "error: <message>" on stderr and exit status 2 (README "Reliability")
 USER_ERRORS = (ConfigError, DataError, SweepError, ReportError, OutputError, TrainingDiverged, ClassifierError,
@@ -66,7 +66,7 @@ def _config_from_args(args: argparse.Namespace) -> RunConfig:
 
 
 def cmd_train(args: argparse.Namespace) -> int:
-    from .run import execute_run
+    from genmodels.runs.run import execute_run
 
     config = _config_from_args(args)
     # every folder the run writes is checked before any start-up: a bad path is one line, not a late traceback
@@ -89,7 +89,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         print(f"note: no checkpoint in {out}; starting from step 0", file=sys.stderr)
     evaluate = None
     if measures:
-        from .evaluation import default_evaluator
+        from genmodels.quality.evaluation import default_evaluator
 
         evaluate = default_evaluator(config, args.results)
     summary = execute_run(config, out, resume=args.resume, evaluate=evaluate, results_root=args.results)
@@ -98,8 +98,8 @@ def cmd_train(args: argparse.Namespace) -> int:
 
 
 def cmd_sweep(args: argparse.Namespace) -> int:
-    from .executors import make_executor
-    from .sweep import dry_run_table, load_sweep, run_sweep, select
+    from genmodels.runs.executors import make_executor
+    from genmodels.runs.sweep import dry_run_table, load_sweep, run_sweep, select
 
     specs = select(load_sweep(args.file, args.results), args.only)
     if not specs:
@@ -121,8 +121,8 @@ def cmd_sweep(args: argparse.Namespace) -> int:
 
 
 def cmd_report(args: argparse.Namespace) -> int:
-    from .report import build_report
-    from .sweep import load_sweep
+    from genmodels.report import build_report
+    from genmodels.runs.sweep import load_sweep
 
     load_sweep(args.sweep, args.results)  # a bad sweep file is one clear line, before any kernel starts
     check_writable_dir(args.out, "--out")
@@ -132,7 +132,7 @@ def cmd_report(args: argparse.Namespace) -> int:
 
 
 def cmd_sample(args: argparse.Namespace) -> int:
-    from .trained import check_count, check_sample_path, load_run, write_samples
+    from genmodels.runs.trained import check_count, check_sample_path, load_run, write_samples
 
     out = check_sample_path(args.out)  # bad arguments fail before the model is loaded
     check_count("n", args.n)
@@ -148,7 +148,7 @@ def cmd_sample(args: argparse.Namespace) -> int:
 def cmd_results(args: argparse.Namespace) -> int:
     import warnings
 
-    from .results import results_frame, summary_text
+    from genmodels.runs.results import results_frame, summary_text
 
     root = Path(args.results)
     if args.sweep is None and not root.is_dir():

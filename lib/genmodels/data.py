@@ -33,8 +33,8 @@ import torch
 import torch.nn.functional as F
 from torchvision import datasets
 
-from . import registry
-from .store import temporary_beside, write_atomic
+from genmodels.core import registry
+from genmodels.core.store import temporary_beside, write_atomic
 
 SYSTEM_DATA_DIRS = [Path("/usr/share/datasets")]
 MNIST_FILES = {
@@ -135,7 +135,7 @@ def data_root(root: str | os.PathLike[str] | None = None) -> Path:
 def load_dataset(
     name: str, split: str = "train", root: str | os.PathLike[str] | None = None, download: bool | None = None
 ) -> ImageSet:
-    """Load the registered data set `name` (genmodels.registry: "mnist", "mnist-5k", ...), split "train" or
+    """Load the registered data set `name` (genmodels.core.registry: "mnist", "mnist-5k", ...), split "train" or
     "test"."""
     if split not in ("train", "test"):
         raise ValueError(f"split must be 'train' or 'test', got {split!r}")

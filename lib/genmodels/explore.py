@@ -1,6 +1,6 @@
 """Loading finished runs back for interactive exploration (notebooks/explore.ipynb).
 
-Loading itself is `genmodels.trained` (`load_run` there returns a `TrainedRun`); this module keeps the
+Loading itself is `genmodels.runs.trained` (`load_run` there returns a `TrainedRun`); this module keeps the
 notebook's (model, config) form of it and finds the newest finished run.
 """
 
@@ -12,10 +12,10 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from .config import RunConfig
-from .store import BEST, CHECKPOINT, find_results_root, finished_runs
-from .trained import load_config
-from . import trained
+from genmodels.core.config import RunConfig
+from genmodels.core.store import BEST, CHECKPOINT, find_results_root, finished_runs
+from genmodels.runs.trained import load_config
+from genmodels.runs import trained
 
 
 def newest_run(results_root: str | os.PathLike[str] | None = None) -> Path:

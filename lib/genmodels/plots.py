@@ -17,7 +17,7 @@ import pandas as pd  # noqa: E402
 import torch  # noqa: E402
 from torchvision.utils import make_grid  # noqa: E402
 
-from .registry import model_spec  # noqa: E402
+from genmodels.core.registry import model_spec  # noqa: E402
 
 
 

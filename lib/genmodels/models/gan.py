@@ -6,7 +6,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .blocks import channels, check_images, dcgan_init, down, norm2d, side_after, up
+from genmodels.models.augment import diff_augment
+from genmodels.models.blocks import channels, check_images, dcgan_init, down, norm2d, side_after, up
 
 
 class Generator(nn.Module):
@@ -78,8 +79,6 @@ class AdversarialModel(nn.Module):
     def discriminate(self, x: torch.Tensor) -> torch.Tensor:
         """The critic's scores (B,) of images seen through the recipe's differentiable augmentation (DiffAugment
         applies the same kind of transform to real and fake images, so the critic cannot tell them apart by it)."""
-        from ..recipes import diff_augment
-
         return self.critic(diff_augment(x, self.augment)).float()
 
     def fake_batch(self, n: int) -> torch.Tensor:

@@ -6,7 +6,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .blocks import IMAGE_SIZE, channels, check_images, dcgan_init, down, side_after, up
+from genmodels.models.blocks import IMAGE_SIZE, channels, check_images, dcgan_init, down, side_after, up
 
 
 class Encoder(nn.Module):

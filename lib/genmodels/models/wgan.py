@@ -8,8 +8,8 @@ because batch norm mixes the samples the penalty must treat independently (their
 from __future__ import annotations
 
 import torch
-from .blocks import check_images, dcgan_init
-from .gan import AdversarialModel, Discriminator, Generator
+from genmodels.models.blocks import check_images, dcgan_init
+from genmodels.models.gan import AdversarialModel, Discriminator, Generator
 
 
 class WGAN(AdversarialModel):

@@ -14,20 +14,21 @@ The report never trains. A configuration of the sweep without a finished run app
 
 from __future__ import annotations
 
-from ..registry import DEFAULT_VARIANT, MODEL_NAMES, model_spec  # name -> "LSGAN", name -> its default variant
-from ..results import COLLAPSE_IS  # the report notebook reads R.COLLAPSE_IS
-from .build import REPORT_NOTEBOOK, ROOT, BuildResult, ReportError, build_report, pdf_text
-from .captions import Captions
-from .collect import (HEADLINE, Headline, Study, clipped_runs, collect_runs, headline_runs, kl_labels, lipschitz_runs,
+from genmodels.core.config import DEFAULT_VARIANT  # name -> its default variant
+from genmodels.core.registry import MODEL_NAMES, model_spec  # name -> "LSGAN"
+from genmodels.runs.results import COLLAPSE_IS  # the report notebook reads R.COLLAPSE_IS
+from genmodels.report.build import REPORT_NOTEBOOK, ROOT, BuildResult, ReportError, build_report, pdf_text
+from genmodels.report.captions import Captions
+from genmodels.report.collect import (HEADLINE, Headline, Study, clipped_runs, collect_runs, headline_runs, kl_labels, lipschitz_runs,
                       long_runs, main_runs, representative, seed_spread, study_model, sweep_axes)
-from .designs import (architecture_table, design_table, describe_network, designs_markdown, model_cases,
+from genmodels.report.designs import (architecture_table, design_table, describe_network, designs_markdown, model_cases,
                       optimizer_row, recipe_table, training_markdown)
-from .prose import discussion, discussion_markdown, intro_markdown, spread_sentences
-from .figures import axes_figure, axis_montage, kl_sweep_figure, loss_curves, missing_axes, quality_time_figure
-from .sections import (classifier_section, collapse_section, dataset_sections, designs_section, discussion_section,
+from genmodels.report.prose import discussion, discussion_markdown, intro_markdown, spread_sentences
+from genmodels.report.figures import axes_figure, axis_montage, kl_sweep_figure, loss_curves, missing_axes, quality_time_figure
+from genmodels.report.sections import (classifier_section, collapse_section, dataset_sections, designs_section, discussion_section,
                        equal_compute_section, generation_section, intro, kl_section, lipschitz_section,
                        loss_curve_figures, training_section, unfinished_section)
-from .tables import (budget_table, classifier_table, collapse_table, equal_compute_table, kl_table, long_run_table,
+from genmodels.report.tables import (budget_table, classifier_table, collapse_table, equal_compute_table, kl_table, long_run_table,
                      markdown, metric_table, recipes_used, seed_spread_table, unfinished_table)
 
 __all__ = ["DEFAULT_VARIANT", "MODEL_NAMES",

@@ -33,15 +33,15 @@ def build_report(sweep_file: str | os.PathLike[str], results_root: str | os.Path
                  out_dir: str | os.PathLike[str] = "report") -> BuildResult:
     """Execute the report notebook over the results, then export HTML and (where TeX exists) PDF.
 
-    The HTML has its formulas as MathML and loads nothing from the network (`genmodels.mathml`), so it reads
+    The HTML has its formulas as MathML and loads nothing from the network (`genmodels.report.mathml`), so it reads
     the same offline; the PDF gets the notebook's LaTeX as it is."""
     import nbformat
     import papermill as pm
     from nbconvert import PDFExporter
     from traitlets.config import Config
 
-    from ..execute import IPCKernelManager, kernel_name
-    from ..mathml import OfflineHTMLExporter
+    from genmodels.runs.execute import IPCKernelManager, kernel_name
+    from genmodels.report.mathml import TEMPLATES, OfflineHTMLExporter
 
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
@@ -70,7 +70,7 @@ def build_report(sweep_file: str | os.PathLike[str], results_root: str | os.Path
                            "texlive-fonts-recommended texlive-plain-generic pandoc); the HTML report is complete")
     pdf_exporter = PDFExporter(config=config)
     pdf_exporter.template_file = "index.tex.j2"
-    pdf_exporter.extra_template_basedirs = [str(ROOT / "report" / "template")]
+    pdf_exporter.extra_template_basedirs = [str(TEMPLATES)]
     pdf_exporter.template_name = "genmodels"
     try:
         pdf, _ = pdf_exporter.from_notebook_node(nb, resources={"metadata": {"path": str(out.resolve())}})

@@ -8,7 +8,7 @@ from pathlib import Path
 import matplotlib.pyplot as plt
 import pandas as pd
 
-from .tables import markdown
+from genmodels.report.tables import markdown
 
 
 class Captions:

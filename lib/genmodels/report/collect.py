@@ -15,9 +15,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from ..registry import DEFAULT_VARIANT, MODEL_NAMES, model_specific_fields
-from ..config import RunConfig
-from ..results import results_frame
+from genmodels.core.config import DEFAULT_VARIANT
+from genmodels.core.registry import MODEL_NAMES, model_specific_fields
+from genmodels.core.config import RunConfig
+from genmodels.runs.results import results_frame
 
 
 @dataclass(frozen=True)
@@ -61,7 +62,7 @@ class Study:
 
 def collect_runs(sweep_file: str | os.PathLike[str], results_root: str | os.PathLike[str] = "results") -> pd.DataFrame:
     """One row per configuration of the sweep: its resolved config, status, metrics, cost and data source
-    (`genmodels.results.results_frame`, which ``python -m genmodels results`` prints too)."""
+    (`genmodels.runs.results.results_frame`, which ``python -m genmodels results`` prints too)."""
     return results_frame(results_root, sweep_file)
 
 

@@ -4,7 +4,7 @@ cannot describe a layer, a loss or an optimiser the code does not have.
 Layers are read by walking the built networks (`describe_network`), parameter counts are counted on them, loss
 formulas are the model classes' own (`loss_formula`, kept beside the loss code), the plotted loss terms and the
 per-model cases come from each `ModelSpec`, and optimisers and their settings are what the trainer builds for
-each recipe (`genmodels.train.optimizer_settings`).
+each recipe (`genmodels.training.loop.optimizer_settings`).
 """
 
 from __future__ import annotations
@@ -14,11 +14,11 @@ from typing import Any, Mapping
 import pandas as pd
 from torch import nn
 
-from ..config import DEPTHS, RECIPES, RunConfig
-from ..models import build_model, count_parameters
-from ..registry import MODEL_NAMES, MODELS, ModelSpec, model_spec
-from ..train import optimizer_settings
-from .collect import HEADLINE
+from genmodels.core.config import DEPTHS, RECIPES, RunConfig
+from genmodels.models import build_model, count_parameters
+from genmodels.core.registry import MODEL_NAMES, MODELS, ModelSpec, model_spec
+from genmodels.training.loop import optimizer_settings
+from genmodels.report.collect import HEADLINE
 
 # the order the Training table lists recipes in: the seed-faithful baseline first, then this project's default
 RECIPE_ORDER = tuple(sorted(RECIPES, key=lambda recipe: recipe != "seed"))
@@ -181,7 +181,7 @@ def recipe_table() -> pd.DataFrame:
 def training_markdown() -> str:
     """How each model is trained, in words: one optimiser over the whole model, or one per network with
     alternating updates, read from the optimisers the trainer builds for it."""
-    from ..train import make_optimizers
+    from genmodels.training.loop import make_optimizers
 
     single, alternating = [], []
     for spec in MODELS.values():
@@ -200,7 +200,7 @@ def training_markdown() -> str:
     return " ".join(parts) + "\n\n" + RECIPES_TEXT
 
 
-# what the two recipes (genmodels.recipes) are, in the report's words; their settings per model are the table's
+# what the two recipes (genmodels.training.recipes) are, in the report's words; their settings per model are the table's
 RECIPES_TEXT = (
     "How the models are trained is a *recipe*, recorded with every run: the seed-faithful one uses the seed's and "
     "the literature's optimiser settings unchanged; the tuned one adds an exponential moving average of the "

@@ -12,9 +12,10 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
-from .. import plots, store
-from ..registry import MODEL_NAMES
-from .collect import HEADLINE, headline_runs, kl_labels, main_runs, study_model, sweep_axes
+from genmodels import plots
+from genmodels.core import store
+from genmodels.core.registry import MODEL_NAMES
+from genmodels.report.collect import HEADLINE, headline_runs, kl_labels, main_runs, study_model, sweep_axes
 
 
 def axis_montage(runs: pd.DataFrame, model: str, dataset: str, n: int = 16) -> plt.Figure | None:

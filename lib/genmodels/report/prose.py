@@ -10,10 +10,10 @@ from pathlib import Path
 
 import pandas as pd
 
-from ..registry import MODEL_NAMES
-from ..results import COLLAPSE_IS
-from .collect import HEADLINE, kl_labels, lipschitz_runs, main_runs, seed_spread, study_model
-from .tables import collapse_table
+from genmodels.core.registry import MODEL_NAMES
+from genmodels.runs.results import COLLAPSE_IS
+from genmodels.report.collect import HEADLINE, kl_labels, lipschitz_runs, main_runs, seed_spread, study_model
+from genmodels.report.tables import collapse_table
 
 
 def intro_markdown(runs: pd.DataFrame, sweep: str | Path) -> str:

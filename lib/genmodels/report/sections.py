@@ -11,12 +11,12 @@ from typing import Iterator
 
 import pandas as pd
 
-from ..config import RunConfig
-from ..registry import MODEL_NAMES, dataset_spec
-from ..results import COLLAPSE_IS
-from . import designs, figures, prose, tables
-from .captions import Captions
-from .collect import HEADLINE, Study, clipped_runs, lipschitz_runs, main_runs, representative, study_model
+from genmodels.core.config import RunConfig
+from genmodels.core.registry import MODEL_NAMES, dataset_spec
+from genmodels.runs.results import COLLAPSE_IS
+from genmodels.report import designs, figures, prose, tables
+from genmodels.report.captions import Captions
+from genmodels.report.collect import HEADLINE, Study, clipped_runs, lipschitz_runs, main_runs, representative, study_model
 
 
 def _headline_words() -> str:
@@ -102,7 +102,7 @@ def lipschitz_section(cap: Captions, study: Study) -> None:
 
 def generation_section(cap: Captions, study: Study) -> None:
     """Each model's sample progression and interpolation, and reconstructions where the model reconstructs."""
-    from ..registry import model_spec
+    from genmodels.core.registry import model_spec
 
     for model, run, state in _headline_runs(study):
         if run is None or state != "complete":

@@ -10,9 +10,9 @@ from typing import Iterable
 
 import pandas as pd
 
-from ..registry import MODEL_NAMES
-from ..results import format_metric
-from .collect import HEADLINE, is_long, kl_labels, long_runs, main_runs, seed_spread, study_model
+from genmodels.core.registry import MODEL_NAMES
+from genmodels.runs.results import format_metric
+from genmodels.report.collect import HEADLINE, is_long, kl_labels, long_runs, main_runs, seed_spread, study_model
 
 
 def metric_table(runs: pd.DataFrame, columns: Iterable[str] = ("FID", "KID", "IS", "precision", "recall")) -> pd.DataFrame:

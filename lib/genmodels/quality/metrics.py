@@ -1,7 +1,7 @@
 """Sample quality: FID, KID, Inception Score and precision/recall on a data set's own classifier.
 
 SPEC "Quality measurement": Inception-v3 is meaningless on 32x32 digits, so every metric runs on the
-feature classifier of `genmodels.classifier` (trained on the data set's training split):
+feature classifier of `genmodels.quality.classifier` (trained on the data set's training split):
 
 - Fréchet distance (Heusel et al. 2017) and kernel distance KID (Bińkowski et al. 2018) on its
   penultimate features, through ``torchmetrics.image`` with the classifier passed as ``feature=<nn.Module>``;
@@ -19,7 +19,7 @@ many fake sets scored against them), `inception_score` (one set alone) and `refe
 scores: IS of the test set, FID between its two halves, cached beside the classifier).
 
 This module only scores images; evaluating a model while and after it trains (the quality hook, best.pt,
-metrics.json) is `genmodels.evaluation`, which calls it.
+metrics.json) is `genmodels.quality.evaluation`, which calls it.
 """
 
 from __future__ import annotations
@@ -36,9 +36,9 @@ import numpy as np
 import torch
 from torch import nn
 
-from .classifier import CLASSIFIER_DATA, FeatureClassifier, classifier_dir, get_classifier
-from .data import load_dataset, to_uint8
-from .store import read_json, write_json
+from genmodels.quality.classifier import CLASSIFIER_DATA, FeatureClassifier, classifier_dir, get_classifier
+from genmodels.data import load_dataset, to_uint8
+from genmodels.core.store import read_json, write_json
 
 REFERENCE = "reference.json"
 DEFAULT_K = 3  # Kynkäänniemi et al. 2019 use k = 3

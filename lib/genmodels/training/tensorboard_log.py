@@ -14,9 +14,9 @@ import os
 from pathlib import Path
 from typing import Any
 
-from . import store
-from .config import ConfigError
-from .train import BOOKKEEPING_COLUMNS, QUALITY_COLUMNS, SampleGrids
+from genmodels.core import store
+from genmodels.core.config import ConfigError
+from genmodels.training.hooks import BOOKKEEPING_COLUMNS, QUALITY_COLUMNS, SampleGrids
 
 # tags, grouped the way TensorBoard lays them out (one section per prefix)
 LOSS, QUALITY, FINAL, SAMPLES = "loss", "quality", "final", "samples/fixed_noise"
@@ -39,7 +39,7 @@ def log_dir(run_dir: str | os.PathLike[str]) -> Path:
 
 
 class TensorBoardHook:
-    """A training hook (`genmodels.train.Hook`) writing what the run records, as it records it.
+    """A training hook (`genmodels.training.loop.Hook`) writing what the run records, as it records it.
 
     Loss terms of every step (``loss/<term>``), each point of the quality curve once the quality hook has
     measured it (``quality/fid|kid|is``), and the fixed-noise sample grid whenever samples/ gets one

@@ -3,7 +3,7 @@
 Layout of ``<out_dir>``: ``config.json``, ``history.csv``, ``metrics.json``, ``meta.json``, ``checkpoint.pt``
 (+ ``best.pt`` once quality metrics run), ``samples/step_*.png``, ``figures/*.png``, ``tensorboard/`` (with
 ``log: tensorboard``), and ``complete.json``.
-The layout, file names, atomic writes and completeness are `genmodels.store`'s; ``complete.json`` is written
+The layout, file names, atomic writes and completeness are `genmodels.core.store`'s; ``complete.json`` is written
 last: a folder without it is a run still going or interrupted, never a finished one.
 """
 
@@ -22,12 +22,14 @@ import matplotlib.pyplot as plt
 import pandas as pd
 import torch
 
-from . import plots, store
-from .config import RunConfig
-from .data import DataError, ImageSet, load_dataset
-from .generate import in_eval_mode, interpolation_grid
-from .registry import model_spec
-from .train import BOOKKEEPING_COLUMNS, Hook, Trainer, train
+from genmodels import plots
+from genmodels.core import store
+from genmodels.core.config import RunConfig
+from genmodels.data import DataError, ImageSet, load_dataset
+from genmodels.training.generate import in_eval_mode, interpolation_grid
+from genmodels.core.registry import model_spec
+from genmodels.training.hooks import BOOKKEEPING_COLUMNS, Hook
+from genmodels.training.loop import Trainer, train
 
 T = TypeVar("T")
 
@@ -60,7 +62,7 @@ def run_config(config: RunConfig, out_dir: str | os.PathLike[str], resume: bool 
                hooks: list[Hook] | None = None, evaluate: Any = "auto",
                results_root: str | os.PathLike[str] = store.DEFAULT_ROOT) -> RunResult:
     """Train, evaluate and draw one config. `evaluate="auto"`: quality metrics unless metric_samples is 0;
-    None: none; or an `Evaluator` (genmodels.evaluation). `results_root` is where cached classifiers live.
+    None: none; or an `Evaluator` (genmodels.quality.evaluation). `results_root` is where cached classifiers live.
 
     The run folder is locked for the whole run (`store.folder_lock`): a second process asking for the same
     folder waits up to `LOCK_WAIT` seconds (a killed run's kernel takes a moment to go), then gets `FolderBusy`.
@@ -81,12 +83,12 @@ def _run_locked(config: RunConfig, out: Path, resume: bool, hooks: list[Hook] | 
                 results_root: str | os.PathLike[str]) -> RunResult:
     started = time.time()
     if evaluate == "auto":
-        from .evaluation import default_evaluator
+        from genmodels.quality.evaluation import default_evaluator
 
         evaluate = default_evaluator(config, results_root)
     resolved = config.resolved()
     if resolved.log == "tensorboard":
-        from .tensorboard_log import summary_writer_class
+        from genmodels.training.tensorboard_log import summary_writer_class
 
         summary_writer_class()  # the package is there, or one line now, before the folder is touched
     resumed_from = check_resumable(resolved, out) if resume else 0
@@ -110,7 +112,7 @@ def _run_locked(config: RunConfig, out: Path, resume: bool, hooks: list[Hook] | 
         metrics.update(evaluate.final(trainer, test_data))
     store.write_json(out / store.METRICS, metrics)
     if resolved.log == "tensorboard":
-        from .tensorboard_log import log_final
+        from genmodels.training.tensorboard_log import log_final
 
         log_final(out, trainer.step, metrics)
     summary = {"steps": trainer.step, "seconds": trainer.elapsed, "images": trainer.stream.images_seen}
@@ -139,8 +141,8 @@ def load_finished(config: RunConfig, out: Path) -> RunResult:
 
 def check_resumable(config: RunConfig, out: Path) -> int:
     """The step a run folder's checkpoint would resume from (0 if none); a clear error if it can't be resumed."""
-    from .config import ConfigError
-    from .train import checkpoint_config, model_identity, read_checkpoint
+    from genmodels.core.config import ConfigError
+    from genmodels.training.loop import checkpoint_config, model_identity, read_checkpoint
 
     path = out / store.CHECKPOINT
     if not path.is_file():

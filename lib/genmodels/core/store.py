@@ -4,11 +4,11 @@ whether a run is finished, and which process may write a run folder right now.
 Layout::
 
     <root>/<dataset>/<model>/<run-name>/    one run (the file names below)
-    <root>/classifiers/<name>/              cached feature classifiers (genmodels.classifier)
+    <root>/classifiers/<name>/              cached feature classifiers (genmodels.quality.classifier)
 
 A run folder's status is decided here and nowhere else:
 
-- ``complete``: ``complete.json`` names the run's config hash (written last, atomically, by `genmodels.run`;
+- ``complete``: ``complete.json`` names the run's config hash (written last, atomically, by `genmodels.runs.run`;
   a sweep also needs the executed notebook, renamed into place only when papermill succeeded);
 - ``failed``: the last attempt left ``error.txt`` (a sweep records why) and the run is not complete;
 - ``partial``: started (a config or checkpoint is there) but neither finished nor failed: it resumes;
@@ -36,7 +36,7 @@ from typing import Any, Callable, Iterator
 
 from filelock import FileLock, Timeout
 
-from .files import OutputError, writing
+from genmodels.core.files import OutputError, writing
 
 DEFAULT_ROOT = "results"
 
@@ -56,7 +56,7 @@ FAILED = "failed.ipynb"  # ... when it failed
 ERROR = "error.txt"  # why the last attempt failed
 LOCK = ".lock"  # held by the process that writes the run (the notebook's kernel, or `train`)
 CLAIM = ".claim"  # held by the sweep process that launched that kernel, for the whole attempt
-TENSORBOARD = "tensorboard"  # TensorBoard event files, with log: tensorboard (genmodels.tensorboard_log)
+TENSORBOARD = "tensorboard"  # TensorBoard event files, with log: tensorboard (genmodels.training.tensorboard_log)
 
 CLASSIFIERS = "classifiers"
 
@@ -126,7 +126,7 @@ def write_atomic(path: str | os.PathLike[str], write: Callable[[Path], Any]) -> 
 
     The temporary name is unique per process and thread, so writers never share one. On any failure the
     temporary file is removed (on a full disk, its space is needed) and `path` is untouched; a failed write
-    becomes one `OutputError` line naming the file (`genmodels.files.writing`)."""
+    becomes one `OutputError` line naming the file (`genmodels.core.files.writing`)."""
     path = Path(path)
     tmp = temporary_beside(path)
     try:

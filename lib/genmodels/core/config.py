@@ -17,29 +17,29 @@ import math
 import re
 import typing
 from dataclasses import dataclass, fields
-from typing import Any, Callable, Collection
+from typing import Any, Callable, Collection, Mapping
 
-from . import registry
+from genmodels.core import registry
 
-# the registered names (genmodels.registry), live: a model or data set registered later is valid at once
+# the registered names (genmodels.core.registry), live: a model or data set registered later is valid at once
 MODELS = registry.MODELS.keys()
 DATASETS = registry.DATASETS.keys()
 LIPSCHITZ = ("gp", "clip")
 D_OUTPUTS = ("linear", "sigmoid")
 PRECISIONS = ("fp32", "bf16")
 DEVICES = ("auto", "cpu", "cuda")  # or "cuda:N", one GPU of several
-RECIPES = ("tuned", "seed")  # see genmodels.recipes
+RECIPES = ("tuned", "seed")  # see genmodels.training.recipes
 DEPTHS = range(1, 6)  # layers per module: every stride-2 layer halves 32x32, so depth 5 reaches a 1x1 map
-# what the critic sees through (genmodels.recipes.diff_augment): DiffAugment transforms, or instance noise
+# what the critic sees through (genmodels.models.augment): DiffAugment transforms, or instance noise
 AUGMENTS = ("none", "translation", "cutout", "translation,cutout", "noise")
-LATENT_PRIORS = ("standard", "gmm")  # where a VAE's sampled latents come from (genmodels.latent_density)
-LOGS = ("none", "tensorboard")  # where training also logs, besides history.csv and samples/ (genmodels.tensorboard_log)
+LATENT_PRIORS = ("standard", "gmm")  # where a VAE's sampled latents come from (genmodels.training.latent_density)
+LOGS = ("none", "tensorboard")  # where training also logs, besides history.csv and samples/ (genmodels.training.tensorboard_log)
 
 # Fields that say where or how a run executes, not what it computes: they are left out of the run's hash.
 NON_IDENTITY_FIELDS = ("out_dir", "data_root", "device", "threads", "sample_every", "checkpoint_every", "progress",
                        "log")
 
-# numpy's legacy seeding (np.random.seed in genmodels.train.seed_everything) takes seeds in [0, 2**32 - 1]
+# numpy's legacy seeding (np.random.seed in genmodels.training.loop.seed_everything) takes seeds in [0, 2**32 - 1]
 MAX_SEED = 2**32 - 1
 # Batch norm (in every generator and most critics) normalises over the batch: one image has no spread.
 MIN_BATCH_SIZE = 2
@@ -88,7 +88,7 @@ class RunConfig:
     seed: int = 0
     n_train: int | None = None  # use only the first n training images (tests, quick runs)
     precision: str = "fp32"
-    # training recipe (genmodels.recipes): "tuned" (the project's best) or "seed" (the seed-faithful loop);
+    # training recipe (genmodels.training.recipes): "tuned" (the project's best) or "seed" (the seed-faithful loop);
     # its ingredients, None = the recipe's value: generator weight averaging and discriminator augmentation
     recipe: str = "tuned"
     ema: float | None = None  # decay of the generator's exponential moving average (0 = off)
@@ -245,7 +245,7 @@ def _coerce_number(name: str, value: Any) -> Any:
 
 
 def model_defaults(config: RunConfig) -> dict[str, Any]:
-    """The literature defaults of the model, overridden by what the config's recipe sets (genmodels.recipes);
+    """The literature defaults of the model, overridden by what the config's recipe sets (genmodels.training.recipes);
     both are the model's `registry.ModelSpec`'s."""
     spec = registry.model_spec(config.model)
     return {**spec.literature_defaults(config), **spec.recipe_settings(config.recipe, config)}
@@ -324,12 +324,41 @@ def _check_types(config: RunConfig) -> None:
             raise ConfigError(f"{name} must be {kind}{' or unset' if optional else ''}, got {_show(value)}.")
 
 
+def default_variant(model: str) -> str:
+    """The variant label of a config that leaves every knob of `model` at its default (the report's main grid):
+    derived from the defaults, so it cannot disagree with them."""
+    return registry.model_spec(model).variant(RunConfig(model=model).resolved())
+
+
+# model name -> its default variant label ("gan" -> "linear output"), live as the registry
+DEFAULT_VARIANT: Mapping[str, str] = registry.FactView(registry.MODELS, lambda spec: default_variant(spec.name))
+
+_PARAMETER_COUNTS: dict[tuple[object, ...], int] = {}
+
+
+def parameter_count(config: RunConfig) -> int:
+    """Parameters of the model `config` describes, counted on torch's meta device: shapes only, no memory, so
+    config validation can refuse a model that would not fit before anything allocates it.
+
+    Built through the registry's builder (no import of the model classes here). Called from `RunConfig.validate`,
+    so it must not resolve the config (that validates again): it fills in the defaults without validating
+    (`with_defaults`). Cached by the fields that decide the shapes.
+    """
+    import torch
+
+    channels = registry.DATASET_CHANNELS.get(config.dataset, 1)
+    key = (config.model, channels, config.depth, config.z_dim, config.width, config.h_dim, config.lipschitz)
+    if key not in _PARAMETER_COUNTS:
+        with torch.device("meta"):
+            model = registry.model_spec(config.model).build(with_defaults(config), channels)
+        _PARAMETER_COUNTS[key] = sum(p.numel() for p in model.parameters())
+    return _PARAMETER_COUNTS[key]
+
+
 def _check_size(config: RunConfig) -> None:
     """Refuse a model too large to allocate, counted on torch's meta device (no memory), before any start-up."""
     if all((getattr(config, name) or 0) <= limit for name, limit in SAFE_SIZES.items()):
         return  # counting costs a few milliseconds per shape; sweeps validate hundreds of configs
-    from .models import parameter_count
-
     n = parameter_count(config)
     if n > MAX_PARAMETERS:
         sizes = f"width={config.width}, depth={config.depth}, z_dim={config.z_dim}"
@@ -359,4 +388,4 @@ def config_fields() -> list[str]:
 
 
 __all__ = ["RunConfig", "ConfigError", "MODELS", "DATASETS", "RECIPES", "AUGMENTS", "LOGS", "model_defaults",
-           "config_fields", "with_defaults", "MIN_METRIC_SAMPLES", "MAX_PARAMETERS", "MAX_SEED"]
+           "config_fields", "with_defaults", "default_variant", "DEFAULT_VARIANT", "parameter_count", "MIN_METRIC_SAMPLES", "MAX_PARAMETERS", "MAX_SEED"]

@@ -3,7 +3,7 @@
 `Evaluator` / `default_evaluator` give a training hook (`QualityHook`: the quality curve every `metrics_every`
 steps and the best-by-FID checkpoint ``best.pt``) and the final quality section of ``metrics.json`` (scores,
 classifier, curve, best step, real-data reference and, for a model that reconstructs, the test-split
-reconstruction). The scores themselves come from `genmodels.metrics`, which knows nothing about training; this
+reconstruction). The scores themselves come from `genmodels.quality.metrics`, which knows nothing about training; this
 module owns what training adds: a private random state (so a resumed run stays bit-exact), stale ``best.pt``
 files and the metrics.json layout.
 """
@@ -22,14 +22,14 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .classifier import CLASSIFIER_DATA, FeatureClassifier, get_classifier, summary
-from .config import MIN_METRIC_SAMPLES
-from .data import ImageSet
-from .generate import in_eval_mode
-from .metrics import DEFAULT_K, QualityScorer, reference_scores
-from .registry import model_spec
-from .store import BEST
-from .train import QUALITY_COLUMNS
+from genmodels.quality.classifier import CLASSIFIER_DATA, FeatureClassifier, get_classifier, summary
+from genmodels.core.config import MIN_METRIC_SAMPLES
+from genmodels.data import ImageSet
+from genmodels.training.generate import in_eval_mode
+from genmodels.quality.metrics import DEFAULT_K, QualityScorer, reference_scores
+from genmodels.core.registry import model_spec
+from genmodels.core.store import BEST
+from genmodels.training.hooks import QUALITY_COLUMNS
 
 
 # ---------------------------------------------------------------------------------------------- reconstruction
@@ -187,7 +187,7 @@ class Evaluator:
 
     def score_model(self, trainer: Any, test_data: ImageSet, n: int, precision_recall: bool = True) -> dict[str, Any]:
         """Scores of `n` samples of the trainer's model (fixed latent seed) against the test split."""
-        from .generate import sample
+        from genmodels.training.generate import sample
 
         c = trainer.config
         with private_rng(trainer.device):  # called during training (QualityHook): leave its streams alone

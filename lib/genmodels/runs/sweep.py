@@ -9,12 +9,12 @@ YAML format (see configs/*.yaml)::
       - {model: vae, kl_factor: [0.0001, 0.001, 0.01, 0.1]}
 
 A run is identified by the hash of its resolved config, so editing the grid re-runs only what changed.
-Whether a run is complete, partial or failed is `genmodels.store`'s decision (the executed notebook is written
+Whether a run is complete, partial or failed is `genmodels.core.store`'s decision (the executed notebook is written
 under a temporary name and renamed only on success, so an interrupted run is never mistaken for a finished
 one); an unfinished run resumes from its last checkpoint when the sweep is run again.
 
-Where runs execute is one replaceable piece, an executor (genmodels.executors): side by side on this machine,
-or as tasks on a Dask cluster. One run is `genmodels.execute.execute_spec`.
+Where runs execute is one replaceable piece, an executor (genmodels.runs.executors): side by side on this machine,
+or as tasks on a Dask cluster. One run is `genmodels.runs.execute.execute_spec`.
 """
 
 from __future__ import annotations
@@ -28,10 +28,10 @@ from typing import Any, Iterable
 
 from tqdm import tqdm
 
-from . import store
-from .config import NON_IDENTITY_FIELDS, ConfigError, RunConfig
-from .execute import RunOutcome, RunSpec, execute_spec, read_metrics
-from .executors import Executor, LocalExecutor, default_jobs
+from genmodels.core import store
+from genmodels.core.config import NON_IDENTITY_FIELDS, ConfigError, RunConfig
+from genmodels.runs.execute import RunOutcome, RunSpec, execute_spec, read_metrics
+from genmodels.runs.executors import Executor, LocalExecutor, default_jobs
 
 
 class SweepError(ValueError):
@@ -40,7 +40,7 @@ class SweepError(ValueError):
 
 # ------------------------------------------------------------------ expansion
 def load_sweep(path: str | os.PathLike[str], results_root: str | os.PathLike[str] = store.DEFAULT_ROOT) -> list[RunSpec]:
-    from . import safe_yaml
+    from genmodels.core import safe_yaml
 
     path = Path(path)
     if not path.is_file():
@@ -52,7 +52,7 @@ def load_sweep(path: str | os.PathLike[str], results_root: str | os.PathLike[str
                          "like configs/quick.yaml") from None
     except OSError as err:
         raise SweepError(f"sweep file {path} cannot be read: {err.strerror or err}") from None
-    try:  # safe types only; duplicate keys and alias bombs refused (genmodels.safe_yaml)
+    try:  # safe types only; duplicate keys and alias bombs refused (genmodels.core.safe_yaml)
         document = safe_yaml.load(text) or {}
     except safe_yaml.YAMLInputError as err:
         raise SweepError(f"{path}: {err}") from None
@@ -130,7 +130,7 @@ def select(specs: list[RunSpec], pattern: str | None) -> list[RunSpec]:
 def prepare_classifiers(specs: Iterable[RunSpec], log: Any = print) -> None:
     """Train (or load) every feature classifier the runs will need, here and with every thread, before runs
     start side by side: otherwise the first run of a data set trains it on its one thread while others wait."""
-    from .classifier import CLASSIFIER_DATA, get_classifier
+    from genmodels.quality.classifier import CLASSIFIER_DATA, get_classifier
 
     needed: dict[tuple[str, str | None, Path], None] = {}
     for spec in specs:

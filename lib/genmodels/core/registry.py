@@ -3,7 +3,7 @@
 Config validation, the builders, training, metrics, plots, results and the report look facts up here instead
 of branching on names, so adding a model (or a data set) is its own file plus one `register_model` (or
 `register_dataset`) call; `genmodels.builtin` registers the three models and four data sets this project
-ships, each name once. The registries are live: a spec registered later (a test's toy model, a user's
+ships, each name once (``import genmodels`` imports it; this module imports no model and no config). The registries are live: a spec registered later (a test's toy model, a user's
 extension) is seen by every lookup and every view below.
 
 This module imports neither torch nor pandas (``import genmodels`` and config checks stay light): a builder
@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any, Callable, Generic, Iterator, Mapping, Typ
 if TYPE_CHECKING:
     from torch import nn
 
-    from .config import RunConfig
+    from genmodels.core.config import RunConfig
 
 # Settings of a model: fixed values, or a function of the (unresolved) config where they depend on another
 # field (WGAN's defaults depend on its Lipschitz method).
@@ -38,7 +38,7 @@ class ModelSpec:
     build: Callable[["RunConfig", int], "nn.Module"]  # (config with every default filled in, image channels)
     fields: tuple[str, ...]  # the model-specific RunConfig fields it owns (others must stay unset)
     defaults: Settings  # its literature defaults, each with its citation where it is defined
-    recipes: Mapping[str, Settings]  # per training recipe (genmodels.recipes), the fields it sets on top
+    recipes: Mapping[str, Settings]  # per training recipe (genmodels.training.recipes), the fields it sets on top
     loss_terms: tuple[tuple[str, str], ...]  # (history column, label) of the loss curves to plot
     variant: Callable[["RunConfig"], str]  # its model-specific knob in words, of a resolved config
     run_name_tag: Callable[["RunConfig"], str] | None = None  # its part of a run's folder name, if any
@@ -60,14 +60,6 @@ class ModelSpec:
     def recipe_settings(self, recipe: str, config: "RunConfig") -> dict[str, Any]:
         return _settings(self.recipes[recipe], config)
 
-    @property
-    def default_variant(self) -> str:
-        """The variant label of a config that leaves every knob of this model at its default (the report's
-        main grid): derived, so it cannot disagree with the defaults."""
-        from .config import RunConfig
-
-        return self.variant(RunConfig(model=self.name).resolved())
-
 
 @dataclass(frozen=True)
 class DatasetSpec:
@@ -77,7 +69,7 @@ class DatasetSpec:
     display_name: str
     channels: int  # image channels after loading
     loader: str | Callable[..., Any]  # a reader in genmodels.data by name, or a callable (base, split, download)
-    classifier: str  # the classifier (genmodels.classifier) scoring its runs: a data set sharing its test set
+    classifier: str  # the classifier (genmodels.quality.classifier) scoring its runs: a data set sharing its test set
     image_size: int = 32  # every image is padded or kept to this side
 
 
@@ -166,12 +158,9 @@ class FactView(Mapping[str, _V], Generic[_V]):
 
 
 MODEL_NAMES: Mapping[str, str] = FactView(MODELS, lambda spec: spec.display_name)  # "gan" -> "LSGAN"
-DEFAULT_VARIANT: Mapping[str, str] = FactView(MODELS, lambda spec: spec.default_variant)
 DATASET_CHANNELS: Mapping[str, int] = FactView(DATASETS, lambda spec: spec.channels)
 CLASSIFIER_DATA: Mapping[str, str] = FactView(DATASETS, lambda spec: spec.classifier)  # "mnist-5k" -> "mnist"
 
-from . import builtin  # noqa: E402,F401  (registers the shipped models and data sets; it imports this module)
-
 __all__ = ["ModelSpec", "DatasetSpec", "MODELS", "DATASETS", "register_model", "register_dataset",
            "unregister_model", "unregister_dataset", "model_spec", "dataset_spec", "model_specific_fields",
-           "FactView", "MODEL_NAMES", "DEFAULT_VARIANT", "DATASET_CHANNELS", "CLASSIFIER_DATA"]
+           "FactView", "MODEL_NAMES", "DATASET_CHANNELS", "CLASSIFIER_DATA"]

@@ -55,7 +55,7 @@ def interpolate(z0: torch.Tensor, z1: torch.Tensor, steps: int) -> torch.Tensor:
 def interpolation_path(model: nn.Module, z0: torch.Tensor, z1: torch.Tensor, steps: int) -> torch.Tensor:
     """Images along the path between noise vectors z0 and z1 (each (z_dim,) or (1, z_dim)).
 
-    Models that sample through a fitted latent density (genmodels.latent_density, ``to_latent``) are walked
+    Models that sample through a fitted latent density (genmodels.training.latent_density, ``to_latent``) are walked
     in a straight line between the two codes the noise maps to: the density's components are separate
     regions, and a slerp in noise space would jump between them instead of showing a morph."""
     if hasattr(model, "to_latent"):

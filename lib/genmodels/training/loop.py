@@ -23,19 +23,14 @@ import torch
 from torch import nn
 from tqdm import tqdm
 
-from .config import ConfigError, RunConfig
-from .data import BatchStream, ImageSet, load_dataset
-from .models import AdversarialModel, build_model
-from .latent_density import ExPostSampler, LatentGMM, fit_for, state_of
-from .recipes import GeneratorEMA, Sampler
-from .registry import model_spec
-from .store import CHECKPOINT, HISTORY, sample_grid, write_atomic
-
-
-# the columns of a history row that are not loss terms: bookkeeping, and the quality curve that
-# genmodels.evaluation.QualityHook adds to the row of a step where it measured
-BOOKKEEPING_COLUMNS = ("step", "images", "seconds")
-QUALITY_COLUMNS = ("fid", "kid", "is")
+from genmodels.core.config import ConfigError, RunConfig
+from genmodels.data import BatchStream, ImageSet, load_dataset
+from genmodels.models import AdversarialModel, build_model
+from genmodels.training.latent_density import ExPostSampler, LatentGMM, fit_for, state_of
+from genmodels.training.recipes import GeneratorEMA, Sampler
+from genmodels.core.registry import model_spec
+from genmodels.core.store import CHECKPOINT, HISTORY, write_atomic
+from genmodels.training.hooks import Hook, SampleGrids
 
 
 class TrainingDiverged(RuntimeError):
@@ -80,12 +75,6 @@ def checkpoint_config(state: dict[str, Any], path: str | os.PathLike[str]) -> Ru
         return RunConfig.from_dict(state["config"])
     except (KeyError, TypeError, AttributeError, ValueError) as err:
         raise CheckpointError(f"{path} holds no valid run config ({_first_sentence(err)}); {START_OVER}") from None
-
-
-class Hook(Protocol):
-    def on_step(self, trainer: "Trainer") -> None: ...
-
-    def on_end(self, trainer: "Trainer") -> None: ...
 
 
 def resolve_device(device: str = "auto") -> torch.device:
@@ -197,7 +186,7 @@ class Trainer:
             self.data = self.data.subset(c.n_train)
         self.model = build_model(c, self.data.channels).to(self.device)
         self.optimizers = make_optimizers(self.model, c)
-        # the recipe's generator weight average (genmodels.recipes): what every sample is drawn from
+        # the recipe's generator weight average (genmodels.training.recipes): what every sample is drawn from
         self.ema = (GeneratorEMA(self.model.generator, c.ema, c.z_dim).to_device(self.device)
                     if isinstance(self.model, AdversarialModel) and c.ema else None)
         self.stream = BatchStream(self.data, c.batch_size, c.seed, self.device)
@@ -273,7 +262,7 @@ class Trainer:
     @torch.no_grad()
     def samples(self, z: torch.Tensor | None = None) -> torch.Tensor:
         """Images (B, C, 32, 32) in [-1, 1] from `z` (default: the fixed noise batch), in eval mode."""
-        from .generate import generate
+        from genmodels.training.generate import generate
 
         return generate(self.sampler(), self.fixed_noise if z is None else z.to(self.device))
 
@@ -373,40 +362,13 @@ def model_identity(config: RunConfig) -> dict[str, Any]:
     return {k: v for k, v in config.identity().items() if k not in budget}
 
 
-class SampleGrids:
-    """Saves an 8x8 grid from the fixed noise batch every `every` steps (and at the end)."""
-
-    def __init__(self, every: int) -> None:
-        self.every = every
-
-    def on_step(self, trainer: Trainer) -> None:
-        if self.due(trainer.step, self.every):
-            self.save(trainer)
-
-    @staticmethod
-    def due(step: int, every: int) -> bool:
-        """Whether a grid is drawn at `step`: the first step and every `every` (0: none during training)."""
-        return bool(every) and (step % every == 0 or step == 1)
-
-    def on_end(self, trainer: Trainer) -> None:
-        self.save(trainer)
-
-    @staticmethod
-    def save(trainer: Trainer) -> Path:
-        from torchvision.utils import save_image
-
-        grid = trainer.samples()
-        return write_atomic(sample_grid(trainer.out_dir, trainer.step), lambda tmp: save_image(
-            grid, tmp, format="png", nrow=8, normalize=True, value_range=(-1, 1), padding=2, pad_value=1.0))
-
-
 def train(config: RunConfig, out_dir: str | os.PathLike[str] | None = None, resume: bool = True,
           train_data: ImageSet | None = None, hooks: list[Hook] | None = None) -> Trainer:
     """Train a config into `out_dir` (checkpoint, history.csv, samples/), resuming when a checkpoint exists.
     With ``log="tensorboard"`` a `TensorBoardHook` runs last, so it sees what the other hooks measured."""
     all_hooks: list[Hook] = [SampleGrids(config.sample_every), *(hooks or [])]
     if config.log == "tensorboard":
-        from .tensorboard_log import TensorBoardHook
+        from genmodels.training.tensorboard_log import TensorBoardHook
 
         all_hooks.append(TensorBoardHook())  # a missing tensorboard package fails here, before training
     trainer = Trainer(config, out_dir, train_data, hooks=all_hooks)

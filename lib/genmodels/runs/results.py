@@ -18,9 +18,9 @@ from typing import Any, Iterable
 import numpy as np
 import pandas as pd
 
-from . import store
-from .config import ConfigError, RunConfig
-from .registry import model_spec
+from genmodels.core import store
+from genmodels.core.config import ConfigError, RunConfig
+from genmodels.core.registry import model_spec
 
 # metrics.json key -> column name, and whether lower is better
 METRICS = {"fid": ("FID", True), "kid_mean": ("KID", True), "inception_score_mean": ("IS", False),
@@ -118,7 +118,7 @@ def results_frame(results_root: str | os.PathLike[str] | None = None,
     warning naming it."""
     root = Path(results_root) if results_root is not None else store.find_results_root()
     if sweep is not None:
-        from .sweep import load_sweep
+        from genmodels.runs.sweep import load_sweep
 
         rows = [run_row(spec.config, spec.run_dir, spec.status(), spec.label)
                 for spec in load_sweep(sweep, root)]

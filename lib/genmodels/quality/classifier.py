@@ -32,8 +32,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from . import registry, store
-from .data import ImageSet, load_dataset
+from genmodels.core import registry, store
+from genmodels.data import ImageSet, load_dataset
 
 METADATA = "classifier.json"
 # data set -> the classifier scoring its runs (`registry.DatasetSpec.classifier`). Runs on mnist-5k are scored

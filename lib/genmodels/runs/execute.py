@@ -1,6 +1,6 @@
 """One configuration of a sweep, executed: papermill runs notebooks/train.ipynb with the config as parameters.
 
-This is the unit every executor (genmodels.executors) runs, on this machine or on a Dask worker elsewhere;
+This is the unit every executor (genmodels.runs.executors) runs, on this machine or on a Dask worker elsewhere;
 it never raises for a failed run: the failure is recorded in the run folder and returned as an outcome.
 """
 
@@ -18,10 +18,10 @@ from typing import Any
 
 from jupyter_client import AsyncKernelManager
 
-from . import store
-from .config import RunConfig
+from genmodels.core import store
+from genmodels.core.config import RunConfig
 
-NOTEBOOK = Path(__file__).resolve().parents[2] / "notebooks" / "train.ipynb"
+NOTEBOOK = Path(__file__).resolve().parents[3] / "notebooks" / "train.ipynb"
 KERNEL = "genmodels"
 # A run whose folder is held by another process is waited for this long before it counts as busy: long enough
 # for the kernel of a killed worker to notice its parent is gone and exit (ipykernel checks every second).

@@ -1,6 +1,6 @@
 """Where a sweep's runs execute: side by side on this machine, or as tasks on a Dask cluster.
 
-Both run each configuration with `genmodels.execute.execute_spec` (papermill in a kernel process) and yield
+Both run each configuration with `genmodels.runs.execute.execute_spec` (papermill in a kernel process) and yield
 outcomes as runs finish. An executor is a context manager: entering it connects (or starts a cluster), so a
 bad address or a missing package is one clear error before any run starts.
 
@@ -17,7 +17,7 @@ import uuid
 from pathlib import Path
 from typing import Any, Iterable, Iterator, Protocol
 
-from .execute import NOTEBOOK, RunOutcome, RunSpec, execute_spec, kernel_name
+from genmodels.runs.execute import NOTEBOOK, RunOutcome, RunSpec, execute_spec, kernel_name
 
 GPU = "GPU"  # the Dask worker resource one run on a GPU takes
 
@@ -245,7 +245,7 @@ class DaskExecutor:
             outcome = failed.outcome
             outcome.attempts = self.retries + 1
         except Exception as err:  # e.g. KilledWorker: the task took down its worker too often
-            from .execute import error_text
+            from genmodels.runs.execute import error_text
 
             outcome = RunOutcome(spec, "failed", error=error_text(err).splitlines()[0][:300],
                                  attempts=self.retries + 1)

@@ -22,8 +22,8 @@ from typing import Any
 import torch
 from torch import nn
 
-from .data import ImageSet
-from .generate import in_eval_mode
+from genmodels.data import ImageSet
+from genmodels.training.generate import in_eval_mode
 
 COMPONENTS = 10  # Ghosh et al. 2020 use 10 components on MNIST (one per class, roughly)
 # The fit runs at every sample grid and quality evaluation of a VAE run, so it is kept cheap: measured on one

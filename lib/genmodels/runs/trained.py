@@ -3,7 +3,7 @@ user does with a generative model — draw samples, interpolate between latents,
 
 A run folder is data written by some version of this project, possibly an older one, possibly damaged or
 not a run folder at all. Loading it never runs code (checkpoints are read with ``weights_only=True`` by
-`genmodels.train.read_checkpoint`) and every way it can fail is a `RunError` (a `ConfigError`, so the CLI
+`genmodels.training.loop.read_checkpoint`) and every way it can fail is a `RunError` (a `ConfigError`, so the CLI
 prints it as one line) naming the file at fault.
 """
 
@@ -18,9 +18,9 @@ import numpy as np
 import torch
 from torch import nn
 
-from . import store
-from .config import ConfigError, RunConfig
-from .registry import model_spec
+from genmodels.core import store
+from genmodels.core.config import ConfigError, RunConfig
+from genmodels.core.registry import model_spec
 
 CHECKPOINTS = ("final", "best")  # which weights: the last step's, or the best by FID (best.pt) where there is one
 SAMPLE_FORMATS = (".png", ".pt", ".npz")  # what `write_samples` writes, chosen by the file's suffix
@@ -58,7 +58,7 @@ class TrainedRun:
     config: RunConfig  # resolved: every model default filled in
     metrics: dict[str, Any]  # metrics.json ({} for a run that has not finished)
     model: nn.Module  # eval mode; a GAN's generator is its weight average where the run kept one, a VAE under
-    # latent_prior gmm samples through its fitted mixture (genmodels.latent_density.ExPostSampler)
+    # latent_prior gmm samples through its fitted mixture (genmodels.training.latent_density.ExPostSampler)
     device: torch.device
     checkpoint: Path  # the file the weights came from
     step: int  # the training step of those weights
@@ -71,7 +71,7 @@ class TrainedRun:
 
     def sample(self, n: int = 64, seed: int = 0) -> torch.Tensor:
         """`n` images (n, C, 32, 32) on the CPU in [-1, 1] from z ~ N(0, I); the same seed gives the same images."""
-        from .generate import sample
+        from genmodels.training.generate import sample
 
         check_count("n", n)
         return sample(self.model, n, self.config.z_dim, seed=seed, device=self.device).cpu()
@@ -80,7 +80,7 @@ class TrainedRun:
                     z1: torch.Tensor | None = None) -> torch.Tensor:
         """Images (rows * steps, C, 32, 32) along spherical paths between latents: `rows` random pairs drawn
         with `seed`, or the one path from `z0` to `z1` (each (z_dim,) or (1, z_dim)) when both are given."""
-        from .generate import interpolation_grid, interpolation_path
+        from genmodels.training.generate import interpolation_grid, interpolation_path
 
         check_count("steps", steps)
         if (z0 is None) != (z1 is None):
@@ -101,7 +101,7 @@ class TrainedRun:
         if not self.is_vae:
             raise RunError(f"reconstruct needs a VAE, but {self.run_dir} is a {self.config.model} run: a GAN has "
                            "no encoder (use sample or interpolate)")
-        from .models.blocks import IMAGE_SIZE
+        from genmodels.models.blocks import IMAGE_SIZE
 
         single = x.dim() == 3
         batch = x.unsqueeze(0) if single else x
@@ -150,8 +150,8 @@ def load_run(run_dir: str | os.PathLike[str], checkpoint: str = "final",
 
 def _model_from_checkpoint(config: RunConfig, path: Path, device: torch.device) -> tuple[nn.Module, int, bool]:
     """The model `config` describes with the checkpoint's weights, the averaged generator swapped in."""
-    from .models import build_model
-    from .train import CheckpointError, model_identity, read_checkpoint
+    from genmodels.models import build_model
+    from genmodels.training.loop import CheckpointError, model_identity, read_checkpoint
 
     state = read_checkpoint(path, map_location=device)
     if not isinstance(state.get("model"), dict) or not isinstance(state.get("config"), dict):
@@ -168,13 +168,13 @@ def _model_from_checkpoint(config: RunConfig, path: Path, device: torch.device) 
     try:
         model.load_state_dict(state["model"])
         if averaged:  # the tuned recipe's averaged generator is what the run's samples and metrics used
-            from .recipes import GeneratorEMA
+            from genmodels.training.recipes import GeneratorEMA
 
             ema = GeneratorEMA(model.generator, config.ema or 0.999, config.z_dim).to_device(device)
             ema.load_state_dict(state["ema"])
             model.generator = ema.generator()
         if config.latent_prior == "gmm":  # the VAE samples through the mixture fitted to its training codes
-            from .latent_density import ExPostSampler, LatentGMM
+            from genmodels.training.latent_density import ExPostSampler, LatentGMM
 
             model = ExPostSampler(model, LatentGMM.from_state(state["latent_gmm"]).to(device))
     except (RuntimeError, KeyError, AttributeError, TypeError) as err:
@@ -187,7 +187,7 @@ def _model_from_checkpoint(config: RunConfig, path: Path, device: torch.device) 
 def _device(device: str | torch.device) -> torch.device:
     """A torch device from "cpu", "cuda", "cuda:N" or "auto"; anything else, or CUDA where there is none, is a
     `RunError` rather than torch's own multi-line error."""
-    from .train import resolve_device
+    from genmodels.training.loop import resolve_device
 
     if isinstance(device, torch.device):
         return device

@@ -1,5 +1,5 @@
 """Output folders and files: checked before a run starts, and a write that fails reported as one line
-(`genmodels.store.write_atomic` writes every results file through `writing`).
+(`genmodels.core.store.write_atomic` writes every results file through `writing`).
 
 A run that finds out after a minute of start-up (or an hour of training) that its folder is a file, is
 read-only, or that the disk is full, should say so in one line naming the path, not in a traceback. torch's
