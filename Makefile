@@ -30,7 +30,7 @@ system-packages:
 $(VENV)/.installed: pyproject.toml constraints.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
-	# the exact versions the README's measurements were made with (torch is left to the machine's build)
+	# the exact versions the measurements in docs/ were made with (torch is left to the machine's build)
 	$(PY) -m pip install -q -e '.[test,tensorboard]' -c constraints.txt
 	# an explicit kernel inside the venv, so papermill and JupyterLab run notebooks in this environment
 	$(PY) -m ipykernel install --sys-prefix --name $(KERNEL) --display-name "genmodels (.venv)" >/dev/null

@@ -59,7 +59,7 @@ def training_section(cap: Captions, study: Study) -> None:
     settings = cap.table(designs.recipe_table(), "Training settings per model and recipe, read from the code (the "
                          "optimiser the trainer builds, and the registry's defaults and recipes): 'seed' is the "
                          "seed-faithful loop with the literature's optimisers and settings (each cited beside its "
-                         "default in genmodels.builtin); 'tuned' is this project's best (README). This sweep: "
+                         "default in genmodels.builtin); 'tuned' is this project's best (docs/recipes.md). This sweep: "
                          f"{tables.recipes_used(study.runs)}.")
     cap.table(tables.budget_table(study.done), "Training budget per run (medians over finished runs). A step of a "
               f"model with a critic holds n_critic critic updates (Table {settings}), each on a real batch, so its "
