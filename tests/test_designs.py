@@ -32,7 +32,7 @@ def test_vae_decoder_has_batch_norm_before_tanh_in_the_text_iff_in_the_model(dep
     *_, before, last = _leaves(decoder)
     assert isinstance(last, nn.Tanh) and text.endswith(f"{designs.describe_layer(before)}, tanh")
     assert ("batch norm, tanh" in text) == isinstance(before, nn.BatchNorm2d)
-    assert not isinstance(before, nn.BatchNorm2d)  # the code's choice (README): no batch norm at the output
+    assert not isinstance(before, nn.BatchNorm2d)  # the code's choice (docs/design.md): no batch norm at the output
 
     # the description follows the model: a decoder given an output batch norm is described with it
     decoder.net = nn.Sequential(*list(decoder.net)[:-1], nn.BatchNorm2d(1), nn.Tanh())

@@ -311,7 +311,7 @@ def test_each_recipe_trains(name: str, recipe: str, tmp_path: Path, mnist5k: Ima
     adversarial = name != "vae"
     assert (trainer.ema is not None) == (adversarial and recipe == "tuned")
     if adversarial:
-        assert trainer.config.augment == "none"  # measured worse at these budgets (README), so neither recipe augments
+        assert trainer.config.augment == "none"  # measured worse at these budgets (docs/recipes.md), so neither recipe augments
         assert trainer.model.augment == trainer.config.augment
 
 

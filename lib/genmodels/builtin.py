@@ -40,7 +40,7 @@ register_model(ModelSpec(
     parts=(("encoder", "encoder"), ("decoder", "decoder")),
     notes=("(seed Module 1, Kingma & Welling 2014). The encoder's mean and log-variance heads parametrise a "
            "diagonal Gaussian. The seed puts a batch norm before the decoder's tanh; an output batch norm pins each "
-           "output channel's mean near zero and turns black backgrounds grey (README), so the decoder's last "
+           "output channel's mean near zero and turns black backgrounds grey (docs/design.md), so the decoder's last "
            "layers are as the table lists them."),
 ))
 
@@ -54,7 +54,7 @@ def _build_gan(c: "RunConfig", channels: int) -> "nn.Module":
 
 # What each recipe sets (genmodels.training.recipes): "seed" changes nothing (literature optimisers, batch 64, no
 # averaging, no augmentation); "tuned" holds what measured more quality per CPU-second
-# (bench/time_to_quality.py, README "Training recipes").
+# (bench/time_to_quality.py, docs/recipes.md).
 _ADVERSARIAL_SEED = {"batch_size": 64, "ema": 0.0, "augment": "none"}
 _ADVERSARIAL_TUNED = {"batch_size": 32, "ema": 0.999, "augment": "none"}
 
@@ -64,7 +64,7 @@ DEEP_GAN = 5  # the depth from which the tuned LSGAN's discriminator sees its in
 def _gan_tuned(c: "RunConfig") -> dict[str, Any]:
     """LSGAN: batch 32 at lr 1e-3 with the generator EMA; at depth 5 the discriminator also sees instance noise
     (sigma 0.1): without it, one of three seeds collapsed at once (IS 1.00; seed 0 whatever the learning rate),
-    with it none of three (IS 4.49-5.04 after 2,000 steps; README). At depth 4 it measured worse (IS 4.10 vs 5.10)."""
+    with it none of three (IS 4.49-5.04 after 2,000 steps; docs/recipes.md). At depth 4 it measured worse (IS 4.10 vs 5.10)."""
     return {**_ADVERSARIAL_TUNED, "lr": 1e-3, "augment": "noise" if c.depth >= DEEP_GAN else "none"}
 
 
@@ -112,7 +112,7 @@ DEEP_WGAN = 4  # the depth from which the tuned WGAN-GP takes 3 critic steps per
 def _wgan_tuned(c: "RunConfig") -> dict[str, Any]:
     """WGAN-GP: one critic step per generator step at a higher rate, except in deep networks: at depth 5, one
     critic step let all three seeds collapse (IS 1.09), three learned in all three (IS 3.81, FID 62 vs 131) for
-    the same real images (bench/time_to_quality.py, README). Clipping keeps its RMSprop settings."""
+    the same real images (bench/time_to_quality.py, docs/recipes.md). Clipping keeps its RMSprop settings."""
     if _clipped(c):
         return dict(_ADVERSARIAL_TUNED)
     return {**_ADVERSARIAL_TUNED, "lr": 5e-4, "n_critic": 3 if c.depth >= DEEP_WGAN else 1}

@@ -21,7 +21,7 @@ from genmodels.core.store import FolderBusy
 from genmodels.runs.sweep import SweepError
 from genmodels.training.loop import TrainingDiverged
 
-# every error a user can fix: one line "error: <message>" on stderr and exit status 2 (README "Reliability")
+# every error a user can fix: one line "error: <message>" on stderr and exit status 2 (docs/reliability.md)
 USER_ERRORS = (ConfigError, DataError, SweepError, ReportError, OutputError, TrainingDiverged, ClassifierError,
                ExecutorError, FolderBusy)
 

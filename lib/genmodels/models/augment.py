@@ -54,7 +54,7 @@ def _instance_noise(x: torch.Tensor, background: float) -> torch.Tensor:
     """Gaussian instance noise on the critic's inputs, real and fake alike (Sonderby et al. 2016; Arjovsky &
     Bottou 2017): it blurs the two distributions into overlapping ones, so a deep discriminator cannot separate
     them perfectly in the first steps and leave the generator without a useful gradient. Measured at depth 5
-    (README "Training recipes"): it kept the LSGAN from collapsing in 3 of 3 seeds."""
+    (docs/recipes.md): it kept the LSGAN from collapsing in 3 of 3 seeds."""
     return x + INSTANCE_NOISE * torch.randn_like(x)
 
 

@@ -51,7 +51,7 @@ class Decoder(nn.Module):
             layers += [up(c_in, c_out), nn.BatchNorm2d(c_out), nn.ReLU(inplace=True)]
             c_in = c_out
         # the seed's final block is conv -> batch norm -> tanh; the batch norm is left out, as DCGAN advises for
-        # output layers: it pins each image's pre-tanh mean near 0, so backgrounds came out grey (README).
+        # output layers: it pins each image's pre-tanh mean near 0, so backgrounds came out grey (docs/design.md).
         layers += [nn.Conv2d(c_in, image_channels, 3, 1, 1), nn.Tanh()]
         self.net = nn.Sequential(*layers)
 

@@ -4,7 +4,7 @@ Both run each configuration with `genmodels.runs.execute.execute_spec` (papermil
 outcomes as runs finish. An executor is a context manager: entering it connects (or starts a cluster), so a
 bad address or a missing package is one clear error before any run starts.
 
-Threads: small networks use one core each far better than they share two (README "Budgets"), so each run
+Threads: small networks use one core each far better than they share two (docs/study.md), so each run
 pins its torch threads explicitly (`threads`, or a Dask worker's own thread count) instead of trusting
 OMP_NUM_THREADS, which Dask's nanny sets to 1 for every worker process.
 """

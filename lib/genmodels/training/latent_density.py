@@ -5,7 +5,7 @@ Why: a VAE trained with a small KL weight encodes the training images into a reg
 covers badly ("holes"), so decoding prior samples gives blurred mixtures of digits (measured here: depth 3,
 z_dim 100, IS 5.7). Fitting a 10-component, full-covariance Gaussian mixture to the posterior means of the
 training images after training, and sampling latents from it, measured IS 8.4 and FID 9.5 instead of 28.8
-for the same decoder (README "Training recipes"). The encoder, decoder and loss stay the seed's; only where
+for the same decoder (docs/recipes.md). The encoder, decoder and loss stay the seed's; only where
 sampled latents come from changes, which is why it is a recipe choice (`latent_prior`), not a model one.
 
 The mixture is a pure function of the weights and the training images (fixed seed, fixed images), so it is

@@ -110,7 +110,7 @@ def make_optimizers(model: nn.Module, config: RunConfig) -> dict[str, torch.opti
     """One optimizer over the whole model, or one per network of a model with a critic (alternating updates)."""
     cls, settings = optimizer_settings(config)
     # foreach: one multi-tensor update instead of a Python loop over parameters. PyTorch uses it on CUDA already;
-    # on CPU it gives bit-identical weights and takes 15 % less time per Adam step (README "Budgets and timings").
+    # on CPU it gives bit-identical weights and takes 15 % less time per Adam step (docs/study.md).
     make: Callable[[Any], torch.optim.Optimizer] = lambda p: cls(p, **settings, foreach=True)
     if isinstance(model, AdversarialModel):
         return {"critic": make(model.critic.parameters()), "generator": make(model.generator.parameters())}
@@ -175,7 +175,7 @@ class Trainer:
         c = self.config
         self.device = resolve_device(c.device)
         if c.threads is not None:
-            torch.set_num_threads(c.threads)  # small nets run faster side by side on one thread each (README)
+            torch.set_num_threads(c.threads)  # small nets run faster side by side on one thread each (docs/study.md)
         self.out_dir = Path(out_dir or c.out_dir or "run")
         seed_everything(c.seed)
         self.data = train_data if train_data is not None else load_dataset(c.dataset, "train", c.data_root)

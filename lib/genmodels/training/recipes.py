@@ -5,14 +5,14 @@ Two recipes, chosen by the config field ``recipe``:
 - ``seed``: the seed-faithful loop, as a pytorch/examples-style script would do it: plain alternating
   updates with the literature's optimiser settings and batch size 64, no weight averaging.
 - ``tuned`` (the default): what measured more quality per CPU-second in ``bench/time_to_quality.py``
-  (README "Training recipes"): batch 32 at higher learning rates, one critic step per generator step for
+  (docs/recipes.md): batch 32 at higher learning rates, one critic step per generator step for
   WGAN-GP, and an exponential moving average of the generator's weights from which every sample is drawn
   (Yazici et al. 2019; batch-norm statistics recomputed for the averaged weights; the decay warms up with the
   step count, as TensorFlow's EMA does).
 
 In both, the generator step reuses the last critic step's fake batch, as the seed (one forward pass for both
 losses) and pytorch/examples' DCGAN do. Differentiable augmentation of the discriminator's inputs (DiffAugment,
-Zhao et al. 2020) is implemented and selectable (``augment``), but measured worse here at these budgets (README),
+Zhao et al. 2020) is implemented and selectable (``augment``), but measured worse here at these budgets (docs/recipes.md),
 so neither recipe uses it. Every ingredient is a config field of its own (``lr``, ``batch_size``, ``n_critic``,
 ``ema``, ``augment``); ``None`` takes the recipe's value.
 """
