@@ -416,7 +416,9 @@ class BatchStream:
     """Endless shuffled batches drawn by indexing one tensor; its state makes resumed runs exact.
 
     Each epoch is a fresh permutation from a private generator, so the data order does not depend on
-    how many random numbers the model drew.
+    how many random numbers the model drew. The permutation is drawn on the CPU (the same order on every
+    device) and copied to the images' device once per epoch: a copy per batch would make the CPU wait for the
+    GPU at every step.
     """
 
     def __init__(self, data: ImageSet, batch_size: int, seed: int, device: torch.device | str = "cpu") -> None:
@@ -427,6 +429,7 @@ class BatchStream:
         self.generator = torch.Generator().manual_seed(seed)
         self.epoch, self.position = 0, 0
         self.order = torch.randperm(len(data), generator=self.generator)
+        self._device_order = self.order.to(self.images.device)
         self.images_seen = 0
 
     def next(self) -> torch.Tensor:
@@ -434,7 +437,8 @@ class BatchStream:
             self.epoch += 1
             self.position = 0
             self.order = torch.randperm(len(self.order), generator=self.generator)
-        index = self.order[self.position : self.position + self.batch_size].to(self.images.device)
+            self._device_order = self.order.to(self.images.device)
+        index = self._device_order[self.position : self.position + self.batch_size]
         self.position += self.batch_size
         self.images_seen += self.batch_size
         return to_float(self.images[index])
@@ -449,3 +453,4 @@ class BatchStream:
         self.generator.set_state(state["generator"])
         self.epoch, self.position = state["epoch"], state["position"]
         self.order, self.images_seen = state["order"], state["images_seen"]
+        self._device_order = self.order.to(self.images.device)
