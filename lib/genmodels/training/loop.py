@@ -23,6 +23,7 @@ from torch import nn
 from tqdm import tqdm
 
 from genmodels.core.config import ConfigError, RunConfig
+from genmodels.core.devices import cuda_count, device_problem
 from genmodels.data import BatchStream, ImageSet, load_dataset
 from genmodels.models import AdversarialModel, build_model
 from genmodels.training.latent_density import ExPostSampler, LatentGMM, fit_for, state_of
@@ -77,13 +78,10 @@ def resolve_device(device: str = "auto") -> torch.device:
     """'auto' picks CUDA when present; an explicit 'cuda' without one is a config error (one line in the CLI)."""
     if device == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if device.startswith("cuda") and not torch.cuda.is_available():
-        raise ConfigError(f"device={device!r} was asked for but no CUDA device is available; use device='auto' or 'cpu'.")
-    chosen = torch.device(device)
-    if chosen.type == "cuda" and chosen.index is not None and chosen.index >= torch.cuda.device_count():
-        raise ConfigError(f"device={device!r}: this machine has {torch.cuda.device_count()} CUDA device(s), "
-                          "numbered from 0.")
-    return chosen
+    problem = device_problem(device, cuda_count())
+    if problem:
+        raise ConfigError(problem)
+    return torch.device(device)
 
 
 def seed_everything(seed: int) -> None:
