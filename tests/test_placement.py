@@ -63,6 +63,14 @@ def test_runs_go_round_robin_over_several_gpus() -> None:
     assert slot_device(3, 1) is None and slot_device(0, 0) is None  # the run's own device ("auto": the one GPU)
 
 
+@pytest.mark.parametrize(("device", "given"), [("auto", "cuda:1"), ("cuda", "cuda:1"), ("cpu", "cpu"),
+                                               ("cuda:0", "cuda:0")])
+def test_a_runs_slot_gpu_applies_unless_it_names_a_device(device: str, given: str) -> None:
+    from genmodels.runs.execute import notebook_parameters
+
+    assert notebook_parameters(spec(0, device), device="cuda:1")["device"] == given
+
+
 # ---------------------------------------------------------------------------------------------- the local executor
 def test_local_executor_on_a_gpu_machine(monkeypatch: pytest.MonkeyPatch) -> None:
     fake_machine(monkeypatch, gpus=2, cores=16)
