@@ -198,7 +198,8 @@ def build_parser() -> argparse.ArgumentParser:
     sweep.add_argument("--threads", type=int, metavar="T",
                        help="local: torch threads per run (default: cores / jobs; 1 when jobs are chosen automatically)")
     sweep.add_argument("--workers", type=int, metavar="N",
-                       help="dask: worker processes of the local cluster (default: cores / threads-per-worker; one per GPU)")
+                       help="dask: worker processes of the local cluster (default: cores / threads-per-worker; with GPUs, "
+                            "--runs-per-gpu per GPU)")
     sweep.add_argument("--threads-per-worker", type=int, metavar="T",
                        help="dask: threads per worker, which are each run's torch threads (default 1)")
     sweep.add_argument("--scheduler", metavar="ADDRESS",
