@@ -8,7 +8,7 @@ APT_PACKAGES := dataset-fashion-mnist texlive-xetex texlive-fonts-recommended te
 	chromium chromium-driver
 KERNEL := genmodels
 
-.PHONY: setup system-packages test report sweep clean-results bench lock
+.PHONY: setup system-packages test report sweep clean-results bench gpu-check lock
 
 setup: system-packages $(VENV)/.installed
 
@@ -49,6 +49,11 @@ report: setup
 
 bench: setup
 	$(PY) bench/throughput.py
+
+# on a machine with CUDA: a small GPU sweep of every model through papermill, then the report, with a table of
+# what it measured (docs/gpu.md); skips itself with one line elsewhere
+gpu-check: setup
+	$(PY) bench/cuda_check.py
 
 clean-results:
 	rm -rf results report/report.pdf report/report.html

@@ -266,6 +266,23 @@ if not torch.cuda.is_available():
     TRAIN_CASES.append(("cuda without cuda", flags("--device", "cuda"), ["cuda", "device='auto'"]))
 
 
+def gpus(count: int, *extra: str) -> Setup:
+    """This process sees `count` CUDA devices (patched: no GPU is needed to check what a machine with them says)."""
+    def setup(e: Env) -> list[str]:
+        e.monkeypatch.setattr(torch.cuda, "is_available", lambda: count > 0)
+        e.monkeypatch.setattr(torch.cuda, "device_count", lambda: count)
+        return list(extra)
+    return setup
+
+
+TRAIN_CASES += [
+    # issue 17: a GPU the machine does not have is one line before the run folder is touched
+    ("cuda:N beyond the GPUs present", gpus(2, "--device", "cuda:2"),
+     ["--device", "device='cuda:2'", "this machine has 2 CUDA device(s)"]),
+    ("cuda on a machine without CUDA", gpus(0, "--device", "cuda"), ["device='cuda'", "no CUDA device"]),
+]
+
+
 def run_cli(argv: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
     try:
         code = main(argv)
@@ -339,9 +356,21 @@ SWEEP_CASES: list[tuple[str, bytes | str | None, list[str], list[str]]] = [
     ("width 100000", TINY + "grid: [{model: gan, width: 100000}]\n", [], ["grid entry 1", "width=100000"]),
     ("--only matching nothing", TINY + "grid: [{model: vae}]\n", ["--only", "nothing*"], ["--only", "nothing*"]),
     ("--jobs 0", TINY + "grid: [{model: vae}]\n", ["--jobs", "0", "--no-progress"], ["--jobs"]),
+    # issue 17: GPU settings, checked for every run before any starts
+    ("--runs-per-gpu 0", TINY + "grid: [{model: vae}]\n", ["--runs-per-gpu", "0", "--no-progress"],
+     ["--runs-per-gpu must be an integer >= 1, got 0"]),
+    ("--runs-per-gpu with --jobs", TINY + "grid: [{model: vae}]\n",
+     ["--runs-per-gpu", "2", "--jobs", "2", "--no-progress"], ["--jobs 2 and --runs-per-gpu 2"]),
+    ("a device beyond the GPUs present", TINY + "grid: [{model: vae}, {model: gan, device: 'cuda:99'}]\n", [],
+     ["mnist-5k/gan/", "device='cuda:99'"]),
     ("--results is a file", TINY + "grid: [{model: vae}]\n", ["--results", "{tmp}/afile", "--no-progress"],
      ["--results", "{tmp}/afile", "is a file"]),
 ]
+
+
+if not torch.cuda.is_available():
+    SWEEP_CASES.append(("device cuda without CUDA", TINY + "grid: [{model: vae, device: cuda}]\n", [],
+                        ["mnist-5k/vae/", "device='cuda'", "no CUDA device"]))
 
 
 @pytest.mark.parametrize(("content", "extra", "fragments"), [c[1:] for c in SWEEP_CASES],
@@ -353,7 +382,7 @@ def test_bad_sweep_file_is_one_line(content: bytes | str | None, extra: list[str
         env.file("sweep.yaml", content)
     env.file("afile")
     flags_ = [f.replace("{tmp}", str(env.tmp)) for f in extra]
-    runs = any(f in flags_ for f in ("--jobs", "--results"))  # flags that only matter when runs would start
+    runs = any(f in flags_ for f in ("--jobs", "--runs-per-gpu", "--results"))  # only matter when runs would start
     results = [] if "--results" in flags_ else ["--results", str(env.tmp / "results")]
     argv = ["sweep", str(path), *results, *flags_, *([] if runs else ["--dry-run"])]
     assert_one_line(*run_cli(argv, capsys), fragments, env.tmp)

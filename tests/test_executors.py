@@ -225,16 +225,16 @@ def test_a_failing_run_on_dask_is_retried_recorded_and_the_sweep_goes_on(tmp_pat
                                                                         capsys: pytest.CaptureFixture[str]) -> None:
     sweep = write_sweep(tmp_path / "s.yaml", [
         {"model": "vae", "depth": 1, "z_dim": 2, "steps": 6},
-        {"model": "vae", "depth": 1, "z_dim": 2, "steps": 6, "dataset": "cifar10", "data_root": str(tmp_path / "empty")},
+        {"model": "vae", "depth": 1, "z_dim": 2, "steps": 6, "n_train": 5000},  # more images than mnist-5k has
     ])
     results = tmp_path / "results"
     assert main(["sweep", str(sweep), "--results", str(results), "--no-progress", "--executor", "dask",
                  "--workers", "2", "--retries", "2"]) == 1
     out = capsys.readouterr().out
-    assert "1 done, 0 skipped, 1 failed" in out and "after 3 attempts" in out and "DataError" in out
+    assert "1 done, 0 skipped, 1 failed" in out and "after 3 attempts" in out and "ConfigError" in out
     ok, failed = load_sweep(sweep, results)
     assert ok.is_complete() and failed.status() is store.Status.FAILED
-    assert "CIFAR-10 not found" in (failed.run_dir / store.ERROR).read_text()
+    assert "n_train must be at most" in (failed.run_dir / store.ERROR).read_text()
 
 
 @pytest.mark.slow

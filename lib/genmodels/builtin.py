@@ -157,10 +157,12 @@ register_model(ModelSpec(
 
 
 # ------------------------------------------------------------------ data sets (readers in genmodels.data)
-register_dataset(DatasetSpec("mnist", "MNIST", channels=1, loader="_load_mnist", classifier="mnist"))
+register_dataset(DatasetSpec("mnist", "MNIST", channels=1, loader="_load_mnist", classifier="mnist",
+                             missing="_mnist_missing"))
 # scored with the MNIST classifier: both use the same reference (the official MNIST test split)
 register_dataset(DatasetSpec("mnist-5k", "MNIST (5k subset)", channels=1, loader="_load_mnist_5k",
-                             classifier="mnist"))
+                             classifier="mnist", missing="_mnist_5k_missing"))
 register_dataset(DatasetSpec("fashion-mnist", "Fashion-MNIST", channels=1, loader="_load_fashion",
-                             classifier="fashion-mnist"))
-register_dataset(DatasetSpec("cifar10", "CIFAR-10", channels=3, loader="_load_cifar", classifier="cifar10"))
+                             classifier="fashion-mnist", missing="_fashion_missing"))
+register_dataset(DatasetSpec("cifar10", "CIFAR-10", channels=3, loader="_load_cifar", classifier="cifar10",
+                             missing="_cifar_missing"))

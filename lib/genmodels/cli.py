@@ -15,6 +15,7 @@ from genmodels.quality.classifier import ClassifierError
 from genmodels.core.config import ConfigError, RunConfig
 from genmodels.data import DataError, data_root
 from genmodels.runs.executors import ExecutorError
+from genmodels.runs.placement import check_devices
 from genmodels.core.files import OutputError, check_writable_dir
 from genmodels.report import ReportError
 from genmodels.core.store import FolderBusy
@@ -69,6 +70,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     from genmodels.runs.run import execute_run
 
     config = _config_from_args(args)
+    check_devices([("--device", config)])  # a GPU this machine lacks is one line before anything starts
     # every folder the run writes is checked before any start-up: a bad path is one line, not a late traceback
     default_out = config.out_dir or store.run_folder(args.results, config.dataset, config.model, config.run_name())
     out = check_writable_dir(args.out if args.out is not None else default_out, "--out")
@@ -105,13 +107,15 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     if not specs:
         print(f"error: no configuration of {args.file} matches --only {args.only!r}.", file=sys.stderr)
         return 2
+    if args.scheduler is None:  # runs execute on this machine: every GPU they ask for must be here
+        check_devices((spec.label, spec.config) for spec in specs)
     if args.dry_run:
         print(dry_run_table(specs))
         return 0
     check_writable_dir(args.results, "--results")
     executor = make_executor(args.executor, jobs=args.jobs, threads=args.threads, workers=args.workers,
                              threads_per_worker=args.threads_per_worker, scheduler=args.scheduler,
-                             retries=args.retries)
+                             retries=args.retries, runs_per_gpu=args.runs_per_gpu)
     with executor:  # connects, or starts the cluster: a bad address fails here, before anything runs
         if not args.no_progress:
             print(f"{len(specs)} configurations; {executor.describe()}")
@@ -186,11 +190,16 @@ def build_parser() -> argparse.ArgumentParser:
     sweep.add_argument("--executor", default="local", metavar="NAME",
                        help="local (default: runs side by side on this machine) or dask (a Dask cluster)")
     sweep.add_argument("--jobs", type=int, metavar="N",
-                       help="local: runs side by side (default: one per CPU core, at most 8; one per GPU)")
+                       help="local: runs side by side (default: one per CPU core, at most 8; on CUDA, "
+                            "--runs-per-gpu on each GPU)")
+    sweep.add_argument("--runs-per-gpu", type=int, metavar="N",
+                       help="local and dask: runs trained at once on each GPU, spread over the GPUs round-robin "
+                            "(default: 16, at most one per CPU core; measured in docs/gpu.md)")
     sweep.add_argument("--threads", type=int, metavar="T",
                        help="local: torch threads per run (default: cores / jobs; 1 when jobs are chosen automatically)")
     sweep.add_argument("--workers", type=int, metavar="N",
-                       help="dask: worker processes of the local cluster (default: cores / threads-per-worker; one per GPU)")
+                       help="dask: worker processes of the local cluster (default: cores / threads-per-worker; with GPUs, "
+                            "--runs-per-gpu per GPU)")
     sweep.add_argument("--threads-per-worker", type=int, metavar="T",
                        help="dask: threads per worker, which are each run's torch threads (default 1)")
     sweep.add_argument("--scheduler", metavar="ADDRESS",

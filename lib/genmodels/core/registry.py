@@ -71,6 +71,9 @@ class DatasetSpec:
     loader: str | Callable[..., Any]  # a reader in genmodels.data by name, or a callable (base, split, download)
     classifier: str  # the classifier (genmodels.quality.classifier) scoring its runs: a data set sharing its test set
     image_size: int = 32  # every image is padded or kept to this side
+    # what of its training split is not here without a download, in words (None: all of it is), by name of a
+    # function in genmodels.data or a callable (base) -> str | None; None: not checked (its runs find out)
+    missing: str | Callable[..., Any] | None = None
 
 
 MODELS: dict[str, ModelSpec] = {}

@@ -59,6 +59,8 @@ CLAIM = ".claim"  # held by the sweep process that launched that kernel, for the
 TENSORBOARD = "tensorboard"  # TensorBoard event files, with log: tensorboard (genmodels.training.tensorboard_log)
 
 CLASSIFIERS = "classifiers"
+# <root>/<dataset>/data-missing.json: why the last sweep could not have that data set (its runs were not trained)
+DATA_MISSING = "data-missing.json"
 
 
 class Status(str, Enum):
@@ -155,6 +157,26 @@ def read_json(path: str | os.PathLike[str]) -> Any | None:
         return json.loads(Path(path).read_text())
     except (OSError, ValueError):
         return None
+
+
+# ------------------------------------------------------------------ a data set a sweep could not have
+def data_missing_file(root: str | os.PathLike[str], dataset: str) -> Path:
+    return Path(root) / dataset / DATA_MISSING
+
+
+def record_data_missing(root: str | os.PathLike[str], dataset: str, reason: str) -> None:
+    """Note beside a data set's runs why a sweep left them untrained, for `results` and the report."""
+    write_json(data_missing_file(root, dataset), {"dataset": dataset, "reason": reason})
+
+
+def clear_data_missing(root: str | os.PathLike[str], dataset: str) -> None:
+    data_missing_file(root, dataset).unlink(missing_ok=True)
+
+
+def data_missing(root: str | os.PathLike[str], dataset: str) -> str | None:
+    """The reason recorded by `record_data_missing`, or None."""
+    record = read_json(data_missing_file(root, dataset))
+    return record.get("reason") if isinstance(record, dict) else None
 
 
 # ------------------------------------------------------------------ status

@@ -82,6 +82,7 @@ class QualityHook:
         rows = trainer.extra_state.setdefault("quality", [])
         if rows and rows[-1]["step"] == trainer.step:
             return rows[-1]
+        history = trainer.history  # reads the pending loss terms: a diverged run stops here, before it is scored
         if not self._checked_best:
             _reconcile_best(trainer)
             self._checked_best = True
@@ -91,9 +92,9 @@ class QualityHook:
                "is": scores["inception_score_mean"], "samples": scores["fake_samples"], "seconds": scores["seconds"],
                "train_seconds": round(trainer.elapsed, 3)}
         rows.append(row)
-        if trainer.history and trainer.history[-1]["step"] == trainer.step:
+        if history and history[-1]["step"] == trainer.step:
             # the quality curve also lands in history.csv, beside the losses of the same step
-            trainer.history[-1].update({k: row[k] for k in QUALITY_COLUMNS})
+            history[-1].update({k: row[k] for k in QUALITY_COLUMNS})
         best = trainer.extra_state.get("quality_best")
         if math.isfinite(row["fid"]) and (best is None or not math.isfinite(best["fid"]) or row["fid"] < best["fid"]):
             trainer.extra_state["quality_best"] = {"step": trainer.step, "fid": row["fid"]}

@@ -36,6 +36,15 @@ def intro_markdown(runs: pd.DataFrame, sweep: str | Path) -> str:
     return " ".join(lines)
 
 
+def missing_data_sentences(runs: pd.DataFrame) -> list[str]:
+    """Per data set the sweep could not have (its runs set aside before training), how many runs and why."""
+    if "data_missing" not in runs:
+        return []
+    aside = runs[(runs.status != "complete") & runs.data_missing.notna()]
+    return [f"The {len(group)} {dataset} configurations were not trained, as the data set was missing: "
+            f"{group.data_missing.iloc[0]}." for dataset, group in aside.groupby("dataset", sort=False)]
+
+
 def discussion_markdown(runs: pd.DataFrame) -> str:
     """`prose` as a Markdown list."""
     return "\n".join(f"- {s}" for s in discussion(runs))
@@ -50,6 +59,7 @@ def discussion(runs: pd.DataFrame) -> list[str]:
         out.append(f"{len(missing)} of {len(runs)} configurations have no finished run "
                    f"({', '.join(f'{n} {s}' for s, n in missing.status.value_counts().items())}); "
                    "they are marked in every table and excluded from the comparisons below.")
+        out.extend(missing_data_sentences(runs))
     if done.FID.isna().any():
         out.append(f"{int(done.FID.isna().sum())} finished runs have no quality metrics (no test split or "
                    "metric_samples 0); they are left out of the rankings.")

@@ -133,6 +133,10 @@ def dataset_sections(cap: Captions, study: Study) -> None:
     runs = study.runs
     for dataset in study.datasets:
         cap.text(f"## {dataset}")
+        missing = prose.missing_data_sentences(runs[runs.dataset == dataset])
+        if missing and not (runs[runs.dataset == dataset].status == "complete").any():
+            cap.text(f"*{missing[0]}*")  # nothing to draw: the sweep set these runs aside
+            continue
         for model in MODEL_NAMES:
             cap.figure(figures.axis_montage(runs, model, dataset), f"{MODEL_NAMES[model]} on {dataset}: final "
                        "samples along the sweep's depth axis (top) and z_dim axis (bottom), with FID and IS.")

@@ -101,12 +101,13 @@ def kernel_name() -> str:
 
 def notebook_parameters(spec: RunSpec, threads: int | None = None, device: str | None = None) -> dict[str, Any]:
     """What papermill injects: the config's fields, its run folder and results root, and how it executes.
-    `threads` and `device` apply unless the config sets them itself."""
+    `threads` applies unless the config sets it; `device` (the GPU of the run's slot) unless the config names
+    a device itself: "auto" and "cuda" (any GPU) take the slot's, "cpu" and "cuda:N" stay."""
     parameters = {**spec.config.to_dict(), "out_dir": str(spec.run_dir), "progress": False,
                   "results_root": str(Path(spec.results_root).resolve())}
     if spec.config.threads is None and threads is not None:
         parameters["threads"] = threads
-    if spec.config.device == "auto" and device is not None:
+    if spec.config.device in ("auto", "cuda") and device is not None:
         parameters["device"] = device
     return parameters
 

@@ -7,6 +7,9 @@ bad address or a missing package is one clear error before any run starts.
 Threads: small networks use one core each far better than they share two (docs/study.md), so each run
 pins its torch threads explicitly (`threads`, or a Dask worker's own thread count) instead of trusting
 OMP_NUM_THREADS, which Dask's nanny sets to 1 for every worker process.
+
+GPUs: several runs share each GPU at once (`--runs-per-gpu`, default from measurement: genmodels.runs.placement),
+spread over the GPUs round-robin.
 """
 
 from __future__ import annotations
@@ -17,9 +20,11 @@ import uuid
 from pathlib import Path
 from typing import Any, Iterable, Iterator, Protocol
 
+from genmodels.core.devices import cuda_count
 from genmodels.runs.execute import NOTEBOOK, RunOutcome, RunSpec, execute_spec, kernel_name
+from genmodels.runs.placement import default_runs_per_gpu, slot_device, threads_per_run
 
-GPU = "GPU"  # the Dask worker resource one run on a GPU takes
+GPU = "GPU"  # the Dask worker resource of a GPU; a run on one takes 1 / runs-per-GPU of it
 
 
 class ExecutorError(ValueError):
@@ -43,22 +48,23 @@ def usable_cores() -> int:
 
 
 def cuda_devices() -> int:
-    import torch
-
-    return torch.cuda.device_count() if torch.cuda.is_available() else 0
+    return cuda_count()
 
 
-def default_jobs() -> tuple[int, int | None]:
-    """(runs side by side, torch threads per run) for this machine.
+def default_jobs(gpus: int | None = None, cores: int | None = None,
+                 runs_per_gpu: int | None = None) -> tuple[int, int | None]:
+    """(runs side by side, torch threads per run) for this machine (or for `gpus` and `cores` given).
 
     On a CPU: one single-threaded run per core, at most 8 (measured here, bench/parallel_runs.py: two one-thread
     runs side by side finish 1.33x sooner than the same runs one after another on two threads each). With
-    CUDA: one run per GPU, with torch's default threads for its CPU-side work.
+    CUDA: `runs_per_gpu` runs on each GPU (default `placement.default_runs_per_gpu`: up to 16, one per core),
+    the cores shared out among them.
     """
-    gpus = cuda_devices()
+    gpus = cuda_devices() if gpus is None else gpus
+    cores = usable_cores() if cores is None else cores
     if gpus:
-        return gpus, None
-    cores = usable_cores()
+        jobs = gpus * (runs_per_gpu or default_runs_per_gpu(gpus, cores))
+        return jobs, threads_per_run(jobs, cores)
     jobs = max(1, min(cores, 8))
     return jobs, max(1, cores // jobs)
 
@@ -80,20 +86,24 @@ def with_retries(spec: RunSpec, retries: int, **options: Any) -> RunOutcome:
 
 class LocalExecutor:
     """Runs on this machine, `jobs` at a time, each pinned to `threads` torch threads (None: torch's default).
-    With several GPUs, run k of the `jobs` side by side gets GPU k % GPUs."""
+    With several GPUs, run k of the `jobs` side by side gets GPU k % GPUs (`gpus`: counted when not given)."""
 
     def __init__(self, notebook: Path = NOTEBOOK, kernel: str | None = None, jobs: int = 1,
-                 threads: int | None = None, retries: int = 0) -> None:
+                 threads: int | None = None, retries: int = 0, gpus: int | None = None) -> None:
         _at_least("--jobs", jobs)
         _at_least("--threads", threads)
         _at_least("--retries", retries, 0)
         self.notebook, self.kernel, self.jobs, self.threads, self.retries = notebook, kernel, jobs, threads, retries
+        self.gpus = gpus
 
     def __enter__(self) -> "LocalExecutor":
         return self
 
     def describe(self) -> str:
-        return f"{self.jobs} run(s) at a time" + (f", {self.threads} torch thread(s) each" if self.threads else "")
+        gpus = self.gpus or 0
+        per_gpu = f" ({-(-self.jobs // gpus)} per GPU on {gpus} GPU(s))" if gpus and self.jobs > 1 else ""
+        return (f"{self.jobs} run(s) at a time{per_gpu}"
+                + (f", {self.threads} torch thread(s) each" if self.threads else ""))
 
     def __exit__(self, *exc: Any) -> None:
         pass
@@ -108,7 +118,7 @@ class LocalExecutor:
             for spec in specs:
                 yield with_retries(spec, self.retries, **options)
             return
-        gpus = cuda_devices()
+        gpus = cuda_devices() if self.gpus is None else self.gpus
         slots: SimpleQueue[int] = SimpleQueue()  # which GPU (or CPU slot) a run side by side takes
         for slot in range(self.jobs):
             slots.put(slot)
@@ -116,8 +126,7 @@ class LocalExecutor:
         def run(spec: RunSpec) -> RunOutcome:
             slot = slots.get()
             try:
-                device = f"cuda:{slot % gpus}" if gpus > 1 else None
-                return with_retries(spec, self.retries, **options, device=device)
+                return with_retries(spec, self.retries, **options, device=slot_device(slot, gpus))
             finally:
                 slots.put(slot)
 
@@ -141,15 +150,19 @@ class RunFailed(Exception):
         self.outcome = outcome
 
 
-def dask_task(spec: RunSpec, notebook: str, kernel: str | None) -> RunOutcome:
-    """One run on a Dask worker: its torch threads are the worker's threads, its GPU the worker's own."""
+def dask_task(spec: RunSpec, notebook: str, kernel: str | None, runs_per_gpu: int = 1) -> RunOutcome:
+    """One run on a Dask worker: its GPU is the worker's own; its torch threads are the worker's threads, shared
+    out among the runs the worker holds at once (a worker with ``GPU=1`` and N threads holds `runs_per_gpu`)."""
     from distributed import get_worker
 
     worker = get_worker()
-    threads = worker.state.nthreads
+    gpu_share = (worker.state.total_resources or {}).get(GPU)
+    on_gpu = gpu_share is not None
+    at_once = min(worker.state.nthreads, int(gpu_share * runs_per_gpu + 1e-9)) if on_gpu else 1
+    threads = threads_per_run(at_once, worker.state.nthreads)
     device = None
     gpus = cuda_devices()
-    if gpus > 1 and GPU in (worker.state.total_resources or {}):
+    if gpus > 1 and on_gpu:
         index = worker.name if isinstance(worker.name, int) else abs(hash(worker.name))
         device = f"cuda:{index % gpus}"  # a LocalCluster's workers are named 0..n-1: one GPU each
     outcome = execute_spec(spec, Path(notebook), kernel, threads=threads, device=device)
@@ -160,15 +173,19 @@ def dask_task(spec: RunSpec, notebook: str, kernel: str | None) -> RunOutcome:
 
 class DaskExecutor:
     """Each run is one Dask task, on a LocalCluster started here (`workers` x `threads_per_worker`) or on
-    the cluster whose scheduler is at `scheduler`. Runs on a GPU take the worker resource "GPU" (one run per
-    GPU); a failed run is retried `retries` times (Dask's task retries), and a run whose worker died is
+    the cluster whose scheduler is at `scheduler`. Runs on a GPU take 1 / `runs_per_gpu` of the worker resource
+    "GPU": a LocalCluster here starts `runs_per_gpu` workers per GPU (default as for the local executor), and a
+    worker of another cluster started with ``--resources GPU=1`` and that many threads holds that many runs at
+    once. A failed run is retried `retries` times (Dask's task retries), and a run whose worker died is
     rescheduled by Dask and resumes from its checkpoint."""
 
     def __init__(self, workers: int | None = None, threads_per_worker: int = 1, scheduler: str | None = None,
-                 retries: int = 1, notebook: Path = NOTEBOOK, kernel: str | None = None) -> None:
+                 retries: int = 1, notebook: Path = NOTEBOOK, kernel: str | None = None,
+                 runs_per_gpu: int | None = None) -> None:
         _at_least("--workers", workers)
         _at_least("--threads-per-worker", threads_per_worker)
         _at_least("--retries", retries, 0)
+        _at_least("--runs-per-gpu", runs_per_gpu)
         try:
             import distributed  # noqa: F401
         except ImportError:
@@ -176,6 +193,7 @@ class DaskExecutor:
                                 "(or `pip install dask distributed`)") from None
         self.workers, self.threads, self.scheduler = workers, threads_per_worker, scheduler
         self.retries, self.notebook, self.kernel = retries, notebook, kernel
+        self.runs_per_gpu = runs_per_gpu
         self.client: Any = None
         self.cluster: Any = None
         self.gpus = 0
@@ -193,21 +211,36 @@ class DaskExecutor:
                                     f"({type(err).__name__}: {str(err).splitlines()[0] if str(err) else ''})") from None
             workers = self.client.scheduler_info()["workers"].values()
             self.gpus = sum(1 for w in workers if GPU in (w.get("resources") or {}))
+            self._check_runs_per_gpu("the cluster has no worker with a GPU resource")
+            self.runs_per_gpu = self.runs_per_gpu or 1
             return self
         self.gpus = cuda_devices()
-        workers = self.workers or (self.gpus or max(1, usable_cores() // self.threads))
+        self._check_runs_per_gpu("this machine has no CUDA device")
+        self.runs_per_gpu = self.runs_per_gpu or (default_runs_per_gpu(self.gpus, usable_cores()) if self.gpus else 1)
+        workers = self.workers or (self.gpus * self.runs_per_gpu or max(1, usable_cores() // self.threads))
+        # each local worker is one run's slice of a GPU: named 0..n-1, worker k trains on GPU k % GPUs
         self.cluster = LocalCluster(n_workers=workers, threads_per_worker=self.threads, processes=True,
-                                    resources={GPU: 1} if self.gpus else None, dashboard_address=None,
+                                    resources={GPU: self._share} if self.gpus else None, dashboard_address=None,
                                     silence_logs=logging.ERROR)
         self.client = Client(self.cluster)
         return self
+
+    @property
+    def _share(self) -> float:
+        """The part of a GPU one run takes."""
+        return 1.0 / (self.runs_per_gpu or 1)
+
+    def _check_runs_per_gpu(self, why_not: str) -> None:
+        if self.runs_per_gpu is not None and not self.gpus:
+            raise ExecutorError(f"--runs-per-gpu {self.runs_per_gpu} needs a GPU, but {why_not}; leave it out "
+                                "(runs on CPUs are counted by --workers)")
 
     def describe(self) -> str:
         where = f"the Dask cluster at {self.scheduler}" if self.scheduler else "a local Dask cluster"
         workers = self.client.scheduler_info()["workers"].values() if self.client is not None else []
         threads = sorted({w.get("nthreads") for w in workers})
         return (f"{where}: {len(workers)} worker(s) x {'/'.join(map(str, threads)) or '?'} thread(s)"
-                + (", one run per GPU" if self.gpus else ""))
+                + (f", {self.runs_per_gpu} run(s) per GPU" if self.gpus else ""))
 
     def __exit__(self, *exc: Any) -> None:
         if self.client is not None:
@@ -222,12 +255,13 @@ class DaskExecutor:
         if self.client is None:
             raise ExecutorError("DaskExecutor.map needs `with DaskExecutor(...) as executor:`")
         kernel = self.kernel or None
-        resources = {GPU: 1} if self.gpus else None
+        resources = {GPU: self._share} if self.gpus else None
         futures = {}
         for spec in specs:
             # absolute paths: a worker elsewhere resolves relative ones against its own working directory
             absolute = dataclasses.replace(spec, run_dir=spec.run_dir.resolve(), results_root=spec.results_root.resolve())
-            future = self.client.submit(dask_task, absolute, str(self.notebook), kernel, retries=self.retries,
+            future = self.client.submit(dask_task, absolute, str(self.notebook), kernel, self.runs_per_gpu or 1,
+                                        retries=self.retries,
                                         resources=resources, pure=False, key=f"run-{spec.label}-{uuid.uuid4().hex}")
             futures[future] = spec
         try:
@@ -255,8 +289,10 @@ class DaskExecutor:
 
 def make_executor(name: str, *, jobs: int | None = None, threads: int | None = None, workers: int | None = None,
                   threads_per_worker: int | None = None, scheduler: str | None = None,
-                  retries: int | None = None) -> Executor:
-    """The executor the CLI asks for by name ("local" or "dask"), with this machine's defaults filled in."""
+                  retries: int | None = None, runs_per_gpu: int | None = None) -> Executor:
+    """The executor the CLI asks for by name ("local" or "dask"), with this machine's defaults filled in.
+    `runs_per_gpu` (both executors) sets how many runs train on each GPU at once; `--jobs` counts all the
+    runs side by side, so the two are not given together."""
     options = {"local": {"--jobs": jobs, "--threads": threads},
                "dask": {"--workers": workers, "--threads-per-worker": threads_per_worker, "--scheduler": scheduler}}
     if name not in options:
@@ -265,12 +301,20 @@ def make_executor(name: str, *, jobs: int | None = None, threads: int | None = N
         given = [flag for flag, value in flags.items() if value is not None]
         if other != name and given:
             raise ExecutorError(f"{', '.join(given)} belong(s) to --executor {other}, not {name}")
+    _at_least("--runs-per-gpu", runs_per_gpu)
     if name == "local":
-        auto_jobs, auto_threads = default_jobs()
+        gpus = cuda_devices()
+        if runs_per_gpu is not None and jobs is not None:
+            raise ExecutorError(f"--jobs {jobs} and --runs-per-gpu {runs_per_gpu} both say how many runs train at "
+                                "once; give one (--jobs counts them all, --runs-per-gpu those on each GPU)")
+        if runs_per_gpu is not None and not gpus:
+            raise ExecutorError(f"--runs-per-gpu {runs_per_gpu} needs a GPU, but this machine has no CUDA device; "
+                                "use --jobs for runs side by side on the CPU")
+        auto_jobs, auto_threads = default_jobs(gpus, usable_cores(), runs_per_gpu)
         chosen_jobs = jobs if jobs is not None else auto_jobs
         chosen_threads = threads if threads is not None else (auto_threads if jobs is None else None)
-        if chosen_jobs and chosen_jobs > 1 and chosen_threads is None and not cuda_devices():
-            chosen_threads = max(1, usable_cores() // chosen_jobs)
-        return LocalExecutor(jobs=chosen_jobs, threads=chosen_threads, retries=retries or 0)
+        if chosen_jobs and chosen_jobs > 1 and chosen_threads is None:
+            chosen_threads = threads_per_run(chosen_jobs, usable_cores())
+        return LocalExecutor(jobs=chosen_jobs, threads=chosen_threads, retries=retries or 0, gpus=gpus)
     return DaskExecutor(workers=workers, threads_per_worker=1 if threads_per_worker is None else threads_per_worker,
-                        scheduler=scheduler, retries=1 if retries is None else retries)
+                        scheduler=scheduler, retries=1 if retries is None else retries, runs_per_gpu=runs_per_gpu)

@@ -128,7 +128,15 @@ def results_frame(results_root: str | os.PathLike[str] | None = None,
     for column in RUN_COLUMNS:
         if column not in frame:
             frame[column] = np.nan
+    frame["data_missing"] = _data_missing(root, frame)
     return frame
+
+
+def _data_missing(root: Path, frame: pd.DataFrame) -> list[str | None]:
+    """Per unfinished run, why a sweep could not have its data set (`store.record_data_missing`), else None."""
+    reasons = {dataset: store.data_missing(root, dataset) for dataset in frame["dataset"].unique()}
+    return [None if status == store.Status.COMPLETE.value else reasons[dataset]
+            for dataset, status in zip(frame["dataset"], frame["status"])]
 
 
 def _columns(rows: list[dict[str, Any]]) -> list[str]:

@@ -30,6 +30,7 @@ from tqdm import tqdm
 
 from genmodels.core import store
 from genmodels.core.config import NON_IDENTITY_FIELDS, ConfigError, RunConfig
+from genmodels.runs.availability import NO_DATA, set_aside, summary_lines
 from genmodels.runs.execute import RunOutcome, RunSpec, execute_spec, read_metrics
 from genmodels.runs.executors import Executor, LocalExecutor, default_jobs
 
@@ -155,6 +156,8 @@ class SweepReport:
     def table(self) -> str:
         lines = [f"{'status':<8} {'seconds':>8} {'FID':>8}  run"]
         for o in self.outcomes:
+            if o.status == NO_DATA:
+                continue  # one line per data set, below
             fid = (o.metrics.get("quality") or {}).get("fid")
             fid_text = f"{fid:8.2f}" if isinstance(fid, (int, float)) else f"{'-':>8}"
             lines.append(f"{o.status:<8} {o.seconds:8.1f} {fid_text}  {o.spec.label}")
@@ -162,24 +165,32 @@ class SweepReport:
                 where = f"  (see {o.spec.run_dir / store.ERROR})" if o.status == "failed" else ""
                 where += f" after {o.attempts} attempts" if o.attempts > 1 else ""
                 lines.append(f"{'':<18}  {'error' if o.status == 'failed' else 'note'}: {o.error}{where}")
+        lines += [f"{NO_DATA:<8} {'':>8} {'-':>8}  {line}" for line in summary_lines(self.outcomes)]
         counts = {s: sum(o.status == s for o in self.outcomes) for s in ("done", "skipped", "failed")}
         busy = sum(o.status == "busy" for o in self.outcomes)
+        no_data = sum(o.status == NO_DATA for o in self.outcomes)
         lines.append(", ".join(f"{n} {s}" for s, n in counts.items())
-                     + (f", {busy} busy (running in another process)" if busy else ""))
+                     + (f", {busy} busy (running in another process)" if busy else "")
+                     + (f", {no_data} not trained (no data)" if no_data else ""))
         return "\n".join(lines)
 
 
 def run_sweep(specs: list[RunSpec], executor: Executor | None = None, progress: bool = True) -> SweepReport:
-    """Run every incomplete spec; one overall progress bar whose ETA is based on finished runs."""
+    """Run every incomplete spec; one overall progress bar whose ETA is based on finished runs.
+
+    Runs whose data set cannot be had here are set aside first, one line per data set (`availability`)."""
     executor = executor or LocalExecutor()
     complete = {id(s): s.is_complete() for s in specs}  # one look at each run folder
     outcomes = [RunOutcome(s, "skipped", metrics=read_metrics(s.run_dir)) for s in specs if complete[id(s)]]
-    todo = [s for s in specs if not complete[id(s)]]
+    todo, aside = set_aside([s for s in specs if not complete[id(s)]])
+    for line in summary_lines(aside):
+        tqdm.write(f"{NO_DATA}: {line}")
     if todo:
         prepare_classifiers(todo, log=tqdm.write)
     with tqdm(total=len(todo), desc="sweep", unit="run", disable=not progress, dynamic_ncols=True) as bar:
         if outcomes:
             bar.write(f"{len(outcomes)} of {len(specs)} runs already complete, skipped")
+        outcomes += aside
         try:
             for outcome in executor.map(todo):
                 outcomes.append(outcome)

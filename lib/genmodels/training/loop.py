@@ -9,7 +9,6 @@ moments, data order, every RNG), so a resumed run on CPU continues bit-for-bit a
 from __future__ import annotations
 
 import csv
-import math
 import os
 import random
 import time
@@ -24,17 +23,15 @@ from torch import nn
 from tqdm import tqdm
 
 from genmodels.core.config import ConfigError, RunConfig
+from genmodels.core.devices import cuda_count, device_problem
 from genmodels.data import BatchStream, ImageSet, load_dataset
 from genmodels.models import AdversarialModel, build_model
 from genmodels.training.latent_density import ExPostSampler, LatentGMM, fit_for, state_of
+from genmodels.training.loss_log import PendingLosses, TrainingDiverged
 from genmodels.training.recipes import GeneratorEMA, Sampler
 from genmodels.core.registry import model_spec
 from genmodels.core.store import CHECKPOINT, HISTORY, write_atomic
 from genmodels.training.hooks import Hook, SampleGrids
-
-
-class TrainingDiverged(RuntimeError):
-    """A loss became NaN or infinite; the message names the step and the term."""
 
 
 START_OVER = "delete it (or its whole run folder) to start that run over, or choose another --out"
@@ -81,13 +78,10 @@ def resolve_device(device: str = "auto") -> torch.device:
     """'auto' picks CUDA when present; an explicit 'cuda' without one is a config error (one line in the CLI)."""
     if device == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if device.startswith("cuda") and not torch.cuda.is_available():
-        raise ConfigError(f"device={device!r} was asked for but no CUDA device is available; use device='auto' or 'cpu'.")
-    chosen = torch.device(device)
-    if chosen.type == "cuda" and chosen.index is not None and chosen.index >= torch.cuda.device_count():
-        raise ConfigError(f"device={device!r}: this machine has {torch.cuda.device_count()} CUDA device(s), "
-                          "numbered from 0.")
-    return chosen
+    problem = device_problem(device, cuda_count())
+    if problem:
+        raise ConfigError(problem)
+    return torch.device(device)
 
 
 def seed_everything(seed: int) -> None:
@@ -123,26 +117,33 @@ def _autocast(device: torch.device, precision: str) -> Any:
     return nullcontext()
 
 
+# Steps between reads of the loss terms (genmodels.training.loss_log): one host-device synchronisation per read
+# instead of one per step. Hooks, checkpoints and the end of training read what is pending whenever they need
+# the history, so this only bounds how stale the progress bar is and how many steps run past a NaN.
+READ_EVERY = 100
+
+
 def vae_step(model: nn.Module, optimizers: dict[str, torch.optim.Optimizer], stream: BatchStream,
-             autocast: Callable[[], Any]) -> dict[str, float]:
-    """Seed Algorithm 1: loss = model(x); backward; step."""
+             autocast: Callable[[], Any]) -> dict[str, torch.Tensor]:
+    """Seed Algorithm 1: loss = model(x); backward; step. Returns the scalar terms, detached, on the device."""
     x = stream.next()
     with autocast():
         terms = model(x)
     optimizers["model"].zero_grad(set_to_none=True)
     terms["loss"].backward()
     optimizers["model"].step()
-    return {name: value.item() for name, value in terms.items() if value.dim() == 0}
+    return {name: value.detach() for name, value in terms.items() if value.dim() == 0}
 
 
 def adversarial_step(model: AdversarialModel, optimizers: dict[str, torch.optim.Optimizer], stream: BatchStream,
-                     autocast: Callable[[], Any], n_critic: int) -> dict[str, float]:
+                     autocast: Callable[[], Any], n_critic: int) -> dict[str, torch.Tensor]:
     """Seed Algorithm 2: n_critic critic updates on fresh real batches, then one generator update.
 
     The generator step reuses the last critic step's fake batch (its graph kept), as the seed's single forward
-    pass and pytorch/examples' DCGAN do: one generator forward per step instead of two.
+    pass and pytorch/examples' DCGAN do: one generator forward per step instead of two. Returns the last critic
+    step's terms and the generator's, detached, on the device.
     """
-    out: dict[str, float] = {}
+    out: dict[str, torch.Tensor] = {}
     for i in range(n_critic):
         x = stream.next()
         last = i == n_critic - 1
@@ -154,7 +155,7 @@ def adversarial_step(model: AdversarialModel, optimizers: dict[str, torch.optim.
         terms["loss"].backward()
         optimizers["critic"].step()
         model.after_critic_step()
-    out.update({f"critic_{k}" if k == "loss" else k: v.item() for k, v in terms.items()})
+    out.update({f"critic_{k}" if k == "loss" else k: v.detach() for k, v in terms.items()})
     model.critic.requires_grad_(False)  # the generator step needs gradients through the critic, not for it
     with autocast():
         gen_terms = model.generator_loss(fake)
@@ -162,12 +163,15 @@ def adversarial_step(model: AdversarialModel, optimizers: dict[str, torch.optim.
     gen_terms["loss"].backward()
     optimizers["generator"].step()
     model.critic.requires_grad_(True)
-    out.update({f"gen_{k}": v.item() for k, v in gen_terms.items()})
+    out.update({f"gen_{k}": v.detach() for k, v in gen_terms.items()})
     return out
 
 
 class Trainer:
-    """Owns a run's state: model, optimizers, data stream, step counter, history and fixed noise."""
+    """Owns a run's state: model, optimizers, data stream, step counter, history and fixed noise.
+
+    The history's loss values are read from the device every `read_every` steps and whenever `history` is
+    asked for (a hook, a checkpoint, the end), never once per step: see genmodels.training.loss_log."""
 
     def __init__(self, config: RunConfig, out_dir: str | os.PathLike[str] | None = None,
                  train_data: ImageSet | None = None, hooks: list[Hook] | None = None) -> None:
@@ -193,7 +197,9 @@ class Trainer:
         # one fixed noise batch, drawn from its own generator so every run of a config shows the same z
         self.fixed_noise = torch.randn(64, c.z_dim, generator=torch.Generator().manual_seed(c.seed + 1)).to(self.device)
         self.step = 0
-        self.history: list[dict[str, float]] = []
+        self._history: list[dict[str, float]] = []
+        self._pending = PendingLosses()  # steps whose loss terms are still on the device
+        self.read_every = READ_EVERY
         self.elapsed = 0.0
         self.hooks: list[Hook] = list(hooks or [])
         self.extra_state: dict[str, Any] = {}  # hooks keep resumable state here (best FID, ...)
@@ -219,25 +225,42 @@ class Trainer:
             if self.ema is not None:
                 self.ema.update(self.model.generator)
             self.step += 1
+            checkpoint_due = bool(c.checkpoint_every) and self.step % c.checkpoint_every == 0 and self.step < total
+            self._pending.add({"step": self.step, "images": self.stream.images_seen,
+                               "seconds": round(self.elapsed + time.perf_counter() - step_started, 3)}, terms)
+            if len(self._pending) >= self.read_every or checkpoint_due:
+                self._read_losses()  # the wait for the device counts as training time
+                bar.set_postfix({k: f"{v:.3g}" for k, v in self._history[-1].items() if "loss" in k})
             self.elapsed += time.perf_counter() - step_started
-            bad = [k for k, v in terms.items() if not math.isfinite(v)]
-            if bad:
-                raise TrainingDiverged(f"{bad[0]} became {terms[bad[0]]} at step {self.step}; try a lower lr")
-            self.history.append({"step": self.step, "images": self.stream.images_seen,
-                                 "seconds": round(self.elapsed, 3), **terms})
             for hook in self.hooks:
                 hook.on_step(self)
-            if c.checkpoint_every and self.step % c.checkpoint_every == 0 and self.step < total:
+            if checkpoint_due:
                 self.save_checkpoint()
             bar.update(1)
-            if self.step % 10 == 0:
-                bar.set_postfix({k: f"{v:.3g}" for k, v in terms.items() if "loss" in k})
         bar.close()
+        self._read_losses()  # a NaN in the last steps stops the run before its hooks draw or score it
         for hook in self.hooks:
             hook.on_end(self)
         self.save_checkpoint()
         self.write_history()
         return self.history
+
+    # ------------------------------------------------------------ history
+    @property
+    def history(self) -> list[dict[str, float]]:
+        """One row per step so far (step, images, seconds and every loss term as a float); asking for it reads
+        the pending steps' terms from the device, and raises `TrainingDiverged` if one of them is not finite."""
+        self._read_losses()
+        return self._history
+
+    @property
+    def read_rows(self) -> list[dict[str, float]]:
+        """The rows read so far, without reading the pending ones (what a per-step hook can use without making
+        every step wait for the device); `history` has every row."""
+        return self._history
+
+    def _read_losses(self) -> None:
+        self._pending.drain_into(self._history)
 
     # ------------------------------------------------------------ generation
     def sampler(self) -> nn.Module:
@@ -306,7 +329,8 @@ class Trainer:
             raise CheckpointError(f"{path} does not hold this run's weights ({_first_sentence(err)}); "
                                   f"{START_OVER}") from None
         self.stream.load_state_dict({k: v.to(self.device) if k == "order" else v for k, v in state["stream"].items()})
-        self.step, self.elapsed, self.history = state["step"], state["elapsed"], state["history"]
+        self.step, self.elapsed, self._history = state["step"], state["elapsed"], state["history"]
+        self._pending.clear()
         self.fixed_noise = state["fixed_noise"].to(self.device)
         self.extra_state = state.get("extra_state", {})
         if self.ema is not None:

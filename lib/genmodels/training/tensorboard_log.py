@@ -41,9 +41,10 @@ def log_dir(run_dir: str | os.PathLike[str]) -> Path:
 class TensorBoardHook:
     """A training hook (`genmodels.training.loop.Hook`) writing what the run records, as it records it.
 
-    Loss terms of every step (``loss/<term>``), each point of the quality curve once the quality hook has
-    measured it (``quality/fid|kid|is``), and the fixed-noise sample grid whenever samples/ gets one
-    (``samples/fixed_noise``). A resumed run opens its writer with ``purge_step`` at the step it resumed from,
+    Loss terms of every step (``loss/<term>``) as the trainer reads them back from the device (in batches:
+    asking for them every step would make each step wait for the GPU), each point of the quality curve once
+    the quality hook has measured it (``quality/fid|kid|is``), and the fixed-noise sample grid whenever
+    samples/ gets one (``samples/fixed_noise``). A resumed run opens its writer with ``purge_step`` at the step it resumed from,
     so the steps an interrupted segment logged after its last checkpoint are replaced, not doubled.
     """
 
@@ -53,6 +54,7 @@ class TensorBoardHook:
         self.writer: Any = None
         self._quality_logged = 0
         self._samples_step = -1  # the step of the last grid logged (the last step's is logged once)
+        self._losses_from = 0  # the first step whose loss terms are not logged yet
 
     def _open(self, trainer: Any) -> Any:
         self.writer = self._writer_class(str(log_dir(trainer.out_dir)), purge_step=trainer.step,
@@ -60,25 +62,36 @@ class TensorBoardHook:
         # quality points measured before this segment started were logged by the segment that measured them
         rows = trainer.extra_state.get("quality", [])
         self._quality_logged = sum(1 for row in rows if row["step"] < trainer.step)
+        self._losses_from = trainer.step  # the purge step: steps before it were logged by an earlier segment
         return self.writer
 
     def on_step(self, trainer: Any) -> None:
-        writer = self.writer or self._open(trainer)
-        row = trainer.history[-1]
-        for name, value in row.items():
-            if name not in BOOKKEEPING_COLUMNS and name not in QUALITY_COLUMNS:
-                writer.add_scalar(f"{LOSS}/{name}", value, trainer.step)
+        self.writer or self._open(trainer)
+        self._log_losses(trainer.read_rows)
         self._log_quality(trainer)
         if SampleGrids.due(trainer.step, trainer.config.sample_every):
             self._log_samples(trainer)
 
     def on_end(self, trainer: Any) -> None:
         writer = self.writer or self._open(trainer)
+        self._log_losses(trainer.history)
         self._log_quality(trainer)
         if self._samples_step != trainer.step:
             self._log_samples(trainer)
         writer.close()
         self.writer = None
+
+    def _log_losses(self, rows: list[dict[str, Any]]) -> None:
+        """The loss terms of the rows not logged yet (the newest rows are at the end)."""
+        start = len(rows)
+        while start > 0 and rows[start - 1]["step"] >= self._losses_from:
+            start -= 1
+        for row in rows[start:]:
+            for name, value in row.items():
+                if name not in BOOKKEEPING_COLUMNS and name not in QUALITY_COLUMNS:
+                    self.writer.add_scalar(f"{LOSS}/{name}", value, row["step"])
+        if start < len(rows):
+            self._losses_from = rows[-1]["step"] + 1
 
     def _log_quality(self, trainer: Any) -> None:
         rows = trainer.extra_state.get("quality", [])
