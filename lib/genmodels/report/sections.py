@@ -14,7 +14,7 @@ import pandas as pd
 from ..config import RunConfig
 from ..registry import MODEL_NAMES, dataset_spec
 from ..results import COLLAPSE_IS
-from . import designs, figures, prose, tables
+from . import designs, figures, prose, references, tables
 from .captions import Captions
 from .collect import HEADLINE, Study, clipped_runs, lipschitz_runs, main_runs, representative, study_model
 
@@ -179,7 +179,18 @@ def equal_compute_section(cap: Captions, study: Study) -> None:
 
 
 def discussion_section(cap: Captions, study: Study) -> None:
-    cap.text(prose.discussion_markdown(study.runs))
+    """One paragraph per question of the assignment, the Conclusion and the Limitations, then the runs the
+    paragraphs cite by reference (R1, R2, ...)."""
+    text = prose.build_discussion(study.runs)
+    cap.text(text.markdown())
+    if text.refs.keys:
+        cap.table(text.runs_table(), "Runs the Discussion cites: each reference and its run folder under the results "
+                  "root (dataset/model/name; the name holds depth, z_dim, the model's knob, the seed and a hash of "
+                  "the configuration).")
+
+
+def references_section(cap: Captions, study: Study) -> None:
+    cap.text(references.references_markdown())
 
 
 def unfinished_section(cap: Captions, study: Study) -> None:
