@@ -13,6 +13,7 @@ from pathlib import Path
 # the project's root: lib/genmodels/report/build.py is four levels below it
 ROOT = Path(__file__).resolve().parents[3]
 REPORT_NOTEBOOK = ROOT / "report" / "report.ipynb"
+TEMPLATE_DIR = ROOT / "report" / "template"  # genmodels/ (PDF) and genmodels-html/ (HTML, genmodels.mathml)
 
 
 class ReportError(RuntimeError):
@@ -68,10 +69,9 @@ def build_report(sweep_file: str | os.PathLike[str], results_root: str | os.Path
         return BuildResult(executed, html_path, None,
                            f"no PDF: {' and '.join(missing)} not found (Debian: apt-get install texlive-xetex "
                            "texlive-fonts-recommended texlive-plain-generic pandoc); the HTML report is complete")
-    pdf_exporter = PDFExporter(config=config)
-    pdf_exporter.template_file = "index.tex.j2"
-    pdf_exporter.extra_template_basedirs = [str(ROOT / "report" / "template")]
-    pdf_exporter.template_name = "genmodels"
+    # the template as constructor arguments: set as attributes after construction, the exporter kept the stock
+    # LaTeX template (its search path is fixed at construction), so report/template/genmodels never applied
+    pdf_exporter = PDFExporter(config=config, extra_template_basedirs=[str(TEMPLATE_DIR)], template_name="genmodels")
     try:
         pdf, _ = pdf_exporter.from_notebook_node(nb, resources={"metadata": {"path": str(out.resolve())}})
     except Exception as err:  # nbconvert raises LatexFailed with the TeX log

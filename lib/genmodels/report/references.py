@@ -76,6 +76,6 @@ def cite(*keys: str) -> str:
 
 
 def references_markdown() -> str:
-    """The References list, alphabetical by citation."""
-    entries = sorted(WORKS.values(), key=lambda work: work[1].lower())
+    """The References list, alphabetical by first author (the in-text citation), then year."""
+    entries = sorted(WORKS.values(), key=lambda work: work[0].lower())
     return "\n".join(f"- {full}" for _, full in entries)
