@@ -14,7 +14,7 @@ import pytest
 from genmodels.config import RunConfig
 from genmodels.registry import model_spec
 from genmodels.report import build_discussion, discussion, headline_sentences
-from genmodels.report.evidence import DECIMALS, RunRefs, Spread, compare
+from genmodels.report.evidence import DECIMALS, RunRefs, Spread, cited_numbers, compare
 from genmodels.report.findings import fisher_exact
 from genmodels.report.prose import CONCLUSION_SENTENCES
 from genmodels.report.references import WORKS
@@ -210,46 +210,29 @@ def test_every_citation_is_in_the_bibliography() -> None:
 
 
 # ------------------------------------------------------------------ every referenced number is the run's
-NUMBER = re.compile(r"(?P<value>\d+(?:\.\d+)?)(?: \[(?P<lo>[\d.]+), (?P<hi>[\d.]+)\])?(?: over \d+ seeds)?"
-                    r"(?P<unit> s)? \((?P<refs>R\d+(?:-R\d+)?(?:, R\d+(?:-R\d+)?)*)\)")
-
-
-def _expand(refs: str) -> list[int]:
-    out = []
-    for part in refs.split(", "):
-        a, _, b = part.partition("-")
-        out += list(range(int(a[1:]), int((b or a)[1:]) + 1))
-    return out
-
-
 @pytest.mark.parametrize("variant", ["default", "flipped", "single seed"])
 def test_every_referenced_number_equals_its_runs(variant: str) -> None:
     runs = default_like(vae=(16.6, 15.0, 18.0), gan=(8.2, 8.0, 8.5, 8.1, 8.3)) if variant == "flipped" else default_like()
     if variant == "single seed":
         runs = runs[runs.seed == 0]
     d = build_discussion(runs)
-    text = " ".join(d.paragraphs)
     labels = dict((int(ref[1:]), label) for ref, label in d.refs.listing())
     by_label = runs.set_index("label")
-    checked = 0
-    for match in NUMBER.finditer(text):
-        cited = by_label.loc[[labels[n] for n in _expand(match["refs"])]]
-        value = match["value"]
-        decimals = len(value.partition(".")[2])
-        candidates = [c for c in ("FID", "IS", "test_mse", "seconds", "precision", "recall")
-                      if DECIMALS[c] == decimals or (c == "seconds" and match["unit"])]
-        found = False
-        for column in candidates:
-            values = cited[column].astype(float)
-            if match["lo"]:
-                ok = (f"{values.median():.{decimals}f}" == value and f"{values.min():.{decimals}f}" == match["lo"]
-                      and f"{values.max():.{decimals}f}" == match["hi"])
-            else:
-                ok = len(values) == 1 and f"{values.iloc[0]:.{decimals}f}" == value
-            found = found or ok
-        assert found, (match.group(0), list(cited.index))
-        checked += 1
-    assert checked >= 25
+    cited = cited_numbers(" ".join(d.paragraphs))
+    for number in cited:
+        rows = by_label.loc[[labels[n] for n in number.refs]]
+        columns = ["seconds"] if number.seconds else [c for c, places in DECIMALS.items()
+                                                      if places == number.decimals and c in rows]
+        assert any(_states(rows[c].astype(float), number) for c in columns), (number.text, list(rows.index))
+    assert len(cited) >= 25
+
+
+def _states(values: pd.Series, number) -> bool:
+    """Whether the number (and its range) is these runs' value, or their median [min, max], as printed."""
+    fmt = lambda v: f"{v:.{number.decimals}f}"  # noqa: E731
+    if number.lo is None:
+        return len(values) == 1 and fmt(values.iloc[0]) == number.value
+    return (fmt(values.median()), fmt(values.min()), fmt(values.max())) == (number.value, number.lo, number.hi)
 
 
 # ------------------------------------------------------------------ evidence

@@ -8,6 +8,7 @@ read each one back and check it against the metrics file of the runs it names.
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass
 from typing import Iterable
 
@@ -19,6 +20,40 @@ LOWER_IS_BETTER = {"FID": True, "KID": True, "IS": False, "precision": False, "r
 DECIMALS = {"FID": 1, "KID": 4, "IS": 2, "precision": 2, "recall": 2, "test_mse": 4, "seconds": 0, "reach": 0}
 # how a metric is named in prose
 WORDS = {"test_mse": "test MSE", "seconds": "s", "reach": "s"}
+
+
+# how `Spread.text` writes a number with its runs, read back by `cited_numbers`: "16.6 [15.2, 18.0] over 3 seeds
+# (R1-R3)", "0.0251 (R7)", "41 s (R4)"
+CITED = re.compile(r"(?P<value>\d+(?:\.\d+)?)(?: \[(?P<lo>\d+(?:\.\d+)?), (?P<hi>\d+(?:\.\d+)?)\])?"
+                   r"(?: over \d+ seeds)?(?P<unit> s)? \((?P<refs>R\d+(?:-R\d+)?(?:, R\d+(?:-R\d+)?)*)\)")
+
+
+@dataclass(frozen=True)
+class Cited:
+    """A number the Discussion states with the runs it rests on (references expanded)."""
+
+    text: str
+    value: str
+    lo: str | None
+    hi: str | None
+    seconds: bool
+    refs: tuple[int, ...]
+
+    @property
+    def decimals(self) -> int:
+        return len(self.value.partition(".")[2])
+
+
+def cited_numbers(text: str) -> list[Cited]:
+    """Every number in `text` written with run references, so a check can compare it with those runs."""
+    out = []
+    for m in CITED.finditer(text):
+        refs: list[int] = []
+        for part in m["refs"].split(", "):
+            first, _, last = part.partition("-")
+            refs += range(int(first[1:]), int((last or first)[1:]) + 1)
+        out.append(Cited(m.group(0), m["value"], m["lo"], m["hi"], bool(m["unit"]), tuple(refs)))
+    return out
 
 
 class RunRefs:
