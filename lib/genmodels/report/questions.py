@@ -146,9 +146,19 @@ def _precision_recall(ranked: list[Contender]) -> str:
     r_vae, r_gan = vae.spread("recall").median, gan.spread("recall").median
     if not all(map(math.isfinite, (p_vae, p_gan, r_vae, r_gan))):
         return ""
+    gmm = "latent_prior" in vae.runs and (vae.runs.latent_prior == "gmm").all()
+    why = (f" Here the VAE draws its latents from a mixture fitted to its training codes rather than from the "
+           f"prior {cite('ghosh2020')}, which keeps samples out of the prior's empty regions that decode to blends."
+           if gmm and p_vae >= p_gan else "")
     if max(r_vae, r_gan) < RECALL_FLOOR:
-        return (f"Recall is below {RECALL_FLOOR:g} for {the(vae.model)} and {the(gan.model)} alike: at this "
-                "budget neither covers the reference images yet, so recall separates nothing.")
+        blur = (f"{capital(the(vae.model))}'s lower precision ({p_vae:.2f} against {p_gan:.2f}) is what the blur of "
+                "a squared-error decoder, which predicts the mean of what the code leaves open, leads one to expect "
+                f"{cite('larsen2016')}" if p_vae < p_gan else
+                f"{capital(the(vae.model))}'s precision is not below {the(gan.model)}'s ({p_vae:.2f} against "
+                f"{p_gan:.2f}), unlike the blurred samples usually reported for VAEs {cite('larsen2016')}")
+        return (f"{blur}; recall, which would show the GANs' usual weakness, missed modes "
+                f"{cite('sajjadi2018')}, is below {RECALL_FLOOR:g} for both at this budget and separates nothing."
+                + why)
     pattern = (f"{cite('sajjadi2018', 'kynkaanniemi2019')}: a VAE's likelihood objective must explain every "
                "training image, which buys recall, while its squared-error decoder predicts the mean of what the "
                f"code leaves open and blurs the samples {cite('larsen2016')}, and a GAN's discriminator penalises "
@@ -157,10 +167,6 @@ def _precision_recall(ranked: list[Contender]) -> str:
     if p_vae < p_gan and r_vae > r_gan:
         return (f"{capital(the(vae.model))} has the lower precision and the higher recall ({numbers}), the pattern "
                 f"the literature reports for the two families {pattern}.")
-    gmm = "latent_prior" in vae.runs and (vae.runs.latent_prior == "gmm").all()
-    why = (f" Here the VAE draws its latents from a mixture fitted to its training codes rather than from the "
-           f"prior {cite('ghosh2020')}, which keeps samples out of the prior's empty regions that decode to blends."
-           if gmm and p_vae >= p_gan else "")
     return (f"This departs from the pattern the literature reports for the two families, lower precision and "
             f"higher recall for the VAE ({numbers}) {pattern}.{why}")
 
