@@ -67,9 +67,12 @@ class Contender:
     depth: int
     z_dim: int
     runs: pd.DataFrame  # every run of the configuration, finished or not
+    _spreads: dict[str, Spread] = field(default_factory=dict, repr=False)
 
     def spread(self, metric: str) -> Spread:
-        return Spread.of(self.runs, metric)
+        if metric not in self._spreads:  # the paragraphs ask for the same few many times
+            self._spreads[metric] = Spread.of(self.runs, metric)
+        return self._spreads[metric]
 
     @property
     def name(self) -> str:
@@ -200,8 +203,9 @@ def axis(runs: pd.DataFrame, model: str, dataset: str, name: str) -> Axis | None
             collapsed.append(value)
     if len(points) < 2:
         return None
-    contender = next((c for c in contenders(runs, dataset) if c.model == model), None)
-    noise = contender.spread("FID") if contender and contender.spread("FID").n >= 2 else None
+    head = headline_runs(runs, dataset)
+    head = Spread.of(head[head.model == model], "FID")
+    noise = head if head.n >= 2 else None
     not_run = tuple(v for v in asked if v not in values)
     return Axis(model, dataset, name, fixed_name, int(fixed), points, recall, steps, tuple(collapsed), unfinished,
                 not_run, noise)
