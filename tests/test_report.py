@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from genmodels.report import collect_runs, main_runs, pdf_text
+from genmodels.report import collect_runs, pdf_text
 
 ROOT = Path(__file__).resolve().parents[1]
 QUICK = ROOT / "configs" / "quick.yaml"
