@@ -19,9 +19,9 @@ from .. import store
 from ..config import DEPTHS
 from ..registry import MODEL_NAMES
 from ..results import COLLAPSE_IS
-from .collect import (HEADLINE, headline_runs, is_long, kl_labels, lipschitz_runs, long_runs, main_runs, study_model,
-                      sweep_axes)
-from .evidence import Spread
+from .collect import (HEADLINE, default_recipe, headline_runs, is_long, kl_labels, lipschitz_runs, long_runs,
+                      main_runs, study_model, sweep_axes)
+from .evidence import Comparison, Spread, compare
 
 # A VAE's posterior has collapsed when its codes carry (almost) no information about the image: the KL term of
 # the test images, in nats per image, is below this (a working MNIST VAE here holds tens of nats).
@@ -155,6 +155,23 @@ class Axis:
     @property
     def best(self) -> int:
         return self.ranked[0]
+
+    def noise_width(self) -> float | None:
+        return self.noise.width if self.noise is not None else None
+
+    def versus(self, value: int, other: int) -> Comparison:
+        """FID at `value` against FID at `other`, single points judged by the headline's spread over seeds."""
+        return compare(self.points[value], self.points[other], self.noise_width())
+
+    @property
+    def clear(self) -> bool:
+        """The best value's lead over the runner-up exceeds the spread over seeds, and not every point collapsed:
+        only then does the Discussion explain the best value."""
+        return self.versus(self.ranked[0], self.ranked[1]).within_spread is False and not self.all_collapsed
+
+    @property
+    def all_collapsed(self) -> bool:
+        return set(self.collapsed) == set(self.points)
 
     @property
     def shape(self) -> str:
@@ -313,7 +330,7 @@ def fisher_exact(k1: int, n1: int, k2: int, n2: int) -> float:
 def collapse_study(runs: pd.DataFrame) -> CollapseStudy | None:
     """The configuration at which the owner of d_output ran both outputs with the most runs (`tables.collapse_table`
     reads the same)."""
-    gan = runs[(runs.model == study_model("d_output")) & ~is_long(runs)]
+    gan = runs[(runs.model == study_model("d_output")) & ~is_long(runs) & default_recipe(runs)]
     outputs = gan.groupby(["dataset", "depth", "z_dim"])["d_output"].nunique()
     if outputs.empty or outputs.max() < 2:
         return None

@@ -157,7 +157,8 @@ def conclusion(runs: pd.DataFrame, dataset: str = HEADLINE.dataset) -> str:
                              f"{dataset_spec(dataset).display_name}{tail}.")
     depth_axes = [a for a in (axis(runs, m, dataset, "depth") for m in MODEL_NAMES) if a]
     z_axes = [a for a in (axis(runs, m, dataset, "z_dim") for m in MODEL_NAMES) if a]
-    both = [(d, z) for d in depth_axes for z in z_axes if d.model == z.model]
+    both = [(d, z) for d in depth_axes for z in z_axes if d.model == z.model
+            and not d.all_collapsed and not z.all_collapsed]  # an order among failed runs is no takeaway
     if both:
         deeper = [the(d.model) for d, z in both if d.span > z.span]
         wider = [the(d.model) for d, z in both if d.span <= z.span]
@@ -170,8 +171,11 @@ def conclusion(runs: pd.DataFrame, dataset: str = HEADLINE.dataset) -> str:
     kl = kl_study(runs, dataset)
     if kl is not None:
         collapse = kl.first_collapse
-        sentences.append(f"For {the(kl.model)}, kl={kl.best_fid.factor:g} gives the best samples"
-                         + (f" and from kl={collapse.factor:g} the posterior collapses." if collapse else "."))
+        if collapse is kl.points[0]:
+            sentences.append(f"{capital(the(kl.model))}'s posterior collapsed at every KL factor of the sweep.")
+        else:
+            sentences.append(f"For {the(kl.model)}, kl={kl.best_fid.factor:g} gives the best samples"
+                             + (f" and from kl={collapse.factor:g} the posterior collapses." if collapse else "."))
     stable = []
     study = collapse_study(runs)
     if study is not None and {"sigmoid", "linear"} <= set(study.arms):

@@ -245,7 +245,7 @@ def _axis_sentence(a: Axis, refs: RunRefs) -> str:
     100: ...); against the runner-up, ..."."""
     parts = []
     for value in sorted(a.points):
-        note = ", collapsed" if value in a.collapsed else ""
+        note = ", collapsed" if value in a.collapsed and not a.all_collapsed else ""
         parts.append(f"{a.points[value].text(refs, name=False)} at {a.name} {value}{note}")
     steps = sorted(set(a.steps.values()))
     if len(steps) > 1:
@@ -256,9 +256,11 @@ def _axis_sentence(a: Axis, refs: RunRefs) -> str:
     text = (f"{capital(the(a.model))} is best at {a.name} {a.best}, {SHAPES[a.name][a.shape]} "
             f"(FID at {a.fixed_name} {a.fixed}: {'; '.join(parts)})")
     best, second = a.ranked[:2]
-    noise = a.noise.width if a.noise is not None else None
-    clause = lead_clause(compare(a.points[best], a.points[second], noise), noise, "its headline configuration")
-    return text + (f"; against the runner-up, {a.name} {second}, {clause}" if clause else "") + "."
+    clause = lead_clause(a.versus(best, second), a.noise_width(), "its headline configuration")
+    text += f"; against the runner-up, {a.name} {second}, {clause}" if clause else ""
+    if a.all_collapsed:
+        text += f"; every point collapsed (IS < {COLLAPSE_IS:g}), so this order compares failed runs"
+    return text + "."
 
 
 def _not_run(axes: list[Axis], name: str, runs: pd.DataFrame, dataset: str) -> str:
@@ -291,10 +293,10 @@ def depth(runs: pd.DataFrame, refs: RunRefs, dataset: str = HEADLINE.dataset) ->
         return _lead(title, [f"The sweep ran no model at more than one depth on {data_name(dataset)}, so depth is "
                              "not discussed.", _not_run(axes, "depth", runs, dataset)])
     sentences = [_axis_sentence(a, refs) for a in axes]
-    bests = {a.model: a.best for a in axes}
-    if len(set(bests.values())) > 1:
-        sentences.append("The best depth differs between models ("
-                         + join(f"{MODEL_NAMES[m]} {d}" for m, d in bests.items()) + ").")
+    clear = [a for a in axes if a.clear]
+    if len({a.best for a in clear}) > 1:
+        sentences.append("The best depth differs between models (" + join(f"{a.name_of()} {a.best}" for a in clear)
+                         + ").")
     sentences.append(_depth_explanation(axes))
     sentences.append(_not_run(axes, "depth", runs, dataset))
     return _lead(title, sentences)
@@ -303,8 +305,9 @@ def depth(runs: pd.DataFrame, refs: RunRefs, dataset: str = HEADLINE.dataset) ->
 def _depth_explanation(axes: list[Axis]) -> str:
     """Why depth helps one model and hurts another, as far as the measured shapes support it."""
     out = []
+    axes = [a for a in axes if a.clear]  # a best depth within the spread over seeds is not explained
     shallow_adv = [a for a in axes if not model_spec(a.model).reconstructs and a.best < max(a.points)]
-    deep_ok = [a for a in axes if a.best == max(a.points) or a.shape == "falls"]
+    deep_ok = [a for a in axes if a.best == max(a.points)]
     if shallow_adv:
         past = join(dict.fromkeys(str(a.best) for a in shallow_adv), "or")
         out.append(f"For {join(the(a.model) for a in shallow_adv)}, adding layers past depth {past} made samples "
@@ -328,7 +331,8 @@ def latent_size(runs: pd.DataFrame, refs: RunRefs, dataset: str = HEADLINE.datas
         return _lead(title, [f"The sweep ran no model at more than one z_dim on {data_name(dataset)}, so the latent "
                              "size is not discussed.", _not_run(axes, "z_dim", runs, dataset)])
     sentences = [_axis_sentence(a, refs) for a in axes]
-    small = [a for a in axes if min(a.points) <= 2 and a.ranked[-1] == min(a.points)]
+    small = [a for a in axes if min(a.points) <= 2 and a.ranked[-1] == min(a.points) and not a.all_collapsed
+             and a.versus(min(a.points), a.best).within_spread is False]
     if small:
         lost = [f"{a.name_of()} {a.recall[min(a.points)].median_text()} at z_dim {min(a.points)} vs "
                 f"{a.recall[a.best].median_text()} at {a.best}" for a in small
@@ -341,10 +345,8 @@ def latent_size(runs: pd.DataFrame, refs: RunRefs, dataset: str = HEADLINE.datas
     flat = []
     for a in axes:
         big = sorted(z for z in a.points if z >= 16)
-        if len(big) >= 2:
-            noise = a.noise.width if a.noise is not None else None
-            if compare(a.points[big[0]], a.points[big[-1]], noise).within_spread:
-                flat.append(a)
+        if len(big) >= 2 and not a.all_collapsed and a.versus(big[0], big[-1]).within_spread:
+            flat.append(a)
     if flat:
         why = []
         if any(model_spec(a.model).reconstructs for a in flat):
@@ -368,7 +370,10 @@ def kl_factor(runs: pd.DataFrame, refs: RunRefs, dataset: str = HEADLINE.dataset
     vae = the(study.model)
     lo, hi = study.points[0], study.points[-1]
     best_fid, best_mse = study.best_fid, study.best_mse
-    if best_fid.factor != best_mse.factor:
+    if study.first_collapse is lo:
+        claim = (f"The sweep shows no trade-off: {vae}'s posterior collapsed at every KL factor it ran, from "
+                 f"kl={lo.factor:g}, so neither its reconstructions nor its samples depend on the factor here.")
+    elif best_fid.factor != best_mse.factor:
         claim = (f"The KL factor trades reconstruction against sample quality: {vae} reconstructs best at "
                  f"kl={best_mse.factor:g} but samples best at kl={best_fid.factor:g}.")
     else:
@@ -397,7 +402,7 @@ def kl_factor(runs: pd.DataFrame, refs: RunRefs, dataset: str = HEADLINE.dataset
                    "solution is to ignore the input altogether, posterior collapse "
                    f"{cite('bowman2016', 'lucas2019')}.")
     gmm = "latent_prior" in study.points[0].run and study.points[0].run.get("latent_prior") == "gmm"
-    if gmm and best_fid.factor == lo.factor:
+    if gmm and best_fid.factor == lo.factor and study.first_collapse is not lo:
         explanation += (" The smallest factor samples best here because latents are drawn from a mixture fitted to "
                         f"the training codes, not from the prior the KL term aims at {cite('ghosh2020')}.")
     caveat = "Each factor rests on one seed; the differences between neighbouring factors may be within its spread."
@@ -468,11 +473,11 @@ def _lipschitz(runs: pd.DataFrame, refs: RunRefs) -> str:
     if gp is None or clip is None:
         return f"The sweep ran the {wgan} with {join(arms)} only; no comparison."
     comparison = compare(gp.spread("FID"), clip.spread("FID"))
-    winner = "gradient penalty" if gp.spread("FID").better_than(clip.spread("FID")) else "weight clipping"
+    winner = "the gradient penalty" if gp.spread("FID").better_than(clip.spread("FID")) else "weight clipping"
     if comparison.within_spread:
         claim = f"Weight clipping and the gradient penalty trained the {wgan} about equally well"
     else:
-        claim = f"The {winner} trained the {wgan} better"
+        claim = f"{capital(winner)} trained the {wgan} better"
     evidence = (f"{claim}: FID {gp.spread('FID').text(refs, name=False)} with the gradient penalty after "
                 f"{gp.steps} steps ({gp.spread('seconds').median_text()} s of training), "
                 f"{clip.spread('FID').text(refs, name=False)} with weight clipping after {clip.steps} steps "
@@ -481,7 +486,7 @@ def _lipschitz(runs: pd.DataFrame, refs: RunRefs) -> str:
                    "it to a narrow family of simple functions and lets its gradients vanish or explode, whereas the "
                    f"penalty constrains the gradient norm itself {cite('gulrajani2017')}; clipping's small RMSprop "
                    f"steps (learning rate 5e-5, {cite('arjovsky2017')[1:-1]}) also learn slowly in a short budget.")
-    if winner != "gradient penalty" or comparison.within_spread:
+    if winner != "the gradient penalty" or comparison.within_spread:
         explanation = ("The gradient penalty was introduced because clipping costs the critic capacity "
                        f"{cite('gulrajani2017')}; in these runs that cost did not show.")
     caveat = lead_clause(comparison)

@@ -12,7 +12,7 @@ import pandas as pd
 
 from ..registry import MODEL_NAMES
 from ..results import format_metric
-from .collect import HEADLINE, is_long, kl_labels, long_runs, main_runs, seed_spread, study_model
+from .collect import HEADLINE, default_recipe, is_long, kl_labels, long_runs, main_runs, seed_spread, study_model
 
 
 def metric_table(runs: pd.DataFrame, columns: Iterable[str] = ("FID", "KID", "IS", "precision", "recall")) -> pd.DataFrame:
@@ -52,7 +52,8 @@ def seed_spread_table(runs: pd.DataFrame, dataset: str = HEADLINE.dataset) -> pd
 def collapse_table(runs: pd.DataFrame) -> pd.DataFrame:
     """Runs of the model owning d_output (the LSGAN), per discriminator output over seeds: how many collapsed
     (IS < COLLAPSE_IS)."""
-    gan = runs[(runs.model == study_model("d_output")) & ~is_long(runs)]  # the grid's budget, not long runs
+    # the grid's budget and recipe: neither long runs nor the other recipe's runs count
+    gan = runs[(runs.model == study_model("d_output")) & ~is_long(runs) & default_recipe(runs)]
     outputs = gan.groupby(["dataset", "depth", "z_dim"])["d_output"].nunique()
     if outputs.empty or outputs.max() < 2:
         return pd.DataFrame()
