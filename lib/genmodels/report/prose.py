@@ -166,8 +166,9 @@ def conclusion(runs: pd.DataFrame, dataset: str = HEADLINE.dataset) -> str:
                                                  if deeper else "")
                           + ("; " if deeper and wider else "")
                           + (f"the latent size moved it more than depth for {join(wider)}" if wider else "")) + ".")
-    elif depth_axes:
-        sentences.append("The best depth is " + join(f"{a.best} for {the(a.model)}" for a in depth_axes) + ".")
+    elif any(a.clear for a in depth_axes):
+        sentences.append("The best depth is " + join(f"{a.best} for {the(a.model)}" for a in depth_axes if a.clear)
+                         + ".")
     kl = kl_study(runs, dataset)
     if kl is not None:
         collapse = kl.first_collapse

@@ -56,15 +56,13 @@ def training_section(cap: Captions, study: Study) -> None:
     """How each model is trained and with which settings per recipe (as the trainer builds them), then the
     budget the sweep's runs spent."""
     cap.text(designs.training_markdown())
-    # short headers keep the ten columns within the text width (the caption says what they mean)
-    recipes = designs.recipe_table().rename(columns={"G average": "G avg.", "critic input": "D input",
-                                                     "sampled z": "z from"})
-    settings = cap.table(recipes, "Training settings per model and recipe, read from the code (the "
-                         "optimiser the trainer builds, and the registry's defaults and recipes): 'seed' is the "
-                         "seed-faithful loop with the literature's optimisers and settings (each cited beside its "
-                         "default in genmodels.builtin); 'tuned' is this project's best (README). G avg.: the "
-                         "average of the generator's weights samples are drawn from; D input: noise added to the "
-                         "discriminator's inputs; z from: where sampled latents come from. This sweep: "
+    settings = cap.table(designs.recipe_display(designs.recipe_table()), "Training settings per model and recipe, "
+                         "read from the code (the optimiser the trainer builds, and the registry's defaults and "
+                         "recipes): 'seed' is the seed-faithful loop with the literature's optimisers and settings "
+                         "(each cited beside its default in genmodels.builtin); 'tuned' is this project's best "
+                         "(README). G avg.: the average of the generator's weights samples are drawn from; D input: "
+                         "noise added to the discriminator's inputs; z from: where sampled latents come from (N(0, I), "
+                         "or a mixture fitted to the training codes). This sweep: "
                          f"{tables.recipes_used(study.runs)}.")
     cap.table(tables.budget_table(study.done), "Training budget per run (medians over finished runs). A step of a "
               f"model with a critic holds n_critic critic updates (Table {settings}), each on a real batch, so its "
