@@ -328,8 +328,8 @@ def fisher_exact(k1: int, n1: int, k2: int, n2: int) -> float:
 
 
 def collapse_study(runs: pd.DataFrame) -> CollapseStudy | None:
-    """The configuration at which the owner of d_output ran both outputs with the most runs (`tables.collapse_table`
-    reads the same)."""
+    """The configuration at which the owner of d_output ran both outputs with the most runs, at the grid's
+    budget and the default recipe (`tables.collapse_table` shows it); None where no configuration has both."""
     gan = runs[(runs.model == study_model("d_output")) & ~is_long(runs) & default_recipe(runs)]
     outputs = gan.groupby(["dataset", "depth", "z_dim"])["d_output"].nunique()
     if outputs.empty or outputs.max() < 2:
@@ -338,8 +338,6 @@ def collapse_study(runs: pd.DataFrame) -> CollapseStudy | None:
     dataset, depth, z = sizes.idxmax()
     study = gan[(gan.dataset == dataset) & (gan.depth == depth) & (gan.z_dim == z)]
     arms = {str(o): OutputArm(str(o), g) for o, g in study.groupby("d_output")}
-    if any(arm.finished.empty for arm in arms.values()):
-        return None
     return CollapseStudy(study_model("d_output"), str(dataset), int(depth), int(z), arms)
 
 

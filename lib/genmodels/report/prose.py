@@ -70,7 +70,8 @@ def _second_headline(runs: pd.DataFrame) -> str:
     """The stability finding in one sentence (the seed's sigmoid and weight clipping), where measured."""
     parts = []
     study = collapse_study(runs)
-    if study is not None and {"sigmoid", "linear"} <= set(study.arms):
+    if study is not None and {"sigmoid", "linear"} <= set(study.arms) and all(
+            len(arm.finished) for arm in study.arms.values()):
         sig, lin = study.arms["sigmoid"], study.arms["linear"]
         parts.append(f"the seed's sigmoid discriminator output collapsed the {MODEL_NAMES[study.model]} in "
                      f"{len(sig.collapsed)} of {len(sig.finished)} runs, a linear output in {len(lin.collapsed)} of "

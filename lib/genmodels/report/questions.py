@@ -430,6 +430,10 @@ def _outputs(runs: pd.DataFrame, refs: RunRefs) -> str:
     if sig is None or lin is None:
         names = list(arms)
         return f"The sweep compared the {gan}'s {join(names)} outputs; no claim is made on the sigmoid."
+    unfinished = [arm.output for arm in (sig, lin) if arm.finished.empty]
+    if unfinished:
+        return (f"No {join(unfinished, 'or')} run of the {gan}'s output study finished, so no claim is made on the "
+                "sigmoid.")
 
     def count(arm) -> str:
         cited = refs.cite(arm.finished.label)
