@@ -169,6 +169,14 @@ def test_stability_counts_collapses_and_tests_them() -> None:
     assert "The gradient penalty trained the WGAN better" in text and "(Gulrajani et al. 2017)" in text
 
 
+def test_an_output_arm_without_a_finished_run_gets_one_line() -> None:
+    runs = default_like()
+    runs.loc[runs.d_output == "sigmoid", ["status", "FID", "IS"]] = ["failed", np.nan, np.nan]
+    text = paragraph(runs, "How stable")
+    assert text.startswith("No sigmoid run of the LSGAN's output study finished, so no claim is made on the sigmoid.")
+    assert "sigmoid" not in headline_sentences(runs)
+
+
 def test_fisher_exact_matches_known_values() -> None:
     assert fisher_exact(2, 3, 0, 5) == pytest.approx(0.1071, abs=1e-4)  # scipy.stats.fisher_exact
     assert fisher_exact(4, 8, 0, 6) == pytest.approx(0.0849, abs=1e-4)
