@@ -17,7 +17,7 @@ from genmodels.report import build_discussion, discussion, headline_sentences
 from genmodels.report.evidence import DECIMALS, RunRefs, Spread, cited_numbers, compare
 from genmodels.report.findings import fisher_exact
 from genmodels.report.prose import CONCLUSION_SENTENCES
-from genmodels.report.references import WORKS
+from genmodels.report.references import WORKS, cited_in, references_markdown
 
 
 def row(model: str, depth: int = 3, z_dim: int = 100, seed: int = 0, fid: float = 20.0, is_: float = 7.0,
@@ -218,6 +218,14 @@ def test_every_citation_is_in_the_bibliography() -> None:
     for group in cited:
         for name in group.split("; "):
             assert name in names, name
+
+
+def test_the_references_list_exactly_the_works_cited() -> None:
+    text = text_of(default_like())
+    listed = references_markdown(text).splitlines()
+    assert len(listed) == len(cited_in(text)) >= 8
+    assert any("Improved training of Wasserstein GANs" in line for line in listed)
+    assert not any("Intrinsic dimension" in line for line in references_markdown("Mao et al. 2017").splitlines())
 
 
 # ------------------------------------------------------------------ every referenced number is the run's

@@ -1,17 +1,18 @@
 """The report's bibliography: every work its text cites, by key, and the References list.
 
 The Discussion cites through `cite(key)`, so a key missing here fails at once instead of printing a citation
-with no entry; the list holds the works the fixed text of the report cites too (Designs, Results).
+with no entry; the list also holds the works the rest of the report cites (the models' notes in the Designs,
+the metrics in the Results' introduction).
 """
 
 from __future__ import annotations
+
+import re
 
 # key -> (in-text citation, full entry)
 WORKS: dict[str, tuple[str, str]] = {
     "kingma2014": ("Kingma & Welling 2014",
                    "D. P. Kingma, M. Welling. Auto-encoding variational Bayes. ICLR 2014."),
-    "goodfellow2014": ("Goodfellow et al. 2014",
-                       "I. Goodfellow et al. Generative adversarial nets. NeurIPS 2014."),
     "radford2016": ("Radford et al. 2016",
                     "A. Radford, L. Metz, S. Chintala. Unsupervised representation learning with deep convolutional "
                     "generative adversarial networks (DCGAN). ICLR 2016."),
@@ -75,7 +76,16 @@ def cite(*keys: str) -> str:
     return "(" + "; ".join(WORKS[key][0] for key in keys) + ")"
 
 
-def references_markdown() -> str:
-    """The References list, alphabetical by first author (the in-text citation), then year."""
-    entries = sorted(WORKS.values(), key=lambda work: work[0].lower())
+def cited_in(text: str) -> list[str]:
+    """The keys of the works `text` cites, in any of the forms the report writes: "Mao et al. 2017",
+    "Arjovsky et al., 2017", "Kynkaanniemi et al. (2019)"."""
+    plain = re.sub(r"[(),]", "", text)
+    return [key for key, (citation, _) in WORKS.items() if re.sub(r"[(),]", "", citation) in plain]
+
+
+def references_markdown(text: str | None = None) -> str:
+    """The References list, alphabetical by first author (the in-text citation), then year: the works `text`
+    cites (the report's text), or every work when no text is given."""
+    keys = cited_in(text) if text is not None else list(WORKS)
+    entries = sorted((WORKS[key] for key in keys), key=lambda work: work[0].lower())
     return "\n".join(f"- {full}" for _, full in entries)

@@ -193,7 +193,17 @@ def discussion_section(cap: Captions, study: Study) -> None:
 
 
 def references_section(cap: Captions, study: Study) -> None:
-    cap.text(references.references_markdown())
+    """The works the report cites: in its notebook's own text, the generated Designs and Training text, and the
+    Discussion."""
+    import nbformat
+
+    from .build import REPORT_NOTEBOOK
+
+    notebook = nbformat.read(REPORT_NOTEBOOK, as_version=4)
+    text = " ".join([*(c.source for c in notebook.cells if c.cell_type == "markdown"),
+                     designs.designs_markdown(study.width, HEADLINE.depth, HEADLINE.z_dim),
+                     designs.training_markdown(), prose.discussion_markdown(study.runs)])
+    cap.text(references.references_markdown(text))
 
 
 def unfinished_section(cap: Captions, study: Study) -> None:
