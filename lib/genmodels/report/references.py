@@ -79,7 +79,7 @@ def cite(*keys: str) -> str:
 def cited_in(text: str) -> list[str]:
     """The keys of the works `text` cites, in any of the forms the report writes: "Mao et al. 2017",
     "Arjovsky et al., 2017", "Kynkaanniemi et al. (2019)"."""
-    plain = re.sub(r"[(),]", "", text)
+    plain = " ".join(re.sub(r"[(),]", "", text).split())  # a citation may wrap across source lines
     return [key for key, (citation, _) in WORKS.items() if re.sub(r"[(),]", "", citation) in plain]
 
 
