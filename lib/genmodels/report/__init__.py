@@ -3,8 +3,12 @@ Training and Discussion text from the code and the measured numbers, and turn ``
 (nbconvert + XeLaTeX) and HTML.
 
 One concern per module: `collect` (which runs, the study design), `designs` (architectures and training
-settings from the registries and the built models), `tables`, `figures`, `prose` (the generated introduction
-and Discussion; not named `discussion`, which is the function), `captions` (numbered display in the notebook),
+settings from the registries and the built models), `tables`, `figures`, the Discussion in four layers --
+`findings` (what the sweep measured per question, as data), `evidence` (a metric with its spread over seeds,
+comparisons, numbered run references), `questions` (one paragraph template per question) and `prose` (the
+introduction, and the Discussion assembled with its Conclusion and Limitations; no module is named
+`discussion`, which is the function) --, `references` (the bibliography), `captions` (numbered display in the
+notebook, HTML and PDF),
 `sections` (what each notebook cell shows) and `build` (papermill, nbconvert, LaTeX). The notebook uses the
 names re-exported here (``from genmodels import report as R``; ``R.collect_runs``...) and holds no logic.
 
@@ -23,11 +27,12 @@ from genmodels.report.collect import (HEADLINE, Headline, Study, clipped_runs, c
                       long_runs, main_runs, representative, seed_spread, study_model, sweep_axes)
 from genmodels.report.designs import (architecture_table, design_table, describe_network, designs_markdown, model_cases,
                       optimizer_row, recipe_table, training_markdown)
-from genmodels.report.prose import discussion, discussion_markdown, intro_markdown, spread_sentences
+from genmodels.report.prose import Discussion, build_discussion, discussion, discussion_markdown, headline_sentences, intro_markdown
+from genmodels.report.references import WORKS, cite, references_markdown
 from genmodels.report.figures import axes_figure, axis_montage, kl_sweep_figure, loss_curves, missing_axes, quality_time_figure
 from genmodels.report.sections import (classifier_section, collapse_section, dataset_sections, designs_section, discussion_section,
                        equal_compute_section, generation_section, intro, kl_section, lipschitz_section,
-                       loss_curve_figures, training_section, unfinished_section)
+                       loss_curve_figures, references_section, training_section, unfinished_section)
 from genmodels.report.tables import (budget_table, classifier_table, collapse_table, equal_compute_table, kl_table, long_run_table,
                      markdown, metric_table, recipes_used, seed_spread_table, unfinished_table)
 
@@ -37,9 +42,10 @@ __all__ = ["DEFAULT_VARIANT", "MODEL_NAMES",
            "kl_labels", "lipschitz_runs", "long_runs", "main_runs", "representative", "seed_spread", "study_model", "sweep_axes",
            "architecture_table", "design_table", "describe_network", "designs_markdown", "model_cases",
            "optimizer_row", "recipe_table", "training_markdown", "discussion", "discussion_markdown",
-           "intro_markdown", "spread_sentences", "axes_figure", "axis_montage", "kl_sweep_figure", "loss_curves",
+           "intro_markdown", "Discussion", "build_discussion", "headline_sentences", "WORKS", "cite",
+           "references_markdown", "axes_figure", "axis_montage", "kl_sweep_figure", "loss_curves",
            "missing_axes", "quality_time_figure", "classifier_section", "collapse_section", "dataset_sections",
            "designs_section", "discussion_section", "equal_compute_section", "generation_section", "intro",
-           "kl_section", "lipschitz_section", "loss_curve_figures", "training_section", "unfinished_section",
+           "kl_section", "lipschitz_section", "loss_curve_figures", "references_section", "training_section", "unfinished_section",
            "budget_table", "classifier_table", "collapse_table", "equal_compute_table", "kl_table", "long_run_table", "markdown",
            "metric_table", "recipes_used", "seed_spread_table", "unfinished_table"]

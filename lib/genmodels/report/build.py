@@ -68,10 +68,9 @@ def build_report(sweep_file: str | os.PathLike[str], results_root: str | os.Path
         return BuildResult(executed, html_path, None,
                            f"no PDF: {' and '.join(missing)} not found (Debian: apt-get install texlive-xetex "
                            "texlive-fonts-recommended texlive-plain-generic pandoc); the HTML report is complete")
-    pdf_exporter = PDFExporter(config=config)
-    pdf_exporter.template_file = "index.tex.j2"
-    pdf_exporter.extra_template_basedirs = [str(TEMPLATES)]
-    pdf_exporter.template_name = "genmodels"
+    # the template as constructor arguments: set as attributes after construction, the exporter kept the stock
+    # LaTeX template (its search path is fixed at construction), so report/template/genmodels never applied
+    pdf_exporter = PDFExporter(config=config, extra_template_basedirs=[str(TEMPLATES)], template_name="genmodels")
     try:
         pdf, _ = pdf_exporter.from_notebook_node(nb, resources={"metadata": {"path": str(out.resolve())}})
     except Exception as err:  # nbconvert raises LatexFailed with the TeX log

@@ -1,4 +1,5 @@
-"""How the report notebook shows a figure or table: numbered, captioned, and the same in HTML and PDF."""
+"""How the report notebook shows a figure or table: numbered, captioned, and the same in HTML and PDF (a table
+carries its own LaTeX, `latex.table_latex`, so the PDF keeps it whole and beside its caption)."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from pathlib import Path
 import matplotlib.pyplot as plt
 import pandas as pd
 
+from genmodels.report.latex import table_latex
 from genmodels.report.tables import markdown
 
 
@@ -51,7 +53,12 @@ class Captions:
             display(Markdown(f"*No table: {caption} (no runs for it).*"))
             return None
         self.tables += 1
-        display(Markdown(f"**Table {self.tables}.** {caption}\n\n" + markdown(frame, index=index)))
+        caption = f"**Table {self.tables}.** {caption}"
+        data = {"text/markdown": f"{caption}\n\n" + markdown(frame, index=index)}
+        latex = table_latex(frame, caption, index=index)  # the PDF's: caption and table kept together
+        if latex is not None:
+            data["text/latex"] = latex
+        display(data, raw=True)
         return self.tables
 
     @staticmethod

@@ -71,8 +71,17 @@ def collect_runs(sweep_file: str | os.PathLike[str], results_root: str | os.Path
 LONG_RUN_FACTOR = 2.0
 
 
+# the recipe every study compares under (the config's default); runs of the other recipe are compared only with
+# each other and with this one, in the recipe paragraph of the Discussion
+DEFAULT_RECIPE: str = RunConfig.__dataclass_fields__["recipe"].default
+
+
+def default_recipe(runs: pd.DataFrame) -> pd.Series:
+    return runs["recipe"] == DEFAULT_RECIPE
+
+
 def _default_knobs(runs: pd.DataFrame) -> pd.Series:
-    return (runs["variant"] == runs["model"].map(dict(DEFAULT_VARIANT))) & (runs["recipe"] == "tuned")
+    return (runs["variant"] == runs["model"].map(dict(DEFAULT_VARIANT))) & default_recipe(runs)
 
 
 def is_long(runs: pd.DataFrame) -> pd.Series:
@@ -157,7 +166,8 @@ def seed_spread(runs: pd.DataFrame, dataset: str = HEADLINE.dataset) -> pd.DataF
 def kl_labels(runs: pd.DataFrame, dataset: str) -> list[str]:
     """The KL sweep: runs of the model owning kl_factor that share depth and z_dim with more than one factor
     (at the grid's budget: long runs are no part of any study)."""
-    vae = runs[(runs.model == study_model("kl_factor")) & (runs.dataset == dataset) & ~is_long(runs)]
+    vae = runs[(runs.model == study_model("kl_factor")) & (runs.dataset == dataset) & ~is_long(runs)
+               & default_recipe(runs)]
     groups = vae.groupby(["depth", "z_dim", "seed"])["kl_factor"].nunique()
     if groups.empty or groups.max() < 2:
         return []
@@ -170,7 +180,7 @@ def lipschitz_runs(runs: pd.DataFrame, seed: int | None = 0) -> pd.DataFrame:
     unless `seed` is None), every constraint the sweep ran."""
     h = HEADLINE
     pick = runs[(runs.model == study_model("lipschitz")) & (runs.depth == h.depth) & (runs.z_dim == h.z_dim)
-                & (runs.dataset == h.dataset) & ~is_long(runs)]
+                & (runs.dataset == h.dataset) & ~is_long(runs) & default_recipe(runs)]
     return pick if seed is None else pick[pick.seed == seed]
 
 

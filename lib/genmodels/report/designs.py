@@ -178,6 +178,23 @@ def recipe_table() -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+def recipe_display(table: pd.DataFrame) -> pd.DataFrame:
+    """`recipe_table` as the report prints it, narrow enough for the text width at its normal size: optimiser
+    and learning rate in one column ("Adam 3e-4"), short headers (the caption explains them)."""
+    out = table.copy()
+    out.insert(2, "optimiser, lr", [f"{o} {_short_float(float(lr))}" for o, lr in zip(out.optimizer, out.lr)])
+    out = out.drop(columns=["optimizer", "lr"]).rename(columns={"G average": "G avg.", "critic input": "D input",
+                                                                "sampled z": "z from"})
+    out["z from"] = out["z from"].replace({"mixture fit": "mixture"})
+    return out
+
+
+def _short_float(value: float) -> str:
+    """ "3e-4", "2.5e-3": a learning rate in a few characters, every significant digit kept."""
+    mantissa, exponent = f"{value:e}".split("e")
+    return f"{mantissa.rstrip('0').rstrip('.')}e{int(exponent)}"
+
+
 def training_markdown() -> str:
     """How each model is trained, in words: one optimiser over the whole model, or one per network with
     alternating updates, read from the optimisers the trainer builds for it."""

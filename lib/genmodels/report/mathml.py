@@ -22,7 +22,7 @@ from traitlets import default
 
 log = logging.getLogger(__name__)
 
-TEMPLATES = Path(__file__).resolve().parents[3] / "report" / "template"  # the repository's report/template
+TEMPLATES = Path(__file__).resolve().parents[3] / "report" / "template"  # the repository's report/template: genmodels/ (PDF), genmodels-html/ (HTML)
 TEMPLATE = "genmodels-html"
 UNRENDERED = "latex-unrendered"  # the class of a formula latex2mathml could not convert (shown as code)
 

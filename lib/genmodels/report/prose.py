@@ -1,24 +1,32 @@
-"""The report's generated prose: the introduction's facts about the sweep, and the Discussion, whose every
-sentence states a measured number and the run it rests on (so the text cannot drift from the results).
+"""The report's generated prose: the introduction (the sweep's facts and the headline result), and the
+Discussion (`questions`' six paragraphs, a Conclusion and the Limitations), every sentence filled from the
+measured numbers, so the text cannot drift from the results.
 """
 
 from __future__ import annotations
 
 import json
 import math
+from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
 
-from genmodels.core.registry import MODEL_NAMES
-from genmodels.runs.results import COLLAPSE_IS
-from genmodels.report.collect import HEADLINE, kl_labels, lipschitz_runs, main_runs, seed_spread, study_model
-from genmodels.report.tables import collapse_table
+from genmodels.core.registry import MODEL_NAMES, dataset_spec
+from genmodels.report.collect import HEADLINE, study_model
+from genmodels.report.evidence import RunRefs, Spread, compare
+from genmodels.report.findings import axis, collapse_study, contenders, kl_study, lipschitz_study, recipe_studies, run_metrics
+from genmodels.report.questions import capital, discussion_paragraphs, join, the
+from genmodels.report.references import cite
+
+# the Conclusion's length limit: what a reader should take away, not a second summary
+CONCLUSION_SENTENCES = 5
 
 
 def intro_markdown(runs: pd.DataFrame, sweep: str | Path) -> str:
-    """The report's opening paragraph: which sweep, how many of its configurations finished, the training time
-    and machine (from the first finished run's meta.json), and each data set's training images and source."""
+    """The report's opening: which sweep, how many of its configurations finished, the training time and
+    machine (from the first finished run's meta.json), each data set's training images and source; then the
+    headline result in two sentences."""
     done = runs[runs.status == "complete"]
     meta = json.loads((Path(done.iloc[0].run_dir) / "meta.json").read_text()) if len(done) else {}
     sources = done.groupby("dataset").agg(images=("train_images", "first"), source=("data_source", "first"),
@@ -33,7 +41,91 @@ def intro_markdown(runs: pd.DataFrame, sweep: str | Path) -> str:
         note = (" -- full MNIST was not available, so runs trained on 4,000 images of the real 5,000-image subset; "
                 "the other 1,000 are held out as the metrics' reference" if row.fallback else "")
         lines.append(f"Training data for {dataset}: {row.images:,} images ({row.source}){note}.")
-    return " ".join(lines)
+    headline = headline_sentences(runs)
+    return " ".join(lines) + (f"\n\n**Headline.** {headline}" if headline else "")
+
+
+def headline_sentences(runs: pd.DataFrame, dataset: str = HEADLINE.dataset) -> str:
+    """Two sentences: which model generates the best samples (or that none is clearly best), and the main
+    finding on stability; empty when no model was scored."""
+    ranked = contenders(runs, dataset)
+    if not ranked:
+        return ""
+    best = ranked[0]
+    data = dataset_spec(dataset).display_name
+    fid = best.spread("FID").value_text()
+    others = join(f"{c.spread('FID').value_text(seeds=False)} for {the(c.model)}" for c in ranked[1:])
+    if len(ranked) == 1:
+        first = f"Only {the(best.model)} has scored runs on {data}: median FID {fid}."
+    elif compare(ranked[0].spread("FID"), ranked[1].spread("FID")).within_spread:
+        first = (f"On {data} at depth {best.depth}, z_dim {best.z_dim}, no model generates clearly better samples by "
+                 f"FID: {the(best.model)}'s median of {fid} is within the spread over seeds of {others}.")
+    else:
+        first = (f"On {data} at depth {best.depth}, z_dim {best.z_dim}, {the(best.model)} generates the best samples "
+                 f"by FID: median {fid}, against {others}.")
+    return first + (" " + _second_headline(runs) if _second_headline(runs) else "")
+
+
+def _second_headline(runs: pd.DataFrame) -> str:
+    """The stability finding in one sentence (the seed's sigmoid and weight clipping), where measured."""
+    parts = []
+    study = collapse_study(runs)
+    if study is not None and {"sigmoid", "linear"} <= set(study.arms) and all(
+            len(arm.finished) for arm in study.arms.values()):
+        sig, lin = study.arms["sigmoid"], study.arms["linear"]
+        parts.append(f"the seed's sigmoid discriminator output collapsed the {MODEL_NAMES[study.model]} in "
+                     f"{len(sig.collapsed)} of {len(sig.finished)} runs, a linear output in {len(lin.collapsed)} of "
+                     f"{len(lin.finished)}")
+    arms = lipschitz_study(runs)
+    if {"gp", "clip"} <= set(arms):
+        gp, clip = arms["gp"].spread("FID"), arms["clip"].spread("FID")
+        parts.append(f"weight clipping left the {MODEL_NAMES[study_model('lipschitz')]} at FID "
+                     f"{clip.median_text()} against {gp.median_text()} with the gradient penalty")
+    return capital("; ".join(parts)) + "." if parts else ""
+
+
+# ------------------------------------------------------------------ the Discussion
+@dataclass
+class Discussion:
+    """The Discussion's parts, as Markdown, and the runs its references name."""
+
+    notes: list[str]  # unfinished or unscored runs, before the paragraphs
+    paragraphs: list[str]
+    conclusion: str
+    limitations: str
+    refs: RunRefs
+
+    def markdown(self) -> str:
+        return "\n\n".join([*self.notes, *self.paragraphs, "## Conclusion", self.conclusion, "## Limitations",
+                            self.limitations])
+
+    def runs_table(self, columns: int = 2) -> pd.DataFrame:
+        """The cited runs, `columns` (reference, run) pairs per row, so the list stays short."""
+        listing = self.refs.listing()
+        rows = math.ceil(len(listing) / columns)
+        table = {}
+        for c in range(columns):
+            chunk = listing[c * rows:(c + 1) * rows] + [("", "")] * rows
+            table[f"ref{' ' * c}"] = [ref for ref, _ in chunk[:rows]]
+            table[f"run{' ' * c}"] = [label for _, label in chunk[:rows]]
+        return pd.DataFrame(table)
+
+
+def build_discussion(runs: pd.DataFrame) -> Discussion:
+    refs = RunRefs()
+    return Discussion(_notes(runs), discussion_paragraphs(runs, refs), conclusion(runs), limitations(runs), refs)
+
+
+def discussion(runs: pd.DataFrame) -> list[str]:
+    """The Discussion's paragraphs in order: notes on unfinished runs, one paragraph per question, the
+    Conclusion and the Limitations."""
+    d = build_discussion(runs)
+    return [*d.notes, *d.paragraphs, d.conclusion, d.limitations]
+
+
+def discussion_markdown(runs: pd.DataFrame) -> str:
+    """The Discussion as Markdown (the runs it cites are `build_discussion(runs).runs_table()`)."""
+    return build_discussion(runs).markdown()
 
 
 def missing_data_sentences(runs: pd.DataFrame) -> list[str]:
@@ -45,110 +137,132 @@ def missing_data_sentences(runs: pd.DataFrame) -> list[str]:
             f"{group.data_missing.iloc[0]}." for dataset, group in aside.groupby("dataset", sort=False)]
 
 
-def discussion_markdown(runs: pd.DataFrame) -> str:
-    """`prose` as a Markdown list."""
-    return "\n".join(f"- {s}" for s in discussion(runs))
-
-
-def discussion(runs: pd.DataFrame) -> list[str]:
-    """Sentences stating what the measurements show, each with the numbers and run it rests on."""
-    out: list[str] = []
+def _notes(runs: pd.DataFrame) -> list[str]:
+    out = []
     done = runs[runs.status == "complete"]
     missing = runs[runs.status != "complete"]
     if not missing.empty:
         out.append(f"{len(missing)} of {len(runs)} configurations have no finished run "
                    f"({', '.join(f'{n} {s}' for s, n in missing.status.value_counts().items())}); "
-                   "they are marked in every table and excluded from the comparisons below.")
+                   "they are marked in every table and left out of the comparisons below.")
         out.extend(missing_data_sentences(runs))
     if done.FID.isna().any():
         out.append(f"{int(done.FID.isna().sum())} finished runs have no quality metrics (no test split or "
-                   "metric_samples 0); they are left out of the rankings.")
-    for dataset in sorted(done.dataset.unique()):
-        main = main_runs(done)
-        main = main[main.dataset == dataset].dropna(subset=["FID"])
-        if main.empty:
-            continue
-        out.extend(spread_sentences(runs, dataset))
-        spread = seed_spread(runs, dataset)
-        widths = {r.model: r.FID_max - r.FID_min for _, r in spread.iterrows() if r.finished >= 2}
-        ranking = main.sort_values("FID")
-        best = ranking.iloc[0]
-        per_model = main.groupby("model").FID.min().sort_values()
-        text = (f"On {dataset}, the lowest FID of the depth x z_dim grid is {best.FID:.2f}, by the "
-                f"{MODEL_NAMES[best.model]} at depth {best.depth} and z_dim {best.z_dim} (run {best.label}).")
-        if len(per_model) > 1:
-            others = ", ".join(f"{MODEL_NAMES[m]} {v:.2f}" for m, v in per_model.iloc[1:].items())
-            text += (f" The best run of each other model: {others}; the winner's margin over the runner-up is "
-                     f"{per_model.iloc[1] - per_model.iloc[0]:.2f} FID.")
-        out.append(text)
-        for model, group in main.groupby("model"):
-            # the depth axis at the z_dim with most depths, the z_dim axis at the depth with most z_dims
-            z_axis = group.groupby("z_dim").depth.nunique().idxmax()
-            depth_axis = group.groupby("depth").z_dim.nunique().idxmax()
-            by_depth = group[group.z_dim == z_axis].groupby("depth").FID.median()
-            by_z = group[group.depth == depth_axis].groupby("z_dim").FID.median()
-            noise = _within_noise(by_depth, widths.get(model)) if len(by_depth) > 1 else ""
-            if len(by_depth) > 1:
-                out.append(f"{MODEL_NAMES[model]} on {dataset}, FID by depth at z_dim {z_axis}: "
-                           + ", ".join(f"{v:.1f} at depth {d}" for d, v in by_depth.items())
-                           + f" (best: depth {by_depth.idxmin()}{noise}).")
-            if len(by_z) > 1:
-                out.append(f"{MODEL_NAMES[model]} on {dataset}, FID by z_dim at depth {depth_axis}: "
-                           + ", ".join(f"{v:.1f} at z_dim {z}" for z, v in by_z.items())
-                           + f" (best: z_dim {by_z.idxmin()}{_within_noise(by_z, widths.get(model))}).")
-    kl = runs[runs.label.isin(kl_labels(runs, HEADLINE.dataset))]
-    kl = kl[(kl.status == "complete")].dropna(subset=["FID", "test_mse"]).sort_values("kl_factor")
-    if len(kl) >= 2:
-        lo, hi = kl.iloc[0], kl.iloc[-1]
-        vae = MODEL_NAMES[study_model("kl_factor")]
-        out.append(f"Raising the {vae}'s KL factor from {lo.kl_factor:g} to {hi.kl_factor:g} changed the test "
-                   f"reconstruction MSE from {lo.test_mse:.4f} to {hi.test_mse:.4f} and the sample FID from "
-                   f"{lo.FID:.2f} to {hi.FID:.2f}; the best FID of the KL sweep, {kl.FID.min():.2f}, is at "
-                   f"kl={kl.loc[kl.FID.idxmin()].kl_factor:g}.")
-    wgan = lipschitz_runs(done, seed=None).dropna(subset=["FID"])
-    if set(wgan.lipschitz) >= {"gp", "clip"}:
-        gp, clip = wgan[wgan.lipschitz == "gp"].iloc[0], wgan[wgan.lipschitz == "clip"].iloc[0]
-        out.append(f"For the {MODEL_NAMES[study_model('lipschitz')]} at depth {HEADLINE.depth}, "
-                   f"z_dim {HEADLINE.z_dim}, "
-                   f"the gradient penalty reached FID {gp.FID:.2f} after {gp.steps} "
-                   f"steps ({gp.seconds:.0f} s of training) and weight clipping {clip.FID:.2f} after {clip.steps} "
-                   f"steps ({clip.seconds:.0f} s).")
-    collapse = collapse_table(runs)
-    if not collapse.empty:
-        parts = [f"{r['collapsed']} of {r['finished']} runs with a {r['discriminator output']} output"
-                 for _, r in collapse.iterrows()]
-        out.append(f"Collapse (IS < {COLLAPSE_IS:g}) of the least-squares GAN over seeds: " + "; ".join(parts) + ".")
+                   "metric_samples 0); they are left out of the comparisons.")
     return out
 
 
-def _within_noise(values: pd.Series, width: float | None) -> str:
-    """A clause saying whether the best value's lead over the runner-up exceeds the spread over seeds."""
-    if width is None or not math.isfinite(width) or len(values) < 2:
-        return ""
-    best, second = sorted(values)[:2]
-    if second - best <= width:
-        return (f"; its lead of {second - best:.1f} over the next is within the {width:.1f}-FID spread of the "
-                "headline configuration over seeds")
-    return f"; its lead of {second - best:.1f} exceeds the {width:.1f}-FID spread over seeds"
+# ------------------------------------------------------------------ Conclusion
+def conclusion(runs: pd.DataFrame, dataset: str = HEADLINE.dataset) -> str:
+    """At most `CONCLUSION_SENTENCES` sentences, each the takeaway of one question that the sweep answered."""
+    sentences = []
+    ranked = contenders(runs, dataset)
+    if len(ranked) >= 2:
+        c = compare(ranked[0].spread("FID"), ranked[1].spread("FID"))
+        if c.within_spread:
+            sentences.append(f"{capital(the(ranked[0].model))} and {the(ranked[1].model)} generate samples of "
+                             "equal quality within the spread over seeds; more seeds would separate them.")
+        else:
+            tail = "" if c.within_spread is False else ", on single seeds"
+            sentences.append(f"{capital(the(ranked[0].model))} generates the best samples by FID on "
+                             f"{dataset_spec(dataset).display_name}{tail}.")
+    depth_axes = [a for a in (axis(runs, m, dataset, "depth") for m in MODEL_NAMES) if a]
+    z_axes = [a for a in (axis(runs, m, dataset, "z_dim") for m in MODEL_NAMES) if a]
+    both = [(d, z) for d in depth_axes for z in z_axes if d.model == z.model
+            and not d.all_collapsed and not z.all_collapsed]  # an order among failed runs is no takeaway
+    if both:
+        deeper = [the(d.model) for d, z in both if d.span > z.span]
+        wider = [the(d.model) for d, z in both if d.span <= z.span]
+        sentences.append(("Within the grid, " + (f"depth moved FID more than the latent size for {join(deeper)}"
+                                                 if deeper else "")
+                          + ("; " if deeper and wider else "")
+                          + (f"the latent size moved it more than depth for {join(wider)}" if wider else "")) + ".")
+    elif any(a.clear for a in depth_axes):
+        sentences.append("The best depth is " + join(f"{a.best} for {the(a.model)}" for a in depth_axes if a.clear)
+                         + ".")
+    kl = kl_study(runs, dataset)
+    if kl is not None:
+        collapse = kl.first_collapse
+        if collapse is kl.points[0]:
+            sentences.append(f"{capital(the(kl.model))}'s posterior collapsed at every KL factor of the sweep.")
+        else:
+            sentences.append(f"For {the(kl.model)}, kl={kl.best_fid.factor:g} gives the best samples"
+                             + (f" and from kl={collapse.factor:g} the posterior collapses." if collapse else "."))
+    stable = []
+    study = collapse_study(runs)
+    if study is not None and {"sigmoid", "linear"} <= set(study.arms):
+        sig, lin = study.arms["sigmoid"], study.arms["linear"]
+        if sig.rate > lin.rate:
+            stable.append("a linear discriminator output is the safer choice over the seed's sigmoid"
+                          + (" (though not yet significantly)" if study.p_value >= 0.05 else ""))
+    arms = lipschitz_study(runs)
+    if {"gp", "clip"} <= set(arms):
+        c = compare(arms["gp"].spread("FID"), arms["clip"].spread("FID"))
+        if not c.within_spread and arms["gp"].spread("FID").better_than(arms["clip"].spread("FID")):
+            stable.append("a WGAN needs the gradient penalty, not weight clipping")
+    if stable:
+        sentences.append(capital(join(stable, "and")) + ".")
+    tuned_better = [the(s.model) for s in recipe_studies(runs) if {"seed", "tuned"} <= set(s.arms)
+                    and Spread.of(s.arms["tuned"], "FID").better_than(Spread.of(s.arms["seed"], "FID"))
+                    and compare(Spread.of(s.arms["tuned"], "FID"), Spread.of(s.arms["seed"], "FID")).within_spread
+                    is False]
+    if tuned_better:
+        sentences.append(f"At these CPU budgets the tuned recipe trains {join(tuned_better)} to clearly better "
+                         "samples than the seed-faithful one.")
+    if not sentences:
+        return "The sweep holds too few finished runs for a conclusion."
+    return " ".join(sentences[:CONCLUSION_SENTENCES])
 
 
-def spread_sentences(runs: pd.DataFrame, dataset: str = HEADLINE.dataset) -> list[str]:
-    """The headline numbers with their spread over seeds, and which differences between models the spread hides."""
-    spread = seed_spread(runs, dataset)
-    spread = spread[spread.finished >= 2]
-    if spread.empty:
-        return []
-    parts = [f"{MODEL_NAMES[r.model]} FID {r.FID_median:.1f} [{r.FID_min:.1f}, {r.FID_max:.1f}], "
-             f"IS {r.IS_median:.2f} [{r.IS_min:.2f}, {r.IS_max:.2f}] ({r.finished} seeds)" for _, r in spread.iterrows()]
-    out = [f"On {dataset}, over seeds at each model's headline configuration (median [min, max]): " + "; ".join(parts) + "."]
-    rows = list(spread.itertuples())
-    for i, a in enumerate(rows):
-        for b in rows[i + 1:]:
-            overlap = a.FID_min <= b.FID_max and b.FID_min <= a.FID_max
-            better, worse = (a, b) if a.FID_median <= b.FID_median else (b, a)
-            verdict = ("their FID ranges overlap, so the difference is within the spread over seeds" if overlap
-                       else "their FID ranges do not overlap")
-            out.append(f"{MODEL_NAMES[better.model]} vs {MODEL_NAMES[worse.model]} on {dataset}: median FID "
-                       f"{better.FID_median:.1f} vs {worse.FID_median:.1f}; {verdict}.")
-    return out
+# ------------------------------------------------------------------ Limitations
+def limitations(runs: pd.DataFrame, dataset: str = HEADLINE.dataset) -> str:
+    """What bounds every claim above: the budgets, the metrics and their reference, seeds, and the data."""
+    done = runs[runs.status == "complete"]
+    if done.empty:
+        return "No run finished, so nothing is claimed."
+    out = []
+    seconds, steps = done.seconds.dropna(), done.steps.dropna()
+    if len(seconds):
+        out.append(f"Every run trained on a CPU budget: {_range(steps)} steps and {_range(seconds)} s of training "
+                   "each, far less than the literature's "
+                   "models train, so an order between models is an order at this budget and may change with "
+                   "longer training.")
+    scored = done.dropna(subset=["classifier_accuracy"])
+    if len(scored):
+        row = scored.iloc[0]
+        floor = _fid_floor(scored)
+        reference = f"the reference is {row.reference}" if isinstance(row.reference, str) else ""
+        out.append("FID, KID, IS, precision and recall are computed on the features of a classifier trained on the "
+                   f"data set itself ({100 * row.classifier_accuracy:.1f} % accurate on its reference images), not "
+                   "on the Inception network, so they rank runs within this report but are not comparable with "
+                   f"published values, and such metrics can disagree with one another {cite('theis2016')}"
+                   + (f"; {reference}" if reference else "")
+                   + (f", and two halves of real images score FID {floor:.1f} against each other, the floor "
+                      "no model can beat" if floor is not None else "") + ".")
+    ranked = contenders(runs, dataset)
+    seeds = sorted({c.spread("FID").n for c in ranked})
+    if seeds:
+        out.append(f"Only each model's headline configuration ran over seeds ({join(map(str, seeds), 'or')} "
+                   "finished); every other point of the grid, the KL sweep and weight clipping rest on one seed, "
+                   f"and GAN results are known to vary with the seed {cite('lucic2018')}.")
+    if done.fallback.fillna(False).astype(bool).any():
+        images = int(done[done.fallback.fillna(False).astype(bool)].train_images.iloc[0])
+        out.append(f"Offline, MNIST is the 5,000-image subset: the models trained on {images:,} of its images and "
+                   "the other 1,000 were held out as the metrics' reference, a fraction of the 60,000 training "
+                   "and 10,000 test images of full MNIST.")
+    return " ".join(out)
 
+
+def _fid_floor(scored: pd.DataFrame) -> float | None:
+    """FID between two halves of the real reference images (metrics.json's real_reference), if recorded."""
+    for _, run in scored.iterrows():
+        value = (run_metrics(run).get("real_reference") or {}).get("fid_halves")
+        if isinstance(value, (int, float)):
+            return float(value)
+    return None
+
+
+def _range(values: pd.Series) -> str:
+    """ "400 to 8000", or "40" where all are equal (rounded)."""
+    lo, hi = f"{values.min():.0f}", f"{values.max():.0f}"
+    return lo if lo == hi else f"{lo} to {hi}"

@@ -14,7 +14,7 @@ import pandas as pd
 from genmodels.core.config import RunConfig
 from genmodels.core.registry import MODEL_NAMES, dataset_spec
 from genmodels.runs.results import COLLAPSE_IS
-from genmodels.report import designs, figures, prose, tables
+from genmodels.report import designs, figures, prose, references, tables
 from genmodels.report.captions import Captions
 from genmodels.report.collect import HEADLINE, Study, clipped_runs, lipschitz_runs, main_runs, representative, study_model
 
@@ -56,10 +56,13 @@ def training_section(cap: Captions, study: Study) -> None:
     """How each model is trained and with which settings per recipe (as the trainer builds them), then the
     budget the sweep's runs spent."""
     cap.text(designs.training_markdown())
-    settings = cap.table(designs.recipe_table(), "Training settings per model and recipe, read from the code (the "
-                         "optimiser the trainer builds, and the registry's defaults and recipes): 'seed' is the "
-                         "seed-faithful loop with the literature's optimisers and settings (each cited beside its "
-                         "default in genmodels.builtin); 'tuned' is this project's best (docs/recipes.md). This sweep: "
+    settings = cap.table(designs.recipe_display(designs.recipe_table()), "Training settings per model and recipe, "
+                         "read from the code (the optimiser the trainer builds, and the registry's defaults and "
+                         "recipes): 'seed' is the seed-faithful loop with the literature's optimisers and settings "
+                         "(each cited beside its default in genmodels.builtin); 'tuned' is this project's best "
+                         "(README). G avg.: the average of the generator's weights samples are drawn from; D input: "
+                         "noise added to the discriminator's inputs; z from: where sampled latents come from (N(0, I), "
+                         "or a mixture fitted to the training codes). This sweep: "
                          f"{tables.recipes_used(study.runs)}.")
     cap.table(tables.budget_table(study.done), "Training budget per run (medians over finished runs). A step of a "
               f"model with a critic holds n_critic critic updates (Table {settings}), each on a real batch, so its "
@@ -183,7 +186,28 @@ def equal_compute_section(cap: Captions, study: Study) -> None:
 
 
 def discussion_section(cap: Captions, study: Study) -> None:
-    cap.text(prose.discussion_markdown(study.runs))
+    """One paragraph per question of the assignment, the Conclusion and the Limitations, then the runs the
+    paragraphs cite by reference (R1, R2, ...)."""
+    text = prose.build_discussion(study.runs)
+    cap.text(text.markdown())
+    if text.refs.keys:
+        cap.table(text.runs_table(), "Runs the Discussion cites: each reference and its run folder under the results "
+                  "root (dataset/model/name; the name holds depth, z_dim, the model's knob, the seed and a hash of "
+                  "the configuration).")
+
+
+def references_section(cap: Captions, study: Study) -> None:
+    """The works the report cites: in its notebook's own text, the generated Designs and Training text, and the
+    Discussion."""
+    import nbformat
+
+    from genmodels.report.build import REPORT_NOTEBOOK
+
+    notebook = nbformat.read(REPORT_NOTEBOOK, as_version=4)
+    text = " ".join([*(c.source for c in notebook.cells if c.cell_type == "markdown"),
+                     designs.designs_markdown(study.width, HEADLINE.depth, HEADLINE.z_dim),
+                     designs.training_markdown(), prose.discussion_markdown(study.runs)])
+    cap.text(references.references_markdown(text))
 
 
 def unfinished_section(cap: Captions, study: Study) -> None:

@@ -12,7 +12,8 @@ import pandas as pd
 
 from genmodels.core.registry import MODEL_NAMES
 from genmodels.runs.results import format_metric
-from genmodels.report.collect import HEADLINE, is_long, kl_labels, long_runs, main_runs, seed_spread, study_model
+from genmodels.report.collect import HEADLINE, kl_labels, long_runs, main_runs, seed_spread
+from genmodels.report.findings import collapse_study
 
 
 def metric_table(runs: pd.DataFrame, columns: Iterable[str] = ("FID", "KID", "IS", "precision", "recall")) -> pd.DataFrame:
@@ -51,22 +52,18 @@ def seed_spread_table(runs: pd.DataFrame, dataset: str = HEADLINE.dataset) -> pd
 
 def collapse_table(runs: pd.DataFrame) -> pd.DataFrame:
     """Runs of the model owning d_output (the LSGAN), per discriminator output over seeds: how many collapsed
-    (IS < COLLAPSE_IS)."""
-    gan = runs[(runs.model == study_model("d_output")) & ~is_long(runs)]  # the grid's budget, not long runs
-    outputs = gan.groupby(["dataset", "depth", "z_dim"])["d_output"].nunique()
-    if outputs.empty or outputs.max() < 2:
+    (IS < COLLAPSE_IS); the same runs the Discussion counts (`findings.collapse_study`)."""
+    study = collapse_study(runs)
+    if study is None:
         return pd.DataFrame()
-    sizes = gan.groupby(["dataset", "depth", "z_dim"]).size()[outputs == 2]
-    dataset, depth, z = sizes.idxmax()
-    study = gan[(gan.dataset == dataset) & (gan.depth == depth) & (gan.z_dim == z)]
     rows = []
-    for output, group in study.groupby("d_output"):
-        done = group[(group.status == "complete") & group.collapsed.notna()]
-        rows.append({"discriminator output": output, "runs": len(group), "finished": len(done),
-                     "collapsed": int(done["collapsed"].astype(bool).sum()),
+    for output, arm in study.arms.items():
+        done = arm.finished
+        rows.append({"discriminator output": output, "runs": len(arm.runs), "finished": len(done),
+                     "collapsed": len(arm.collapsed),
                      "median FID": f"{done.FID.median():.1f}" if len(done) else "n/a",
                      "median IS": f"{done.IS.median():.2f}" if len(done) else "n/a",
-                     "seeds": ", ".join(str(s) for s in sorted(group.seed))})
+                     "seeds": ", ".join(str(s) for s in sorted(arm.runs.seed))})
     return pd.DataFrame(rows)
 
 
