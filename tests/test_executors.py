@@ -16,6 +16,7 @@ import pandas as pd
 import pytest
 import yaml
 
+from conftest import fake_finished_run
 from genmodels.core import store
 from genmodels.cli import main
 from genmodels.runs.execute import error_text
@@ -47,7 +48,7 @@ def test_status_follows_the_run_folder(tmp_path: Path) -> None:
     assert store.run_status(run) is store.Status.PARTIAL
     store.record_failure(run, "DataError: no data\n\ntraceback")
     assert store.run_status(run) is store.Status.FAILED and store.error_summary(run) == "DataError: no data"
-    store.mark_complete(run, "abc", "now")
+    fake_finished_run(run, "abc")
     assert store.run_status(run, "abc") is store.Status.COMPLETE
     assert store.run_status(run, "other") is store.Status.FAILED  # complete, but of another config
     assert store.run_status(run, "abc", notebook=True) is store.Status.FAILED  # a sweep also needs its notebook
@@ -266,7 +267,7 @@ def test_a_killed_kernel_is_summarised_by_its_own_line_and_the_run_resumes(tmp_p
 
 def test_kernels_do_not_inherit_dasks_malloc_trimming(monkeypatch: pytest.MonkeyPatch) -> None:
     """Dask's nanny sets MALLOC_TRIM_THRESHOLD_ in its workers; in a training kernel it cost 1.75x the time."""
-    from genmodels.runs.execute import kernel_environment
+    from genmodels.runs.kernels import kernel_environment
 
     monkeypatch.setenv("MALLOC_TRIM_THRESHOLD_", "65536")
     monkeypatch.setenv("GENMODELS_SOMETHING", "kept")
