@@ -257,6 +257,8 @@ TRAIN_CASES: list[tuple[str, Setup, list[str]]] = [
      ["--metrics-every 5", "--no-metrics"]),
     # refused after start-up: it left a folder that `results` listed as a partial run (issue 19)
     ("a GPU this machine lacks", flags("--device", "cuda:99"), ["device='cuda:99'"]),
+    # a note, then the error: two lines (the resume note is now said once training starts)
+    ("--resume into a new folder, refused at start-up", flags("--resume", "--device", "cuda:99"), ["device='cuda:99'"]),
     ("n_train above the data set", flags("--n-train", "100000"), ["n_train", "at most 4000"]),
     ("batch larger than the data", flags("--n-train", "4", "--batch-size", "8"), ["batch_size 8", "4 images"]),
     ("a diverging lr", flags("--model", "vae", "--steps", "30", "--lr", "1e30"), ["training diverged", "lr"]),

@@ -94,16 +94,35 @@ def cmd_train(args: argparse.Namespace) -> int:
         print(f"error: {out} already holds a run; pass --resume to continue it or choose another --out.",
               file=sys.stderr)
         return 2
+    hooks = []
     if args.resume and not checkpoint.exists():
-        print(f"note: no checkpoint in {out}; starting from step 0", file=sys.stderr)
+        hooks.append(_NoteOnceTraining(f"note: no checkpoint in {out}; starting from step 0"))
     evaluate = None
     if measures:
         from genmodels.quality.evaluation import default_evaluator
 
         evaluate = default_evaluator(config, args.results)
-    summary = execute_run(config, out, resume=args.resume, evaluate=evaluate, results_root=args.results)
+    summary = execute_run(config, out, resume=args.resume, hooks=hooks, evaluate=evaluate, results_root=args.results)
     print(f"done: {out}  ({summary['steps']} steps, {summary['seconds']:.0f} s)")
     return 0
+
+
+class _NoteOnceTraining:
+    """A training hook that prints a note at the first step, not before the run starts: a run refused at start-up
+    (a GPU the machine lacks, a damaged data file) then says only its error, in one line, not the note above it."""
+
+    def __init__(self, note: str) -> None:
+        self.note: str | None = note
+
+    def on_step(self, trainer: Any) -> None:
+        if self.note is not None:
+            from tqdm import tqdm
+
+            tqdm.write(self.note, file=sys.stderr)  # above the progress bar, not through it
+            self.note = None
+
+    def on_end(self, trainer: Any) -> None:
+        pass
 
 
 def cmd_sweep(args: argparse.Namespace) -> int:
