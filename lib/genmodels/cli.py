@@ -206,8 +206,7 @@ def cmd_results(args: argparse.Namespace) -> int:
     for warning in caught:  # folders left out (unreadable config.json) are named, one line each
         print(f"note: {warning.message}", file=sys.stderr)
     for run in frame[frame.status == store.Status.DAMAGED.value].itertuples():
-        print(f"note: {run.run_dir} is damaged: {run.problem}; its sweep run again (or `train --resume` into it) "
-              "completes it again", file=sys.stderr)
+        print(f"note: {run.run_dir} is damaged: {run.problem}; {store.REPAIR}", file=sys.stderr)
     if frame.empty and args.format == "table":
         print(f"no runs under {root}" if args.sweep is None else f"{args.sweep} has no configurations")
         return 0

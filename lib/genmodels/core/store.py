@@ -67,6 +67,8 @@ CLASSIFIERS = "classifiers"
 # what a finished run folder holds, each there and readable; the JSON ones hold an object
 RUN_FILES = (CONFIG, HISTORY, METRICS, META, CHECKPOINT)
 JSON_FILES = (CONFIG, METRICS, META)
+# what completes a damaged run again, as every command that reports one says it
+REPAIR = "running its sweep again (or `train --resume` into the folder) completes it again"
 
 
 class Status(str, Enum):
@@ -257,8 +259,9 @@ def remove_unstarted(run_dir: str | os.PathLike[str], created: list[Path]) -> No
     Otherwise a `train` refused at start-up (an unknown GPU, a damaged data file) leaves a folder that `results`
     lists as a partial run though nothing trained. Files this module does not know are never deleted (their
     folder then stays). A sweep's folders exist before their run starts (the claim), so this never touches them:
-    a failed sweep run keeps its config beside its error.txt. Called after the lock is released; a second
-    process that waited on this lock meanwhile finds the folder gone and creates it again."""
+    a failed sweep run keeps its config beside its error.txt. Called after the lock is released: a second process
+    that waited on it meanwhile creates the folder again (holding the lock of a removed file; only two `train`s
+    racing for one new folder, the first refused at start-up, get there)."""
     run_dir = Path(run_dir)
     if not created or (run_dir / CHECKPOINT).exists():
         return

@@ -226,7 +226,8 @@ def dry_run_table(specs: list[RunSpec]) -> str:
         lines.append(f"{state.value:<10} {s.config.config_hash():<12}  {s.label}")
         why = store.problem(s.run_dir, state)
         if why:
-            lines.append(f"{'':<24}  {state.value}: {why}" + (" (re-run by the sweep)" if state is store.Status.DAMAGED else ""))
+            lines.append(f"{'':<24}  {state.value}: {why}" + ("; the sweep runs it again" if state is store.Status.DAMAGED
+                                                                 else ""))
     lines.append(f"{len(specs)} configurations, {states.count(store.Status.COMPLETE)} complete")
     return "\n".join(lines)
 

@@ -144,7 +144,7 @@ def load_run(run_dir: str | os.PathLike[str], checkpoint: str = "final",
     if not path.is_file():
         if store.run_status(run_dir) is store.Status.DAMAGED:  # complete.json says it finished
             raise RunError(f"{path} is missing, though the run finished ({store.COMPLETE} is there): the run folder "
-                           "is damaged; its sweep run again (or `train --resume` into it) trains it again")
+                           f"is damaged; {store.REPAIR}")
         raise RunError(f"{path} is missing: the run has not saved a checkpoint yet (still running, or stopped "
                        "before its first), so there is no trained model to load")
     device = _device(device)
