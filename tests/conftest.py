@@ -69,6 +69,18 @@ def fake_finished_run(run_dir: Path, config_hash: str = "hash") -> Path:
     return run_dir
 
 
+@pytest.fixture
+def short_tmp() -> Iterator[Path]:
+    """A temporary folder (a child process's $TMPDIR) with a short path, removed afterwards: a kernel's Unix socket
+    path may have at most 107 bytes, and a test's tmp_path alone can take 70 of them."""
+    import shutil
+    import tempfile
+
+    folder = Path(tempfile.mkdtemp(prefix="gm-", dir="/tmp" if Path("/tmp").is_dir() else None))
+    yield folder
+    shutil.rmtree(folder, ignore_errors=True)
+
+
 @pytest.fixture(scope="session")
 def quick_results(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The quick profile's sweep, run once per session (the chain train -> metrics, ~2-3 minutes)."""

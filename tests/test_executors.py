@@ -274,8 +274,8 @@ def kernel_files(temp: Path) -> list[Path]:
 @pytest.mark.slow
 @pytest.mark.parametrize("signum, code, word", [(signal.SIGINT, 130, "interrupted"), (signal.SIGTERM, 143, "terminated")],
                          ids=["ctrl-c", "sigterm"])
-def test_a_stopped_sweep_says_one_line_and_leaves_nothing_behind(tmp_path: Path, signum: int, code: int,
-                                                                 word: str) -> None:
+def test_a_stopped_sweep_says_one_line_and_leaves_nothing_behind(tmp_path: Path, short_tmp: Path, signum: int,
+                                                                 code: int, word: str) -> None:
     """Ctrl-C (SIGINT to the sweep's process group, as a terminal sends it) or SIGTERM while two runs train side
     by side: the sweep stops its kernels now (it waited for them to finish before), prints its one line and
     nothing else (ipykernel's "KeyboardInterrupt caught in kernel" and a 19-line ZMQ traceback before), leaves no
@@ -283,8 +283,7 @@ def test_a_stopped_sweep_says_one_line_and_leaves_nothing_behind(tmp_path: Path,
     are partial, to be resumed."""
     import psutil
 
-    temp = tmp_path / "tmp"
-    temp.mkdir()
+    temp = short_tmp
     sweep = write_sweep(tmp_path / "s.yaml", [{"model": "vae", "depth": 1, "z_dim": [2, 3], "steps": 100000,
                                                "checkpoint_every": 5}])
     results = tmp_path / "results"

@@ -125,7 +125,7 @@ def test_failures_are_isolated_and_completed_runs_skipped(tmp_path: Path, capsys
 
 
 @pytest.mark.slow
-def test_interrupted_sweep_resumes_and_completes_each_run_once(tmp_path: Path) -> None:
+def test_interrupted_sweep_resumes_and_completes_each_run_once(tmp_path: Path, short_tmp: Path) -> None:
     """Kill the sweep mid-training; re-running resumes the interrupted run and finishes every run exactly once."""
     import json
 
@@ -135,8 +135,7 @@ def test_interrupted_sweep_resumes_and_completes_each_run_once(tmp_path: Path) -
     sweep = write_sweep(tmp_path / "s.yaml", [{"model": "vae", "depth": 1, "z_dim": [2, 3], "steps": steps}])
     results = tmp_path / "results"
     command = [sys.executable, "-m", "genmodels", "sweep", str(sweep), "--results", str(results), "--no-progress"]
-    temp = tmp_path / "tmp"  # the kernels' sockets and connection files go here
-    temp.mkdir()
+    temp = short_tmp  # the kernels' sockets and connection files go here
     env = {**os.environ, "TMPDIR": str(temp)}
     process = subprocess.Popen(command, start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                                env=env)

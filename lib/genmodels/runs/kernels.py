@@ -103,7 +103,8 @@ class IPCKernelManager(AsyncKernelManager):
     log_path: Path | None = None  # type: ignore[assignment]
 
     def __init__(self, **kwargs: Any) -> None:
-        name = uuid.uuid4().hex[:12]
+        # short: a Unix socket's path has at most 107 bytes (<tmp>/genmodels-kernels-XXXXXXXX/kXXXXXXXX-N)
+        name = f"k{uuid.uuid4().hex[:8]}"
         folder = runtime_dir()
         kwargs.setdefault("transport", "ipc")
         kwargs.setdefault("ip", str(folder / name))
