@@ -8,7 +8,7 @@ APT_PACKAGES := dataset-fashion-mnist texlive-xetex texlive-fonts-recommended te
 	chromium chromium-driver
 KERNEL := genmodels
 
-.PHONY: setup system-packages test report sweep clean-results bench gpu-check lock
+.PHONY: setup system-packages test report sweep lab clean-results bench gpu-check lock
 
 setup: system-packages $(VENV)/.installed
 
@@ -46,6 +46,12 @@ sweep: setup
 report: setup
 	-$(PY) -m genmodels sweep configs/$(PROFILE).yaml
 	$(PY) -m genmodels report --sweep configs/$(PROFILE).yaml --results results --out report
+
+# JupyterLab on the notebooks, with the project's kernel. JupyterLab refuses to start as root ("Running as root is
+# not recommended. Use --allow-root"), which is what a container usually runs as: the flag is added only for root.
+# More options through LAB_ARGS, e.g. make lab LAB_ARGS="--no-browser --port 8899".
+lab: setup
+	$(VENV)/bin/jupyter lab notebooks/ $$([ "$$(id -u)" = 0 ] && echo --allow-root) $(LAB_ARGS)
 
 bench: setup
 	$(PY) bench/throughput.py

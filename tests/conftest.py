@@ -55,6 +55,32 @@ needs_fashion = pytest.mark.skipif(
     not fashion_available(), reason="Fashion-MNIST not installed (Debian package dataset-fashion-mnist)")
 
 
+def fake_finished_run(run_dir: Path, config_hash: str = "hash") -> Path:
+    """A run folder with every file a finished run has (`store.RUN_FILES`), tiny but readable, and complete.json
+    naming `config_hash`: what the store's status checks read, without training."""
+    import json
+
+    from genmodels.core import store
+
+    for name in store.RUN_FILES:
+        content = json.dumps({"config_hash": config_hash}) if name in store.JSON_FILES else "step\n1\n"
+        store.write_text(run_dir / name, content)
+    store.mark_complete(run_dir, config_hash, "now")
+    return run_dir
+
+
+@pytest.fixture
+def short_tmp() -> Iterator[Path]:
+    """A temporary folder (a child process's $TMPDIR) with a short path, removed afterwards: a kernel's Unix socket
+    path may have at most 107 bytes, and a test's tmp_path alone can take 70 of them."""
+    import shutil
+    import tempfile
+
+    folder = Path(tempfile.mkdtemp(prefix="gm-", dir="/tmp" if Path("/tmp").is_dir() else None))
+    yield folder
+    shutil.rmtree(folder, ignore_errors=True)
+
+
 @pytest.fixture(scope="session")
 def quick_results(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The quick profile's sweep, run once per session (the chain train -> metrics, ~2-3 minutes)."""

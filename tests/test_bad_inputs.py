@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import json
 import os
 import random
 import shutil
@@ -21,12 +22,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
+import pandas as pd
 import pytest
 import torch
 
 import genmodels.data as data_module
 from genmodels.cli import main
-from genmodels.core.config import MAX_SEED, MIN_METRIC_SAMPLES, RunConfig
+from genmodels.core.store import LOCK
+from genmodels.core.config import MAX_SAMPLES, MAX_SEED, MIN_METRIC_SAMPLES, RunConfig
 from genmodels.data import load_dataset
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -158,6 +161,15 @@ def flags(*values: str) -> Setup:
     return lambda e: list(values)
 
 
+def metrics_into(results: Callable[[Env], Path | str]) -> Setup:
+    """Quality metrics on, their classifier to be cached under `--results` (the session's shared cache, which
+    already holds one, switched off): the folder a real first run would write the classifier into."""
+    def setup(e: Env) -> list[str]:
+        e.monkeypatch.delenv("GENMODELS_CLASSIFIERS", raising=False)
+        return ["--metric-samples", "20", "--results", str(results(e))]
+    return setup
+
+
 def checkpoint(payload: Any = None, raw: bytes | None = None, cut: int | None = None, resume: bool = True) -> Setup:
     """A run folder (--out) whose checkpoint.pt holds `payload` or `raw` bytes, cut to `cut` bytes if given."""
     def setup(e: Env) -> list[str]:
@@ -218,12 +230,16 @@ TRAIN_CASES: list[tuple[str, Setup, list[str]]] = [
     ("--data-root under a file", lambda e: ["--data-root", str(e.file("afile") / "d")], ["--data-root", "afile"]),
     ("--data-root read-only", lambda e: ["--data-root", str(e.read_only_dir() / "d")],
      ["--data-root", "read-only", "$GENMODELS_IMPORT"]),
-    ("--results is a file", lambda e: ["--metric-samples", "20", "--results", str(e.file("afile"))],
-     ["--results", "{tmp}/afile"]),
-    ("--results under a file", lambda e: ["--metric-samples", "20", "--results", str(e.file("afile") / "r")],
-     ["--results", "afile"]),
-    ("--results read-only", lambda e: ["--metric-samples", "20", "--results", str(e.read_only_dir() / "r")],
-     ["--results", "read-only"]),
+    ("--results is a file", metrics_into(lambda e: e.file("afile")), ["--results", "{tmp}/afile"]),
+    ("--results under a file", metrics_into(lambda e: e.file("afile") / "r"), ["--results", "afile"]),
+    ("--results read-only", metrics_into(lambda e: e.read_only_dir() / "r"), ["--results", "read-only"]),
+    # paths that pass mode bits (root may write anywhere by them) and failed later (issue 19: tracebacks before)
+    ("--out in /proc", flags("--out", "/proc/genmodels-test/run"), ["--out", "/proc/genmodels-test/run"]),
+    ("--out in /sys", flags("--out", "/sys/genmodels-test"), ["--out", "/sys/genmodels-test"]),
+    ("--out of 300 characters", lambda e: ["--out", str(e.tmp / ("x" * 300))], ["--out", "too long"]),
+    ("--data-root in /proc", flags("--data-root", "/proc/genmodels-test"), ["--data-root", "/proc/genmodels-test"]),
+    ("--results in /proc, metrics on", metrics_into(lambda e: "/proc/genmodels-test"),
+     ["--results", "/proc/genmodels-test/classifiers"]),
     # sizes and numbers (tracebacks before)
     ("width 100000", flags("--width", "100000"), ["width=100000", "parameters", "lower width"]),
     ("z_dim 1e9", flags("--z-dim", "1000000000"), ["z_dim=1000000000", "parameters"]),
@@ -233,6 +249,16 @@ TRAIN_CASES: list[tuple[str, Setup, list[str]]] = [
     ("batch_size 1", flags("--batch-size", "1"), ["batch_size", "batch norm"]),
     ("metric_samples 2", flags("--metric-samples", "2"), ["metric_samples", f">= {MIN_METRIC_SAMPLES}"]),
     ("metric_samples 19", flags("--metric-samples", "19"), ["metric_samples", "0 turns quality metrics off"]),
+    # (issue 19: trained, then allocated 4 GB while sampling)
+    ("metric_samples 10**8", flags("--metric-samples", "100000000"), ["metric_samples", f"at most {MAX_SAMPLES}"]),
+    # accepted and did nothing (issue 19)
+    ("metrics_every with metric_samples 0", flags("--metrics-every", "5"), ["metrics_every=5", "metric_samples=0"]),
+    ("metrics_every with --no-metrics", flags("--metric-samples", "20", "--metrics-every", "5", "--no-metrics"),
+     ["--metrics-every 5", "--no-metrics"]),
+    # refused after start-up: it left a folder that `results` listed as a partial run (issue 19)
+    ("a GPU this machine lacks", flags("--device", "cuda:99"), ["device='cuda:99'"]),
+    # a note, then the error: two lines (the resume note is now said once training starts)
+    ("--resume into a new folder, refused at start-up", flags("--resume", "--device", "cuda:99"), ["device='cuda:99'"]),
     ("n_train above the data set", flags("--n-train", "100000"), ["n_train", "at most 4000"]),
     ("batch larger than the data", flags("--n-train", "4", "--batch-size", "8"), ["batch_size 8", "4 images"]),
     ("a diverging lr", flags("--model", "vae", "--steps", "30", "--lr", "1e30"), ["training diverged", "lr"]),
@@ -306,8 +332,13 @@ def assert_one_line(code: int, out: str, err: str, fragments: list[str], tmp: Pa
 def test_train_bad_input_is_one_line(setup: Setup, fragments: list[str], env: Env,
                                      capsys: pytest.CaptureFixture[str]) -> None:
     argv = [*TRAIN, "--out", str(env.tmp / "run"), "--results", str(env.tmp / "results"), *setup(env)]
+    before = set(env.tmp.rglob("*"))
     assert_one_line(*run_cli(argv, capsys), fragments, env.tmp)
     assert not (env.tmp / "code-ran").exists()
+    # refused, whenever: nothing left behind that looks like a run, no folder the command created (a folder that
+    # was there keeps the lock a run took; a data root may have imported its files)
+    left = {p for p in set(env.tmp.rglob("*")) - before if p.name != LOCK and not p.is_relative_to(env.tmp / "data")}
+    assert not left, left
 
 
 # ---------------------------------------------------------------------------------------------- sweep files
@@ -319,9 +350,11 @@ def alias_bomb() -> str:
 
 
 TINY = "defaults: {dataset: mnist-5k, width: 8, steps: 2, metric_samples: 0}\n"
+FOLDER = b"<a folder>"  # the sweep file's path is a folder
 SWEEP_CASES: list[tuple[str, bytes | str | None, list[str], list[str]]] = [
     # (id, file content (None: no file), extra flags, fragments)
     ("missing file", None, [], ["sweep.yaml", "not found"]),
+    ("a folder for a sweep file", FOLDER, [], ["sweep.yaml", "is a folder"]),  # "not found" before (issue 19)
     ("empty file", "", [], ["sweep.yaml", "'grid'"]),
     ("binary file", bytes(range(256)) * 8, [], ["sweep.yaml", "not a text file"]),
     ("invalid YAML", "grid: [\n", [], ["sweep.yaml", "not valid YAML"]),
@@ -335,6 +368,9 @@ SWEEP_CASES: list[tuple[str, bytes | str | None, list[str], list[str]]] = [
     ("no grid", "defaults: {model: vae}\n", [], ["sweep.yaml", "'grid'"]),
     ("unknown top-level key", "grid: [{model: vae}]\nextra: 1\n", [], ["unknown top-level key", "extra"]),
     ("empty grid", "grid: []\n", [], ["'grid'", "non-empty"]),
+    # one all-defaults run that a real sweep would train (issue 19)
+    ("empty grid mapping", "grid: {}\n", [], ["'grid'", "non-empty"]),
+    ("an empty grid entry", TINY + "grid: [{model: vae}, {}]\n", [], ["grid entry 2 is empty"]),
     ("grid entry not a mapping", "grid: [vae]\n", [], ["grid entry 1", "mapping"]),
     ("defaults not a mapping", "defaults: [1]\ngrid: [{model: vae}]\n", [], ["'defaults'", "mapping"]),
     ("unknown field", TINY + "grid: [{modle: vae}]\n", [], ["grid entry 1", "'modle'", "did you mean 'model'"]),
@@ -363,6 +399,14 @@ SWEEP_CASES: list[tuple[str, bytes | str | None, list[str], list[str]]] = [
      ["--runs-per-gpu", "2", "--jobs", "2", "--no-progress"], ["--jobs 2 and --runs-per-gpu 2"]),
     ("a device beyond the GPUs present", TINY + "grid: [{model: vae}, {model: gan, device: 'cuda:99'}]\n", [],
      ["mnist-5k/gan/", "device='cuda:99'"]),
+    # executor flags a dry run did not check, and --jobs without a bound (issue 19)
+    ("--executor bogus, dry run", TINY + "grid: [{model: vae}]\n", ["--executor", "bogus"], ["unknown executor 'bogus'"]),
+    ("--threads 0, dry run", TINY + "grid: [{model: vae}]\n", ["--threads", "0"], ["--threads", ">= 1"]),
+    ("--jobs 1000, dry run", TINY + "grid: [{model: vae}]\n", ["--jobs", "1000", "--dry-run"], ["--jobs", "at most"]),
+    ("--jobs 1000", TINY + "grid: [{model: vae}]\n", ["--jobs", "1000", "--no-progress"], ["--jobs", "at most"]),
+    ("--threads 5000", TINY + "grid: [{model: vae}]\n", ["--threads", "5000", "--dry-run"], ["--threads", "at most 1024"]),
+    ("--results in /proc", TINY + "grid: [{model: vae}]\n", ["--results", "/proc/genmodels-test", "--no-progress"],
+     ["--results", "/proc/genmodels-test"]),
     ("--results is a file", TINY + "grid: [{model: vae}]\n", ["--results", "{tmp}/afile", "--no-progress"],
      ["--results", "{tmp}/afile", "is a file"]),
 ]
@@ -378,15 +422,80 @@ if not torch.cuda.is_available():
 def test_bad_sweep_file_is_one_line(content: bytes | str | None, extra: list[str], fragments: list[str], env: Env,
                                     capsys: pytest.CaptureFixture[str]) -> None:
     path = env.tmp / "sweep.yaml"
-    if content is not None:
+    if content is FOLDER:
+        path.mkdir()
+    elif content is not None:
         env.file("sweep.yaml", content)
     env.file("afile")
     flags_ = [f.replace("{tmp}", str(env.tmp)) for f in extra]
-    runs = any(f in flags_ for f in ("--jobs", "--runs-per-gpu", "--results"))  # only matter when runs would start
+    # flags that only matter when runs would start go without --dry-run, unless the case asks for it
+    runs = any(f in flags_ for f in ("--jobs", "--runs-per-gpu", "--results", "--dry-run"))
     results = [] if "--results" in flags_ else ["--results", str(env.tmp / "results")]
     argv = ["sweep", str(path), *results, *flags_, *([] if runs else ["--dry-run"])]
     assert_one_line(*run_cli(argv, capsys), fragments, env.tmp)
     assert not (env.tmp / "results").exists()  # nothing ran
+
+
+# ---------------------------------------------------------------------------------------------- sample, results, report
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory: pytest.TempPathFactory, single_thread: None) -> Path:
+    """A tiny finished run (two steps of TRAIN) that the sample command's cases read."""
+    out = tmp_path_factory.mktemp("trained") / "run"
+    assert main([*TRAIN, "--out", str(out)]) == 0
+    return out
+
+
+def without_checkpoint(e: Env, run: Path) -> Path:
+    """A copy of a finished run whose checkpoint.pt was deleted: complete.json still says finished."""
+    copy = Path(shutil.copytree(run, e.tmp / "damaged"))
+    (copy / "checkpoint.pt").unlink()
+    return copy
+
+
+def a_folder(path: Path) -> Path:
+    path.mkdir(parents=True)
+    return path
+
+
+# (id, the whole command from (env, a finished run), fragments the one line must contain)
+COMMAND_CASES: list[tuple[str, Callable[[Env, Path], list[str]], list[str]]] = [
+    # the seed rule of train, where sample reads one too (issue 19: "Overflow when unpacking long long")
+    ("sample --seed 2**70", lambda e, run: ["sample", str(run), "--seed", str(2**70), "--out", str(e.tmp / "s.png")],
+     ["--seed", str(MAX_SEED)]),
+    ("sample --seed -1", lambda e, run: ["sample", str(run), "--seed", "-1", "--out", str(e.tmp / "s.png")], ["--seed"]),
+    ("sample --n 10**8", lambda e, run: ["sample", str(run), "--n", "100000000", "--out", str(e.tmp / "s.png")],
+     ["--n", f"at most {MAX_SAMPLES}"]),
+    ("sample --out in /proc", lambda e, run: ["sample", str(run), "--out", "/proc/genmodels-test/s.png"],
+     ["--out", "/proc/genmodels-test"]),
+    ("sample --out a folder", lambda e, run: ["sample", str(run), "--out", str(a_folder(e.tmp / "grid.png"))],
+     ["{tmp}/grid.png", "is a folder"]),
+    ("sample --out of 300 characters", lambda e, run: ["sample", str(run), "--out", str(e.tmp / ("x" * 300 + ".png"))],
+     ["--out", "too long"]),
+    # the right reason ("still running, or stopped before its first" before)
+    ("sample a finished run whose checkpoint was deleted",
+     lambda e, run: ["sample", str(without_checkpoint(e, run)), "--out", str(e.tmp / "s.png")],
+     ["{tmp}/damaged/checkpoint.pt is missing", "damaged"]),
+    ("results --results FILE", lambda e, run: ["results", "--results", str(e.file("afile"))],
+     ["{tmp}/afile", "is a file"]),  # "not found" before
+    # "wrote report.pdf" before, the PDF saying 0 runs finished
+    ("report --results EMPTYDIR",
+     lambda e, run: ["report", "--sweep", str(e.file("s.yaml", TINY + "grid: [{model: vae}]\n")), "--results",
+                     str(a_folder(e.tmp / "empty")), "--out", str(e.tmp / "report")],
+     ["no configuration of {tmp}/s.yaml has a finished run under {tmp}/empty", "nothing to report"]),
+    ("report --sweep FOLDER", lambda e, run: ["report", "--sweep", str(a_folder(e.tmp / "s.yaml"))], ["is a folder"]),
+    ("report --out in /proc",
+     lambda e, run: ["report", "--sweep", str(e.file("s.yaml", TINY + "grid: [{model: vae}]\n")), "--out",
+                     "/proc/genmodels-test"], ["--out", "/proc/genmodels-test"]),
+]
+
+
+@pytest.mark.parametrize(("command", "fragments"), [c[1:] for c in COMMAND_CASES], ids=[c[0] for c in COMMAND_CASES])
+def test_other_commands_bad_input_is_one_line(command: Callable[[Env, Path], list[str]], fragments: list[str],
+                                              env: Env, trained: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    argv = command(env, trained)
+    before = set(env.tmp.rglob("*"))
+    assert_one_line(*run_cli(argv, capsys), fragments, env.tmp)
+    assert set(env.tmp.rglob("*")) == before  # nothing written: no samples, no report folder
 
 
 # ---------------------------------------------------------------------------------------------- through a process
@@ -411,8 +520,6 @@ def test_a_real_process_refuses_an_alias_bomb(env: Env) -> None:
 def test_a_damaged_test_split_is_recorded_in_meta(env: Env, capsys: pytest.CaptureFixture[str]) -> None:
     """A corrupt MNIST test file: the run trains, quality is null, and meta.json's data warnings say why (and
     which file), as metrics.json's reason points there."""
-    import json
-
     root = env.data_root()
     raw = root / "MNIST" / "raw"
     raw.mkdir(parents=True)
@@ -427,6 +534,74 @@ def test_a_damaged_test_split_is_recorded_in_meta(env: Env, capsys: pytest.Captu
     assert any(str(raw / "t10k-images-idx3-ubyte") in w and "corrupt" in w for w in meta["data"]["warnings"])
     metrics = json.loads((out / "metrics.json").read_text())
     assert metrics["quality"] is None and "meta.json data warnings" in metrics["reason"]
+
+
+# three ways a finished run folder was found damaged, and what each must be reported as (issue 19)
+DAMAGES: dict[str, tuple[Callable[[Path], object], str]] = {
+    "deleted checkpoint": (lambda run: (run / "checkpoint.pt").unlink(), "checkpoint.pt is missing"),
+    "emptied metrics.json": (lambda run: (run / "metrics.json").write_text(""), "metrics.json is empty"),
+    "config.json holding a list": (lambda run: (run / "config.json").write_text("[1, 2]"),
+                                   "config.json holds a list, not a JSON object"),
+}
+
+
+def test_damaged_finished_runs_are_reported_as_damaged_and_run_again(env: Env,
+                                                                     capsys: pytest.CaptureFixture[str]) -> None:
+    """A finished run whose checkpoint was deleted, whose metrics.json was emptied, or whose config.json holds a
+    list stayed "complete" (the sweep skipped it, the report counted it, with the wrong reason for the missing
+    metrics). Each is "damaged" with what is wrong in `results`, `sweep --dry-run` and the report, and the next
+    sweep's run of it (`run_config`, what the notebook calls) completes it again: the emptied metrics by resuming
+    at its last step, without training again."""
+    from genmodels.report import collect_runs, unfinished_table
+    from genmodels.core import store
+    from genmodels.runs.run import run_config
+    from genmodels.runs.sweep import load_sweep
+
+    sweep = env.file("s.yaml", "defaults: {dataset: mnist-5k, depth: 1, z_dim: 4, width: 4, steps: 2, n_train: 64, "
+                               "batch_size: 8, metric_samples: 0, sample_every: 0, progress: false}\n"
+                               "grid: [{model: gan, seed: [0, 1, 2]}]\n")
+    results = env.tmp / "results"
+    specs = load_sweep(sweep, results)
+    for spec, (damage, _) in zip(specs, DAMAGES.values()):
+        run_config(spec.config, spec.run_dir, evaluate=None)
+        (spec.run_dir / store.EXECUTED).write_text("{}")  # as a sweep leaves it
+        assert spec.is_complete()
+        damage(spec.run_dir)
+    reasons = [reason for _, reason in DAMAGES.values()]
+    assert [s.status() for s in specs] == [store.Status.DAMAGED] * 3
+    assert [store.damage(s.run_dir) for s in specs] == reasons
+    assert not any(s.is_complete() for s in specs)  # so a real sweep runs them (run_sweep skips complete ones)
+
+    assert main(["sweep", str(sweep), "--results", str(results), "--dry-run"]) == 0
+    table = capsys.readouterr().out
+    assert table.count("damaged  ") == 3 and all(reason in table for reason in reasons), table
+    assert main(["results", str(sweep), "--results", str(results)]) == 0
+    out, err = capsys.readouterr()
+    assert "3 runs: 3 damaged" in out and all(f"is damaged: {reason}" in err for reason in reasons), (out, err)
+    assert main(["results", "--results", str(results)]) == 0  # without the sweep: its config is unreadable
+    out, err = capsys.readouterr()
+    assert "2 runs: 2 damaged" in out and "holds a list, not a run's config (the run folder is damaged" in err
+    runs = collect_runs(sweep, results)
+    assert list(runs.status) == ["damaged"] * 3
+    assert list(unfinished_table(runs).why) == reasons
+
+    for spec in specs:
+        run_config(spec.config, spec.run_dir, evaluate=None)
+    assert [s.status() for s in specs] == [store.Status.COMPLETE] * 3
+    history = pd.read_csv(specs[1].run_dir / store.HISTORY)
+    assert history["step"].tolist() == [1, 2]  # resumed at its last step, not trained twice
+    assert json.loads((specs[1].run_dir / store.META).read_text())["resumed_from_step"] == 2
+
+
+def test_identical_grid_entries_are_said(env: Env, capsys: pytest.CaptureFixture[str]) -> None:
+    """Entries that are the same run run once, as before, and each repeat is now a note (merged silently before)."""
+    sweep = env.file("s.yaml", TINY + "grid:\n  - {model: vae}\n  - {model: vae, seed: [0, 1]}\n")
+    assert main(["sweep", str(sweep), "--results", str(env.tmp / "results"), "--dry-run"]) == 0
+    out, err = capsys.readouterr()
+    assert out.strip().endswith("2 configurations, 0 complete")
+    first = RunConfig(model="vae", dataset="mnist-5k", width=8, steps=2, metric_samples=0).config_hash()
+    assert err == (f"note: {sweep}: grid entry 2 (model='vae', seed=0) is the same run as grid entry 1 "
+                   f"(model='vae') (hash {first}); it runs once\n")
 
 
 def test_resume_without_checkpoint_says_it_starts_over(env: Env, capsys: pytest.CaptureFixture[str]) -> None:

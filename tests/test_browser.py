@@ -1,7 +1,7 @@
 """The interactive half of the project in a real browser (headless Chromium driven by Selenium):
 
-- JupyterLab started the README's way (``jupyter lab notebooks/`` from the project folder, so the kernel runs in
-  notebooks/) with the project's kernel: explore.ipynb runs all its cells on a finished run without an error,
+- JupyterLab started as ``make lab`` starts it (``jupyter lab notebooks/`` from the project folder, so the kernel
+  runs in notebooks/, with ``--allow-root`` only as root) with the project's kernel: explore.ipynb runs all its cells on a finished run without an error,
   its grids are large, and moving a slider redraws the images;
 - report/report.html opened from disk with the network blocked: every figure loaded, every formula rendered
   as math (nothing left as raw LaTeX), and nothing requested from the network.
@@ -118,8 +118,8 @@ def project(tmp_path: Path, single_thread: None) -> Path:
 
 @pytest.fixture
 def jupyterlab(project: Path, tmp_path: Path) -> Iterator[str]:
-    """JupyterLab on a free localhost port with a token, started as the README says: `jupyter lab notebooks/`
-    from the project folder. Yields the notebook's URL. `expose_app_in_browser` lets the test drive JupyterLab's
+    """JupyterLab on a free localhost port with a token, started as `make lab` does: `jupyter lab notebooks/`
+    from the project folder, `--allow-root` only as root (JupyterLab refuses root without it). Yields the notebook's URL. `expose_app_in_browser` lets the test drive JupyterLab's
     own commands (run all cells) and read the notebook model."""
     from jupyter_client.kernelspec import KernelSpecManager
 

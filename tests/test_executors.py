@@ -16,6 +16,7 @@ import pandas as pd
 import pytest
 import yaml
 
+from conftest import fake_finished_run
 from genmodels.core import store
 from genmodels.cli import main
 from genmodels.runs.execute import error_text
@@ -47,7 +48,7 @@ def test_status_follows_the_run_folder(tmp_path: Path) -> None:
     assert store.run_status(run) is store.Status.PARTIAL
     store.record_failure(run, "DataError: no data\n\ntraceback")
     assert store.run_status(run) is store.Status.FAILED and store.error_summary(run) == "DataError: no data"
-    store.mark_complete(run, "abc", "now")
+    fake_finished_run(run, "abc")
     assert store.run_status(run, "abc") is store.Status.COMPLETE
     assert store.run_status(run, "other") is store.Status.FAILED  # complete, but of another config
     assert store.run_status(run, "abc", notebook=True) is store.Status.FAILED  # a sweep also needs its notebook
@@ -264,9 +265,53 @@ def test_a_killed_kernel_is_summarised_by_its_own_line_and_the_run_resumes(tmp_p
     assert json.loads((spec.run_dir / store.META).read_text())["resumed_from_step"] > 0
 
 
+def kernel_files(temp: Path) -> list[Path]:
+    """What kernels leave in a temporary folder: runtime folders, sockets, connection files."""
+    return [p for p in temp.iterdir() if p.name.startswith(("genmodels-kernel", ".genmodels-kernel"))
+            or p.is_socket() or p.suffix == ".json"]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("signum, code, word", [(signal.SIGINT, 130, "interrupted"), (signal.SIGTERM, 143, "terminated")],
+                         ids=["ctrl-c", "sigterm"])
+def test_a_stopped_sweep_says_one_line_and_leaves_nothing_behind(tmp_path: Path, short_tmp: Path, signum: int,
+                                                                 code: int, word: str) -> None:
+    """Ctrl-C (SIGINT to the sweep's process group, as a terminal sends it) or SIGTERM while two runs train side
+    by side: the sweep stops its kernels now (it waited for them to finish before), prints its one line and
+    nothing else (ipykernel's "KeyboardInterrupt caught in kernel" and a 19-line ZMQ traceback before), leaves no
+    kernel process and no socket or connection file in the temporary folder, and records no failure: both runs
+    are partial, to be resumed."""
+    import psutil
+
+    temp = short_tmp
+    sweep = write_sweep(tmp_path / "s.yaml", [{"model": "vae", "depth": 1, "z_dim": [2, 3], "steps": 100000,
+                                               "checkpoint_every": 5}])
+    results = tmp_path / "results"
+    process = subprocess.Popen(sweep_command(sweep, results, "--jobs", "2", "--threads", "1"), text=True,
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True,
+                               env={**os.environ, "TMPDIR": str(temp)},
+                               # a shell's background job ignores SIGINT; a terminal's foreground job does not
+                               preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+    specs = load_sweep(sweep, results)
+    deadline = time.time() + 300
+    while time.time() < deadline and not all((s.run_dir / store.CHECKPOINT).exists() for s in specs):
+        time.sleep(0.2)
+    kernels = _kernels_of(process.pid)
+    assert len(kernels) == 2, kernels
+    os.killpg(process.pid, signum)
+    out, err = process.communicate(timeout=120)
+    assert process.returncode == code, (out, err)
+    assert err == f"{word}; re-run the same command: finished runs are skipped, the interrupted one resumes\n", err
+    assert "Traceback" not in out and "0 done, 0 skipped, 0 failed" in out, out
+    _, alive = psutil.wait_procs(kernels, timeout=30)
+    assert not alive, alive
+    assert kernel_files(temp) == []
+    assert [s.status() for s in specs] == [store.Status.PARTIAL] * 2
+
+
 def test_kernels_do_not_inherit_dasks_malloc_trimming(monkeypatch: pytest.MonkeyPatch) -> None:
     """Dask's nanny sets MALLOC_TRIM_THRESHOLD_ in its workers; in a training kernel it cost 1.75x the time."""
-    from genmodels.runs.execute import kernel_environment
+    from genmodels.runs.kernels import kernel_environment
 
     monkeypatch.setenv("MALLOC_TRIM_THRESHOLD_", "65536")
     monkeypatch.setenv("GENMODELS_SOMETHING", "kept")

@@ -11,6 +11,7 @@ import pytest
 import torch
 from PIL import Image
 
+from conftest import fake_finished_run
 from genmodels import plots
 
 from genmodels.core import store
@@ -18,9 +19,7 @@ from genmodels.explore import newest_run
 
 
 def _finished(root: Path, name: str) -> Path:
-    run = store.run_folder(root, "mnist", "vae", name)
-    store.mark_complete(run, "hash", "now")
-    return run
+    return fake_finished_run(store.run_folder(root, "mnist", "vae", name))
 
 
 def test_newest_run_is_found_from_the_notebooks_folder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -10,6 +10,7 @@ import re
 import tomllib
 from pathlib import Path
 
+import pytest
 import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -132,3 +133,28 @@ def test_constraints_pin_every_dependency_within_its_bounds() -> None:
 
 def test_make_setup_installs_with_the_constraints() -> None:
     assert "-c constraints.txt" in (ROOT / "Makefile").read_text()
+
+
+@pytest.mark.parametrize("uid, allow_root", [("0", True), ("1000", False)], ids=["root", "user"])
+def test_make_lab_starts_jupyterlab_as_root_and_as_a_user(tmp_path: Path, uid: str, allow_root: bool) -> None:
+    """JupyterLab refuses to start as root without --allow-root (issue 19): `make lab` adds it for root only.
+    Run with a stand-in `jupyter` that prints its arguments and an `id` that says who we are; `setup` is
+    taken as done (-o), so nothing is installed."""
+    import os
+    import shutil
+    import subprocess
+
+    if shutil.which("make") is None:
+        pytest.skip("make is not installed")
+    bin_ = tmp_path / "venv" / "bin"
+    bin_.mkdir(parents=True)
+    fakes = {bin_ / "jupyter": 'echo "jupyter $*"', tmp_path / "id": f'echo {uid}'}
+    for path, body in fakes.items():
+        path.write_text(f"#!/bin/sh\n{body}\n")
+        path.chmod(0o755)
+    done = subprocess.run(["make", "-s", "-o", "setup", "lab", f"VENV={tmp_path / 'venv'}", "LAB_ARGS=--no-browser"],
+                          cwd=ROOT, capture_output=True, text=True, timeout=60,
+                          env={**os.environ, "PATH": f"{tmp_path}{os.pathsep}{os.environ['PATH']}"})
+    assert done.returncode == 0, done.stderr
+    expected = "jupyter lab notebooks/" + (" --allow-root" if allow_root else "") + " --no-browser"
+    assert done.stdout.strip() == expected

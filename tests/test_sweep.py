@@ -118,10 +118,16 @@ def test_failures_are_isolated_and_completed_runs_skipped(tmp_path: Path, capsys
     # second invocation: the finished run is skipped, the failed one is tried again
     assert main(["sweep", str(sweep), "--results", str(results), "--no-progress"]) == 1
     assert "0 done, 1 skipped, 1 failed" in capsys.readouterr().out
+    # a finished run whose checkpoint was deleted is damaged, not skipped: the next sweep trains it again
+    (ok.run_dir / "checkpoint.pt").unlink()
+    assert ok.status().value == "damaged"
+    assert main(["sweep", str(sweep), "--results", str(results), "--no-progress"]) == 1
+    assert "1 done, 0 skipped, 1 failed" in capsys.readouterr().out
+    assert ok.is_complete() and (ok.run_dir / "checkpoint.pt").is_file()
 
 
 @pytest.mark.slow
-def test_interrupted_sweep_resumes_and_completes_each_run_once(tmp_path: Path) -> None:
+def test_interrupted_sweep_resumes_and_completes_each_run_once(tmp_path: Path, short_tmp: Path) -> None:
     """Kill the sweep mid-training; re-running resumes the interrupted run and finishes every run exactly once."""
     import json
 
@@ -131,7 +137,10 @@ def test_interrupted_sweep_resumes_and_completes_each_run_once(tmp_path: Path) -
     sweep = write_sweep(tmp_path / "s.yaml", [{"model": "vae", "depth": 1, "z_dim": [2, 3], "steps": steps}])
     results = tmp_path / "results"
     command = [sys.executable, "-m", "genmodels", "sweep", str(sweep), "--results", str(results), "--no-progress"]
-    process = subprocess.Popen(command, start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    temp = short_tmp  # the kernels' sockets and connection files go here
+    env = {**os.environ, "TMPDIR": str(temp)}
+    process = subprocess.Popen(command, start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                               env=env)
     first = load_sweep(sweep, results)[0]
     deadline = time.time() + 300
     while time.time() < deadline and not (first.run_dir / "checkpoint.pt").exists():
@@ -145,8 +154,10 @@ def test_interrupted_sweep_resumes_and_completes_each_run_once(tmp_path: Path) -
     interrupted_at = torch.load(first.run_dir / "checkpoint.pt", weights_only=True)["step"]
     assert 0 < interrupted_at < steps
 
+    assert list(temp.glob("genmodels-kernels-*"))  # a killed process cannot clean up: its kernel's files stay
+
     # the very same command again: the interrupted run resumes from its checkpoint, the other starts
-    done = subprocess.run(command, capture_output=True, text=True, timeout=1200)
+    done = subprocess.run(command, capture_output=True, text=True, timeout=1200, env=env)
     assert done.returncode == 0, done.stdout + done.stderr
     for spec in load_sweep(sweep, results):
         assert spec.is_complete()
@@ -155,6 +166,9 @@ def test_interrupted_sweep_resumes_and_completes_each_run_once(tmp_path: Path) -
         assert history["step"].tolist() == list(range(1, steps + 1))  # each step exactly once
     meta = json.loads((first.run_dir / "meta.json").read_text())
     assert meta["resumed_from_step"] == interrupted_at > 0  # resumed, not restarted
+    # the killed sweep's runtime folder (sockets, connection file) went when the next one started, and that
+    # one's own when it ended
+    assert not [p for p in temp.iterdir() if "genmodels-kernel" in p.name or p.is_socket() or p.suffix == ".json"]
     again = subprocess.run(command, capture_output=True, text=True, timeout=120)
     assert again.returncode == 0 and "0 done, 2 skipped, 0 failed" in again.stdout
 

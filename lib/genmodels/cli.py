@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import dataclasses
 import os
+import signal
 import sys
+import threading
 import typing
 from pathlib import Path
-from typing import Any, NoReturn, Sequence
+from typing import Any, Iterator, NoReturn, Sequence
 
 from genmodels.core import registry, store
 from genmodels.quality.classifier import ClassifierError
@@ -79,43 +82,72 @@ def cmd_train(args: argparse.Namespace) -> int:
     check_writable_dir(data_root(config.data_root), root_flag,
                        hint="data files are imported and unpacked there; choose a writable one and list a read-only "
                             "copy's folder in $GENMODELS_IMPORT")
+    if args.no_metrics and config.metrics_every:
+        print(f"error: --metrics-every {config.metrics_every} asks for quality metrics during training, but "
+              "--no-metrics turns them off; drop one of them", file=sys.stderr)
+        return 2
     measures = not args.no_metrics and config.metric_samples != 0
     if measures:
-        check_writable_dir(args.results, "--results")  # where the metrics' classifier is cached
+        from genmodels.quality.classifier import check_cache_writable
+
+        check_cache_writable(config.dataset, args.results)  # a classifier trained for the metrics is cached there
     checkpoint = out / store.CHECKPOINT
     if checkpoint.exists() and not args.resume:
         print(f"error: {out} already holds a run; pass --resume to continue it or choose another --out.",
               file=sys.stderr)
         return 2
+    hooks = []
     if args.resume and not checkpoint.exists():
-        print(f"note: no checkpoint in {out}; starting from step 0", file=sys.stderr)
+        hooks.append(_NoteOnceTraining(f"note: no checkpoint in {out}; starting from step 0"))
     evaluate = None
     if measures:
         from genmodels.quality.evaluation import default_evaluator
 
         evaluate = default_evaluator(config, args.results)
-    summary = execute_run(config, out, resume=args.resume, evaluate=evaluate, results_root=args.results)
+    summary = execute_run(config, out, resume=args.resume, hooks=hooks, evaluate=evaluate, results_root=args.results)
     print(f"done: {out}  ({summary['steps']} steps, {summary['seconds']:.0f} s)")
     return 0
+
+
+class _NoteOnceTraining:
+    """A training hook that prints a note at the first step, not before the run starts: a run refused at start-up
+    (a GPU the machine lacks, a damaged data file) then says only its error, in one line, not the note above it."""
+
+    def __init__(self, note: str) -> None:
+        self.note: str | None = note
+
+    def on_step(self, trainer: Any) -> None:
+        if self.note is not None:
+            from tqdm import tqdm
+
+            tqdm.write(self.note, file=sys.stderr)  # above the progress bar, not through it
+            self.note = None
+
+    def on_end(self, trainer: Any) -> None:
+        pass
 
 
 def cmd_sweep(args: argparse.Namespace) -> int:
     from genmodels.runs.executors import make_executor
     from genmodels.runs.sweep import dry_run_table, load_sweep, run_sweep, select
 
-    specs = select(load_sweep(args.file, args.results), args.only)
+    notes: list[str] = []
+    specs = select(load_sweep(args.file, args.results, notes), args.only)
     if not specs:
         print(f"error: no configuration of {args.file} matches --only {args.only!r}.", file=sys.stderr)
         return 2
     if args.scheduler is None:  # runs execute on this machine: every GPU they ask for must be here
         check_devices((spec.label, spec.config) for spec in specs)
+    # the executor's flags are checked with --dry-run too: a dry run that passes is a command that can run
+    executor = make_executor(args.executor, jobs=args.jobs, threads=args.threads, workers=args.workers,
+                             threads_per_worker=args.threads_per_worker, scheduler=args.scheduler,
+                             retries=args.retries, runs_per_gpu=args.runs_per_gpu)
+    for note in notes:
+        print(f"note: {note}", file=sys.stderr)
     if args.dry_run:
         print(dry_run_table(specs))
         return 0
     check_writable_dir(args.results, "--results")
-    executor = make_executor(args.executor, jobs=args.jobs, threads=args.threads, workers=args.workers,
-                             threads_per_worker=args.threads_per_worker, scheduler=args.scheduler,
-                             retries=args.retries, runs_per_gpu=args.runs_per_gpu)
     with executor:  # connects, or starts the cluster: a bad address fails here, before anything runs
         if not args.no_progress:
             print(f"{len(specs)} configurations; {executor.describe()}")
@@ -128,18 +160,31 @@ def cmd_report(args: argparse.Namespace) -> int:
     from genmodels.report import build_report
     from genmodels.runs.sweep import load_sweep
 
-    load_sweep(args.sweep, args.results)  # a bad sweep file is one clear line, before any kernel starts
+    specs = load_sweep(args.sweep, args.results)  # a bad sweep file is one clear line, before any kernel starts
     check_writable_dir(args.out, "--out")
+    finished = sum(spec.is_complete() for spec in specs)
+    if not finished:  # an empty report is no success (README "Reliability"): refused before the kernel starts
+        state = "" if Path(args.results).is_dir() else " (no such folder)"
+        print(f"error: no configuration of {args.sweep} has a finished run under {args.results}{state}, so there is "
+              f"nothing to report; run `python -m genmodels sweep {args.sweep} --results {args.results}` first",
+              file=sys.stderr)
+        return 2
     result = build_report(args.sweep, args.results, args.out)
     print(result.message)
+    if finished < len(specs):
+        print(f"note: {len(specs) - finished} of {len(specs)} configurations of {args.sweep} have no finished run; "
+              "the report lists them as unfinished", file=sys.stderr)
     return 0 if result.pdf is not None or args.allow_no_pdf else 1
 
 
 def cmd_sample(args: argparse.Namespace) -> int:
+    from genmodels.core.config import check_seed
     from genmodels.runs.trained import check_count, check_sample_path, load_run, write_samples
 
     out = check_sample_path(args.out)  # bad arguments fail before the model is loaded
-    check_count("n", args.n)
+    check_writable_dir(out.parent, "--out")
+    check_count("--n", args.n)
+    check_seed(args.seed, "--seed")
     run = load_run(args.run_dir, checkpoint=args.checkpoint, device=args.device)
     for note in run.notes:
         print(f"note: {note}", file=sys.stderr)
@@ -156,13 +201,16 @@ def cmd_results(args: argparse.Namespace) -> int:
 
     root = Path(args.results)
     if args.sweep is None and not root.is_dir():
-        print(f"error: results folder {root} not found; pass --results DIR (or a sweep file)", file=sys.stderr)
+        state = "is a file, not a folder" if root.exists() else "not found"
+        print(f"error: results folder {root} {state}; pass --results DIR (or a sweep file)", file=sys.stderr)
         return 2
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         frame = results_frame(root, args.sweep)
     for warning in caught:  # folders left out (unreadable config.json) are named, one line each
         print(f"note: {warning.message}", file=sys.stderr)
+    for run in frame[frame.status == store.Status.DAMAGED.value].itertuples():
+        print(f"note: {run.run_dir} is damaged: {run.problem}; {store.REPAIR}", file=sys.stderr)
     if frame.empty and args.format == "table":
         print(f"no runs under {root}" if args.sweep is None else f"{args.sweep} has no configurations")
         return 0
@@ -239,18 +287,41 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+class Terminated(KeyboardInterrupt):
+    """SIGTERM, raised in the main thread: a process stopped by `kill` (or a batch system) cleans up exactly as on
+    Ctrl-C -- kernels interrupted, temporary files and its kernels' runtime folder removed -- instead of dying
+    with them left behind."""
+
+
+@contextlib.contextmanager
+def _sigterm_as_interrupt() -> Iterator[None]:
+    def handler(signum: int, frame: Any) -> None:
+        raise Terminated()
+
+    if threading.current_thread() is not threading.main_thread():
+        yield  # signal handlers belong to the main thread
+        return
+    previous = signal.signal(signal.SIGTERM, handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
-        return int(args.func(args))
+        with _sigterm_as_interrupt():
+            return int(args.func(args))
     except USER_ERRORS as err:
         prefix = "training diverged: " if isinstance(err, TrainingDiverged) else ""
         print(f"error: {prefix}{err}", file=sys.stderr)
         return 2
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as stop:
         advice = {"train": "re-run with --resume to continue from the last checkpoint",
                   "sweep": "re-run the same command: finished runs are skipped, the interrupted one resumes",
                   }.get(args.command, "re-run the same command")
-        print(f"interrupted; {advice}", file=sys.stderr)
-        return 130
+        terminated = isinstance(stop, Terminated)
+        print(f"{'terminated' if terminated else 'interrupted'}; {advice}", file=sys.stderr)
+        return 143 if terminated else 130

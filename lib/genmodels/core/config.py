@@ -47,6 +47,13 @@ MIN_BATCH_SIZE = 2
 # k + 2 = 5 points, and the Inception Score's 10 splits need 2 images each -- with one image per split the score
 # is exactly 1 whatever the model (measured: 10 samples score IS 1.00 on real test images, 20 score 2.0).
 MIN_METRIC_SAMPLES = 20
+# The most torch threads a run may ask for (its `threads` field, a sweep's --threads).
+MAX_THREADS = 1024
+# The most images generated at once, for quality metrics (metric_samples) or by `sample --n`: they are held in
+# memory as floats with their classifier features (50,000 RGB images are 0.6 GB), and 50,000 is already the
+# sample count FID is customarily reported at (Heusel et al. 2017; Brock et al. 2019). A size beyond it is
+# refused before anything trains or loads, not found out while allocating after an hour of training.
+MAX_SAMPLES = 50_000
 # The largest model allowed, in parameters: training keeps four fp32 copies (weights, gradients, two Adam
 # moments), 32 GB at this size before activations. The largest real configuration, width 512 at depth 5, has
 # 1.04 billion parameters (GAN/WGAN; VAE 0.64 billion); sizes beyond this fail in the allocator, after start-up.
@@ -122,13 +129,17 @@ class RunConfig:
             _int_range("batch_size", self.batch_size, MIN_BATCH_SIZE,
                        why="batch norm needs at least 2 images per batch")
         _int_range("steps", self.steps, 1)
-        _int_range("seed", self.seed, 0, MAX_SEED)
+        check_seed(self.seed)
         _int_range("sample_every", self.sample_every, 0)
         _int_range("checkpoint_every", self.checkpoint_every, 0)
         _int_range("metrics_every", self.metrics_every, 0)
         if self.metric_samples != 0:
             _int_range("metric_samples", self.metric_samples, MIN_METRIC_SAMPLES,
                        why="0 turns quality metrics off; fewer samples cannot be scored")
+            check_sample_count("metric_samples", self.metric_samples)
+        elif self.metrics_every:  # accepted, it would silently measure nothing
+            raise ConfigError(f"metrics_every={self.metrics_every} asks for quality metrics during training, but "
+                              "metric_samples=0 turns them off; set metric_samples (e.g. 2000) or drop metrics_every.")
         _choice("precision", self.precision, PRECISIONS)
         _choice("recipe", self.recipe, RECIPES)
         if self.augment is not None:
@@ -145,7 +156,7 @@ class RunConfig:
         if self.n_train is not None:
             _int_range("n_train", self.n_train, 1)
         if self.threads is not None:
-            _int_range("threads", self.threads, 1, 1024)
+            _int_range("threads", self.threads, 1, MAX_THREADS)
         for name, owners in registry.model_specific_fields(config_fields()).items():
             if getattr(self, name) is not None and self.model not in owners:
                 raise ConfigError(
@@ -287,6 +298,20 @@ def _int_range(name: str, value: Any, low: int, high: int | None = None, why: st
                           + (f" ({why})" if why else "") + f", got {_show(value)}.")
 
 
+def check_seed(value: Any, name: str = "seed") -> None:
+    """The one rule for a seed, wherever one is read (a run's config, `sample --seed`, `TrainedRun.sample`):
+    numpy's legacy seeding takes [0, 2**32 - 1], and torch's generator overflows above 2**64 with a traceback."""
+    _int_range(name, value, 0, MAX_SEED)
+
+
+def check_sample_count(name: str, value: Any) -> None:
+    """At most `MAX_SAMPLES` images generated at once (`metric_samples`, `sample --n`, an interpolation's
+    rows x steps): more would fail in the allocator, after the work before it."""
+    if isinstance(value, int) and value > MAX_SAMPLES:
+        raise ConfigError(f"{name} must be at most {MAX_SAMPLES} (the images generated at once are held in memory), "
+                          f"got {_show(value)}.")
+
+
 def _show(value: Any, limit: int = 80) -> str:
     """repr() cut to one short piece: an error line must stay one line whatever a sweep file holds."""
     text = repr(value).replace("\n", " ")
@@ -388,4 +413,5 @@ def config_fields() -> list[str]:
 
 
 __all__ = ["RunConfig", "ConfigError", "MODELS", "DATASETS", "RECIPES", "AUGMENTS", "LOGS", "model_defaults",
-           "config_fields", "with_defaults", "default_variant", "DEFAULT_VARIANT", "parameter_count", "MIN_METRIC_SAMPLES", "MAX_PARAMETERS", "MAX_SEED"]
+           "config_fields", "with_defaults", "default_variant", "DEFAULT_VARIANT", "parameter_count", "MIN_METRIC_SAMPLES", "MAX_PARAMETERS", "MAX_SEED",
+           "MAX_SAMPLES", "MAX_THREADS", "check_seed", "check_sample_count"]

@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import errno
 import os
+import tempfile
 from pathlib import Path
 from typing import Iterator
 
@@ -27,24 +28,69 @@ class OutputError(RuntimeError):
 def check_writable_dir(path: str | os.PathLike[str], what: str, hint: str = "") -> Path:
     """`path` as a Path, when it is a folder this process can write into, or one it can create.
 
-    Checked without creating anything, so a mistyped flag leaves no folders behind: the nearest existing
-    ancestor must be a folder (not a file) and writable. `what` names the flag or field in the message, `hint`
-    (if any) ends a read-only one.
+    Checked by doing what a run will do -- create the missing folders and a file in the last one -- and undoing
+    it, so that a mistyped flag leaves no folders behind. Mode bits say too little: root may write anywhere by
+    them, yet /proc and /sys refuse new files, and a 300-character name fails only when it is created. `what`
+    names the flag or field in the message, `hint` (if any) ends a read-only one.
     """
     text = os.fspath(path)
     if not text.strip():
         raise OutputError(f"{what} must name a folder, got {text!r}")
     target = Path(text).expanduser()
-    existing = target
-    while not existing.exists() and not existing.is_symlink():
-        existing = existing.parent
+    try:
+        missing = missing_folders(target)
+    except OSError as err:
+        raise _refusal(what, target, target, err, hint) from None
+    existing = missing[-1].parent if missing else target
     if not existing.is_dir():
         where = "is a file" if existing == target else f"is under {existing}, which is a file"
         raise OutputError(f"{what} {target} {where}, not a folder; choose another {what}")
-    if not os.access(existing, os.W_OK | os.X_OK):
-        where = "is read-only" if existing == target else f"cannot be created: {existing} is read-only"
-        raise OutputError(f"{what} {target} {where}; " + (hint or f"choose another {what}"))
+    try:
+        target.mkdir(parents=True, exist_ok=True)
+        handle, probe = tempfile.mkstemp(dir=target, prefix=".write-test-")
+        os.close(handle)
+        os.unlink(probe)
+    except OSError as err:
+        raise _refusal(what, target, existing, err, hint) from None
+    finally:
+        remove_empty(missing)
     return target
+
+
+def missing_folders(path: Path) -> list[Path]:
+    """`path` and those of its ancestors that do not exist yet, deepest first: what creating it would create.
+    An OSError (a name too long for the file system) is the caller's to report."""
+    missing = []
+    while not path.exists() and not path.is_symlink() and path != path.parent:
+        missing.append(path)
+        path = path.parent
+    return missing
+
+
+def remove_empty(folders: list[Path]) -> None:
+    """Remove `folders` (deepest first) while they are empty: undo what `missing_folders` listed."""
+    for folder in folders:
+        try:
+            folder.rmdir()
+        except OSError:
+            return
+
+
+def _refusal(what: str, target: Path, existing: Path, err: OSError, hint: str) -> OutputError:
+    """The one line saying why `target` cannot be written, from the error that creating it (or a file in it)
+    raised: read-only, a name too long, a full disk, or a folder that accepts no new files (/proc)."""
+    reason = err.strerror or str(err)
+    if err.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
+        where = "is read-only" if existing == target else f"cannot be created: {existing} is read-only"
+        return OutputError(f"{what} {target} {where} ({reason}); " + (hint or f"choose another {what}"))
+    if err.errno == errno.ENAMETOOLONG:
+        return OutputError(f"{what} {target} has a name too long for the file system ({reason}); choose a shorter "
+                           f"{what}")
+    if err.errno in FULL:
+        return OutputError(f"{what} {target} cannot be written: no space left on device; free some space or choose "
+                           f"another {what}")
+    return OutputError(f"{what} {target} cannot be created: {existing} accepts no new files ({reason}); choose "
+                       f"another {what}")
 
 
 def write_failure(path: str | os.PathLike[str], err: BaseException) -> OutputError | None:
@@ -79,4 +125,4 @@ def writing(path: str | os.PathLike[str]) -> Iterator[None]:
         raise failure
 
 
-__all__ = ["OutputError", "check_writable_dir", "writing", "write_failure"]
+__all__ = ["OutputError", "check_writable_dir", "missing_folders", "remove_empty", "writing", "write_failure"]

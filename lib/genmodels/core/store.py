@@ -8,8 +8,11 @@ Layout::
 
 A run folder's status is decided here and nowhere else:
 
-- ``complete``: ``complete.json`` names the run's config hash (written last, atomically, by `genmodels.runs.run`;
-  a sweep also needs the executed notebook, renamed into place only when papermill succeeded);
+- ``complete``: ``complete.json`` names the run's config hash (written last, atomically, by `genmodels.runs.run`)
+  and every file a finished run has is there and readable (`RUN_FILES`); a sweep also needs the executed
+  notebook, renamed into place only when papermill succeeded;
+- ``damaged``: ``complete.json`` says finished, but a file of the run is missing or unreadable (a deleted
+  checkpoint, an emptied metrics.json): reported with what is wrong (`damage`), and re-run by the next sweep;
 - ``failed``: the last attempt left ``error.txt`` (a sweep records why) and the run is not complete;
 - ``partial``: started (a config or checkpoint is there) but neither finished nor failed: it resumes;
 - ``todo``: nothing yet.
@@ -27,6 +30,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import threading
 import uuid
 from contextlib import contextmanager, suppress
@@ -36,7 +40,7 @@ from typing import Any, Callable, Iterator
 
 from filelock import FileLock, Timeout
 
-from genmodels.core.files import OutputError, writing
+from genmodels.core.files import OutputError, remove_empty, writing
 
 DEFAULT_ROOT = "results"
 
@@ -62,12 +66,19 @@ CLASSIFIERS = "classifiers"
 # <root>/<dataset>/data-missing.json: why the last sweep could not have that data set (its runs were not trained)
 DATA_MISSING = "data-missing.json"
 
+# what a finished run folder holds, each there and readable; the JSON ones hold an object
+RUN_FILES = (CONFIG, HISTORY, METRICS, META, CHECKPOINT)
+JSON_FILES = (CONFIG, METRICS, META)
+# what completes a damaged run again, as every command that reports one says it
+REPAIR = "running its sweep again (or `train --resume` into the folder) completes it again"
+
 
 class Status(str, Enum):
     TODO = "todo"
     PARTIAL = "partial"
     COMPLETE = "complete"
     FAILED = "failed"
+    DAMAGED = "damaged"
 
 
 class FolderBusy(RuntimeError):
@@ -93,15 +104,28 @@ def sample_grids(run_dir: str | os.PathLike[str]) -> list[Path]:
     return sorted((Path(run_dir) / SAMPLES).glob("step_*.png"))
 
 
+def partial_name(path: str | os.PathLike[str]) -> Path:
+    """A hidden name beside `path` for a file written over minutes (a notebook as papermill runs it, a report's
+    outputs until they are renamed together), unique per attempt so that two processes never write one file,
+    and keeping the suffix (papermill warns about an output that does not end in .ipynb)."""
+    path = Path(path)
+    return path.with_name(f".{path.stem}.{os.getpid()}-{uuid.uuid4().hex[:6]}.partial{path.suffix}")
+
+
+def partial_names(path: str | os.PathLike[str]) -> list[Path]:
+    """The `partial_name`s of `path` that attempts left behind (a killed process leaves its own)."""
+    path = Path(path)
+    return sorted(path.parent.glob(f".{path.stem}.*.partial{path.suffix}"))
+
+
 def partial_notebook(run_dir: str | os.PathLike[str]) -> Path:
-    """Where one attempt's notebook is written while it runs: a name of its own, so that two processes that
-    race for a run never write the same file."""
-    return Path(run_dir) / PARTIAL.replace("*", f"{os.getpid()}-{uuid.uuid4().hex[:6]}")
+    """Where one attempt's notebook is written while it runs (`PARTIAL`)."""
+    return partial_name(Path(run_dir) / EXECUTED)
 
 
 def clear_partial_notebooks(run_dir: str | os.PathLike[str]) -> None:
     """Remove the notebooks of earlier attempts (a killed sweep leaves its own behind)."""
-    for path in Path(run_dir).glob(PARTIAL):
+    for path in partial_names(Path(run_dir) / EXECUTED):
         path.unlink(missing_ok=True)
 
 
@@ -182,13 +206,48 @@ def data_missing(root: str | os.PathLike[str], dataset: str) -> str | None:
 # ------------------------------------------------------------------ status
 def is_complete(run_dir: str | os.PathLike[str], config_hash: str | None = None, *, notebook: bool = False) -> bool:
     """True when the folder holds a finished run (of the given config, when a hash is given; with its
-    executed notebook, when `notebook`)."""
+    executed notebook, when `notebook`) whose files are all there and readable."""
+    return _finished(run_dir, config_hash) and damage(run_dir) is None and (
+        not notebook or (Path(run_dir) / EXECUTED).is_file())
+
+
+def _finished(run_dir: str | os.PathLike[str], config_hash: str | None) -> bool:
+    """Whether complete.json says the run (of `config_hash`, when given) finished."""
     done = read_json(Path(run_dir) / COMPLETE)
-    if not isinstance(done, dict):
-        return False
-    if config_hash is not None and done.get("config_hash") != config_hash:
-        return False
-    return not notebook or (Path(run_dir) / EXECUTED).is_file()
+    return isinstance(done, dict) and (config_hash is None or done.get("config_hash") == config_hash)
+
+
+def damage(run_dir: str | os.PathLike[str]) -> str | None:
+    """What is wrong with the files of a finished run folder, in a few words ("checkpoint.pt is missing",
+    "metrics.json is empty", "config.json holds a list, not a JSON object"), or None when every file in
+    `RUN_FILES` is there and readable (the JSON ones as an object, and config.json naming complete.json's hash).
+
+    Only reading proves a file readable: each is opened, the small JSON files parsed, and one byte read of the
+    others (a checkpoint is not loaded: a sweep's dry run looks at hundreds of runs)."""
+    run_dir = Path(run_dir)
+    for name in RUN_FILES:
+        path = run_dir / name
+        try:
+            with open(path, "rb") as f:
+                data = f.read() if name in JSON_FILES else f.read(1)
+        except FileNotFoundError:
+            return f"{name} is missing"
+        except OSError as err:
+            return f"{name} cannot be read ({err.strerror or err})"
+        if not data:
+            return f"{name} is empty"
+        if name in JSON_FILES:
+            try:
+                value = json.loads(data)
+            except ValueError:
+                return f"{name} is not valid JSON"
+            if not isinstance(value, dict):
+                return f"{name} holds a {type(value).__name__}, not a JSON object"
+            if name == CONFIG and "config_hash" in value:
+                done = read_json(run_dir / COMPLETE)
+                if isinstance(done, dict) and done.get("config_hash") != value["config_hash"]:
+                    return f"{name} is of another configuration than {COMPLETE}"
+    return None
 
 
 def mark_complete(run_dir: str | os.PathLike[str], config_hash: str, finished: str) -> None:
@@ -203,13 +262,45 @@ def mark_started(run_dir: str | os.PathLike[str]) -> None:
 
 def run_status(run_dir: str | os.PathLike[str], config_hash: str | None = None, *, notebook: bool = False) -> Status:
     run_dir = Path(run_dir)
-    if is_complete(run_dir, config_hash, notebook=notebook):
-        return Status.COMPLETE
+    if _finished(run_dir, config_hash):
+        if damage(run_dir) is not None:
+            return Status.DAMAGED
+        if not notebook or (run_dir / EXECUTED).is_file():
+            return Status.COMPLETE
     if (run_dir / ERROR).is_file():
         return Status.FAILED
     if any((run_dir / name).exists() for name in (CONFIG, CHECKPOINT)) or any(run_dir.glob(PARTIAL)):
         return Status.PARTIAL
     return Status.TODO
+
+
+def remove_unstarted(run_dir: str | os.PathLike[str], created: list[Path]) -> None:
+    """Undo a run that stopped before it saved a checkpoint, in a folder this process created (`created`, from
+    `files.missing_folders`): its config, sample grids, TensorBoard log and lock, then the folders if empty.
+
+    Otherwise a `train` refused at start-up (an unknown GPU, a damaged data file) leaves a folder that `results`
+    lists as a partial run though nothing trained. Files this module does not know are never deleted (their
+    folder then stays). A sweep's folders exist before their run starts (the claim), so this never touches them:
+    a failed sweep run keeps its config beside its error.txt. Called after the lock is released: a second process
+    that waited on it meanwhile creates the folder again (holding the lock of a removed file; only two `train`s
+    racing for one new folder, the first refused at start-up, get there)."""
+    run_dir = Path(run_dir)
+    if not created or (run_dir / CHECKPOINT).exists():
+        return
+    for name in (CONFIG, LOCK):
+        (run_dir / name).unlink(missing_ok=True)
+    for name in (SAMPLES, TENSORBOARD):
+        shutil.rmtree(run_dir / name, ignore_errors=True)
+    remove_empty(created)
+
+
+def problem(run_dir: str | os.PathLike[str], status: Status) -> str | None:
+    """Why a run is not usable, in a few words: a damaged run's `damage`, a failed run's first error line."""
+    if status is Status.DAMAGED:
+        return damage(run_dir)
+    if status is Status.FAILED:
+        return error_summary(run_dir) or None
+    return None
 
 
 def error_summary(run_dir: str | os.PathLike[str]) -> str:

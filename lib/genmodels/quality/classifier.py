@@ -33,6 +33,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from genmodels.core import registry, store
+from genmodels.core.files import check_writable_dir
 from genmodels.data import ImageSet, load_dataset
 
 METADATA = "classifier.json"
@@ -240,6 +241,15 @@ def classifier_dir(dataset: str, results_root: str | os.PathLike[str] = "results
     return root / CLASSIFIER_DATA.get(dataset, dataset)
 
 
+def check_cache_writable(dataset: str, results_root: str | os.PathLike[str] = "results") -> None:
+    """Before a run trains: the folder a classifier not cached yet will be written to can be written, by the
+    same check as every output folder (`files.check_writable_dir`). Otherwise a run trains for an hour and
+    fails only when it caches the classifier its metrics need. A cached classifier needs no write."""
+    folder = classifier_dir(dataset, results_root)
+    if not (folder / METADATA).is_file():
+        check_writable_dir(folder, "$GENMODELS_CLASSIFIERS" if os.environ.get("GENMODELS_CLASSIFIERS") else "--results")
+
+
 def sha256_file(path: Path) -> str:
     digest = hashlib.sha256()
     with open(path, "rb") as f:
@@ -355,4 +365,4 @@ def summary(model: FeatureClassifier) -> dict[str, Any]:
 
 
 __all__ = ["FeatureClassifier", "TrainSettings", "get_classifier", "train_classifier", "random_shift",
-           "classifier_dir", "summary", "ClassifierError", "CLASSIFIER_DATA"]
+           "classifier_dir", "check_cache_writable", "summary", "ClassifierError", "CLASSIFIER_DATA"]

@@ -1,5 +1,10 @@
 """Building the report: execute ``report/report.ipynb`` over a sweep's results with papermill, then export
 HTML (formulas as MathML, readable offline) and, where TeX is installed, PDF through nbconvert and XeLaTeX.
+
+The executed notebook, the HTML and the PDF are written under hidden temporary names and renamed over the
+previous ones together at the very end (`_commit`), so that a build killed while its notebook runs or while
+LaTeX works leaves the previous report as it was: a reader never finds a new HTML beside an old PDF, or a
+half-executed notebook. A build without a PDF removes the previous PDF, which would describe other runs.
 """
 
 from __future__ import annotations
@@ -10,9 +15,16 @@ import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
+from genmodels.core import store
+
 # the project's root: lib/genmodels/report/build.py is four levels below it
 ROOT = Path(__file__).resolve().parents[3]
 REPORT_NOTEBOOK = ROOT / "report" / "report.ipynb"
+# what a build writes into its output folder
+EXECUTED, HTML, PDF = "report.executed.ipynb", "report.html", "report.pdf"
+FAILED = "report.failed.ipynb"  # the executed notebook of a build whose notebook failed
+LATEX_LOG = "latex-error.log"
+LOCK = ".report.lock"  # one build per output folder at a time
 
 
 class ReportError(RuntimeError):
@@ -34,26 +46,45 @@ def build_report(sweep_file: str | os.PathLike[str], results_root: str | os.Path
     """Execute the report notebook over the results, then export HTML and (where TeX exists) PDF.
 
     The HTML has its formulas as MathML and loads nothing from the network (`genmodels.report.mathml`), so it reads
-    the same offline; the PDF gets the notebook's LaTeX as it is."""
+    the same offline; the PDF gets the notebook's LaTeX as it is. One build writes an output folder at a time
+    (a second one is a `ReportError`); the outputs appear together at the end (the module's docstring)."""
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    try:
+        with store.folder_lock(out, wait=0, name=LOCK):
+            staged = {name: store.partial_name(out / name) for name in (EXECUTED, HTML, PDF)}
+            try:
+                for name in staged:  # what a killed build left (this build holds the folder's lock)
+                    for stale in store.partial_names(out / name):
+                        stale.unlink(missing_ok=True)
+                return _build(sweep_file, results_root, out, staged)
+            finally:
+                for path in staged.values():  # whatever was not renamed into place
+                    path.unlink(missing_ok=True)
+    except store.FolderBusy:
+        raise ReportError(f"{out} is being written by another report build; wait for it to end or choose "
+                          "another --out") from None
+
+
+def _build(sweep_file: str | os.PathLike[str], results_root: str | os.PathLike[str], out: Path,
+           staged: dict[str, Path]) -> BuildResult:
     import nbformat
     import papermill as pm
     from nbconvert import PDFExporter
     from traitlets.config import Config
 
-    from genmodels.runs.execute import IPCKernelManager, kernel_name
+    from genmodels.runs.kernels import IPCKernelManager, kernel_name
     from genmodels.report.mathml import TEMPLATES, OfflineHTMLExporter
 
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    executed = out / "report.executed.ipynb"
     try:
-        pm.execute_notebook(str(REPORT_NOTEBOOK), str(executed), kernel_name=kernel_name(), progress_bar=False,
-                            parameters={"sweep": str(Path(sweep_file).resolve()),
-                                        "results_root": str(Path(results_root).resolve())},
+        pm.execute_notebook(str(REPORT_NOTEBOOK), str(staged[EXECUTED]), kernel_name=kernel_name(),
+                            progress_bar=False, parameters={"sweep": str(Path(sweep_file).resolve()),
+                                                            "results_root": str(Path(results_root).resolve())},
                             cwd=str(out.resolve()), kernel_manager_class=IPCKernelManager)
     except pm.PapermillExecutionError as err:
-        raise ReportError(f"the report notebook failed: {err.ename}: {err.evalue}; see {executed}") from None
-    nb = nbformat.read(executed, as_version=4)
+        os.replace(staged[EXECUTED], out / FAILED)
+        raise ReportError(f"the report notebook failed: {err.ename}: {err.evalue}; see {out / FAILED}") from None
+    nb = nbformat.read(staged[EXECUTED], as_version=4)
     config = Config()
     config.TemplateExporter.exclude_input = True
     config.TemplateExporter.exclude_input_prompt = True
@@ -61,11 +92,11 @@ def build_report(sweep_file: str | os.PathLike[str], results_root: str | os.Path
     config.TagRemovePreprocessor.remove_cell_tags = {"remove"}
     config.TagRemovePreprocessor.enabled = True
     html, _ = OfflineHTMLExporter(config=config).from_notebook_node(nb)  # MathML: renders offline
-    html_path = out / "report.html"
-    html_path.write_text(html)
+    staged[HTML].write_text(html)
     missing = [tool for tool in ("xelatex", "pandoc") if shutil.which(tool) is None]
     if missing:
-        return BuildResult(executed, html_path, None,
+        _commit(out, staged, pdf=False)
+        return BuildResult(out / EXECUTED, out / HTML, None,
                            f"no PDF: {' and '.join(missing)} not found (Debian: apt-get install texlive-xetex "
                            "texlive-fonts-recommended texlive-plain-generic pandoc); the HTML report is complete")
     # the template as constructor arguments: set as attributes after construction, the exporter kept the stock
@@ -75,11 +106,23 @@ def build_report(sweep_file: str | os.PathLike[str], results_root: str | os.Path
         pdf, _ = pdf_exporter.from_notebook_node(nb, resources={"metadata": {"path": str(out.resolve())}})
     except Exception as err:  # nbconvert raises LatexFailed with the TeX log
         log = getattr(err, "output", "") or str(err)
-        (out / "latex-error.log").write_text(str(log))
-        return BuildResult(executed, html_path, None, f"no PDF: LaTeX failed, see {out / 'latex-error.log'}")
-    pdf_path = out / "report.pdf"
-    pdf_path.write_bytes(pdf)
-    return BuildResult(executed, html_path, pdf_path, f"wrote {pdf_path} and {html_path}")
+        store.write_text(out / LATEX_LOG, str(log))
+        _commit(out, staged, pdf=False)
+        return BuildResult(out / EXECUTED, out / HTML, None, f"no PDF: LaTeX failed, see {out / LATEX_LOG}")
+    staged[PDF].write_bytes(pdf)
+    _commit(out, staged, pdf=True)
+    return BuildResult(out / EXECUTED, out / HTML, out / PDF, f"wrote {out / PDF} and {out / HTML}")
+
+
+def _commit(out: Path, staged: dict[str, Path], pdf: bool) -> None:
+    """Rename this build's outputs over the previous ones, one right after the other. A previous PDF goes first
+    when this build has none (it would describe other runs than the HTML beside it); a previous build's failed
+    notebook and LaTeX log go when this build did not fail there."""
+    stale = [FAILED] + ([PDF] if not pdf else [LATEX_LOG])
+    for name in stale:
+        (out / name).unlink(missing_ok=True)
+    for name in (EXECUTED, HTML, PDF) if pdf else (EXECUTED, HTML):
+        os.replace(staged[name], out / name)
 
 
 

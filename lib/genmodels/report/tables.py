@@ -130,8 +130,10 @@ def budget_table(done: pd.DataFrame) -> pd.DataFrame:
 
 
 def unfinished_table(runs: pd.DataFrame) -> pd.DataFrame:
-    """Configurations of the sweep without a finished run, with their status."""
-    return runs[runs.status != "complete"][["label", "status"]]
+    """Configurations of the sweep without a finished run, with their status and, for a failed or damaged run,
+    what is wrong (its first error line; the file a damaged run lacks)."""
+    unfinished = runs[runs.status != "complete"][["label", "status", "problem"]]
+    return unfinished.assign(problem=unfinished.problem.fillna("")).rename(columns={"problem": "why"})
 
 
 def recipes_used(runs: pd.DataFrame) -> str:

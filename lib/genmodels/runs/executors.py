@@ -20,8 +20,11 @@ import uuid
 from pathlib import Path
 from typing import Any, Iterable, Iterator, Protocol
 
+from genmodels.core.config import MAX_THREADS
 from genmodels.core.devices import cuda_count
-from genmodels.runs.execute import NOTEBOOK, RunOutcome, RunSpec, execute_spec, kernel_name
+from genmodels.runs import kernels
+from genmodels.runs.execute import NOTEBOOK, RunOutcome, RunSpec, execute_spec
+from genmodels.runs.kernels import kernel_name
 from genmodels.runs.placement import default_runs_per_gpu, slot_device, threads_per_run
 
 GPU = "GPU"  # the Dask worker resource of a GPU; a run on one takes 1 / runs-per-GPU of it
@@ -69,9 +72,24 @@ def default_jobs(gpus: int | None = None, cores: int | None = None,
     return jobs, max(1, cores // jobs)
 
 
-def _at_least(name: str, value: int | None, minimum: int = 1) -> None:
+def max_jobs() -> int:
+    """The most runs (or local Dask workers) side by side on this machine: two per CPU core, or per GPU where
+    there are more GPUs. Each is a kernel process of its own, about half a GB before it trains; beyond this they
+    only queue for a core and fill the memory (`--jobs 1000` on 2 cores was taken)."""
+    return 2 * max(usable_cores(), cuda_devices())
+
+
+def _at_least(name: str, value: int | None, minimum: int = 1, maximum: int | None = None, why: str = "") -> None:
     if value is not None and (not isinstance(value, int) or value < minimum):
         raise ExecutorError(f"{name} must be an integer >= {minimum}, got {value!r}")
+    if value is not None and maximum is not None and value > maximum:
+        raise ExecutorError(f"{name} must be at most {maximum} ({why}), got {value!r}")
+
+
+def _side_by_side(name: str, value: int | None) -> None:
+    """Runs (or workers) side by side: at least 1, at most `max_jobs()`."""
+    _at_least(name, value, 1, max_jobs(), f"two per CPU core here ({usable_cores()}) or per GPU: each is a "
+                                          "process of its own, and more only wait for a core")
 
 
 def with_retries(spec: RunSpec, retries: int, **options: Any) -> RunOutcome:
@@ -90,8 +108,8 @@ class LocalExecutor:
 
     def __init__(self, notebook: Path = NOTEBOOK, kernel: str | None = None, jobs: int = 1,
                  threads: int | None = None, retries: int = 0, gpus: int | None = None) -> None:
-        _at_least("--jobs", jobs)
-        _at_least("--threads", threads)
+        _side_by_side("--jobs", jobs)
+        _at_least("--threads", threads, 1, MAX_THREADS, "a run's torch threads, as the config's threads field")
         _at_least("--retries", retries, 0)
         self.notebook, self.kernel, self.jobs, self.threads, self.retries = notebook, kernel, jobs, threads, retries
         self.gpus = gpus
@@ -136,9 +154,12 @@ class LocalExecutor:
         try:
             for future in as_completed(futures):
                 yield future.result()
+        except BaseException:  # Ctrl-C, SIGTERM, or the caller closing the generator: stop the runs now
+            kernels.interrupt_all()
+            raise
         finally:
             for future in futures:
-                future.cancel()  # on an interrupt, start nothing new; running kernels finish or get the signal
+                future.cancel()  # on an interrupt, start nothing new (the running kernels were interrupted)
             pool.shutdown(wait=True)
 
 
@@ -182,8 +203,12 @@ class DaskExecutor:
     def __init__(self, workers: int | None = None, threads_per_worker: int = 1, scheduler: str | None = None,
                  retries: int = 1, notebook: Path = NOTEBOOK, kernel: str | None = None,
                  runs_per_gpu: int | None = None) -> None:
-        _at_least("--workers", workers)
-        _at_least("--threads-per-worker", threads_per_worker)
+        if scheduler is None:  # a cluster started here, on this machine's cores
+            _side_by_side("--workers", workers)
+        else:
+            _at_least("--workers", workers)
+        _at_least("--threads-per-worker", threads_per_worker, 1, MAX_THREADS, "a run's torch threads, as the "
+                                                                              "config's threads field")
         _at_least("--retries", retries, 0)
         _at_least("--runs-per-gpu", runs_per_gpu)
         try:

@@ -29,9 +29,10 @@ METRICS = {"fid": ("FID", True), "kid_mean": ("KID", True), "inception_score_mea
 # fewer than ~1.5 effective classes of 10. Recall is not used: at short budgets it is ~0 for every run.
 COLLAPSE_IS = 1.5
 
-# the columns `config_row` fills, in order (then `status`)
+# the columns `run_row` fills for every run, in order: the knobs, the status, and what is wrong with a damaged or
+# failed run (`store.problem`)
 CONFIG_COLUMNS = ("label", "run_dir", "model", "dataset", "depth", "z_dim", "kl_factor", "d_output", "lipschitz",
-                  "seed", "steps", "width", "recipe", "latent_prior", "variant", "status")
+                  "seed", "steps", "width", "recipe", "latent_prior", "variant", "status", "problem")
 # every column `read_run` fills; present (as NaN) even when no run has finished
 RUN_COLUMNS = ("FID", "KID", "IS", "precision", "recall", "seconds", "images", "train_images", "data_source",
                "fallback", "classifier_hash", "classifier_accuracy", "fake_samples", "real_samples", "test_mse",
@@ -67,6 +68,7 @@ def run_row(config: RunConfig, run_dir: Path, status: store.Status, label: str) 
         "depth": c.depth, "z_dim": c.z_dim, "kl_factor": c.kl_factor, "d_output": c.d_output,
         "lipschitz": c.lipschitz, "seed": c.seed, "steps": c.total_steps, "width": c.width,
         "recipe": c.recipe, "latent_prior": c.latent_prior, "variant": variant(c), "status": status.value,
+        "problem": store.problem(run_dir, status),
     }
     if status is store.Status.COMPLETE:
         row.update(read_run(run_dir))
@@ -153,7 +155,9 @@ def _found_runs(root: Path) -> Iterable[tuple[RunConfig, Path, store.Status, str
         run_dir = path.parent
         values = store.read_json(path)
         if not isinstance(values, dict):
-            warnings.warn(f"{path} is not readable JSON; that folder is left out", stacklevel=3)
+            what = "is not readable JSON" if values is None else f"holds a {type(values).__name__}, not a run's config"
+            damaged = " (the run folder is damaged: its sweep re-runs it)" if (run_dir / store.COMPLETE).is_file() else ""
+            warnings.warn(f"{path} {what}{damaged}; that folder is left out", stacklevel=3)
             continue
         config_hash = values.pop("config_hash", None)
         try:
@@ -182,7 +186,8 @@ def summary_text(frame: pd.DataFrame, fmt: str = "table") -> str:
     headers = [("train s" if c == "seconds" else c) for c in SUMMARY_COLUMNS]
     lines = [[_cell(row[c], c, row["status"]) for c in SUMMARY_COLUMNS] for _, row in summary.iterrows()]
     counts = summary["status"].value_counts()
-    total = ", ".join(f"{counts[s]} {s}" for s in ("complete", "partial", "failed", "todo") if s in counts)
+    total = ", ".join(f"{counts[s]} {s}" for s in ("complete", "damaged", "partial", "failed", "todo")
+                      if s in counts)
     return tabulate(lines, headers, tablefmt="simple", disable_numparse=True) + f"\n{len(summary)} runs: {total}\n"
 
 

@@ -25,6 +25,7 @@ import torch
 from genmodels import plots
 from genmodels.core import store
 from genmodels.core.config import RunConfig
+from genmodels.core.files import missing_folders
 from genmodels.data import DataError, ImageSet, load_dataset
 from genmodels.training.generate import in_eval_mode, interpolation_grid
 from genmodels.core.registry import model_spec
@@ -67,12 +68,21 @@ def run_config(config: RunConfig, out_dir: str | os.PathLike[str], resume: bool 
     The run folder is locked for the whole run (`store.folder_lock`): a second process asking for the same
     folder waits up to `LOCK_WAIT` seconds (a killed run's kernel takes a moment to go), then gets `FolderBusy`.
     A run that is already complete (the same config, finished by this or another process) is loaded, not
-    trained or evaluated again."""
+    trained or evaluated again. A run that stops before its first checkpoint in a folder this call created
+    leaves no folder behind (`store.remove_unstarted`)."""
     out = Path(out_dir)
-    with store.folder_lock(out, wait=LOCK_WAIT):
-        if resume and store.is_complete(out, config.config_hash()):
-            return load_finished(config, out)
-        return _run_locked(config, out, resume, hooks, evaluate, results_root)
+    try:
+        created = missing_folders(out)  # what this call creates: undone if the run stops before a checkpoint
+    except OSError:
+        created = []  # a name the file system refuses: the lock's mkdir below says so
+    try:
+        with store.folder_lock(out, wait=LOCK_WAIT):
+            if resume and store.is_complete(out, config.config_hash()):
+                return load_finished(config, out)
+            return _run_locked(config, out, resume, hooks, evaluate, results_root)
+    except BaseException:
+        store.remove_unstarted(out, created)  # refused at start-up: no folder that looks like a partial run
+        raise
 
 
 # how long a run waits for another process that holds its folder (e.g. the kernel of a killed sweep worker)

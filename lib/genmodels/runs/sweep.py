@@ -40,10 +40,15 @@ class SweepError(ValueError):
 
 
 # ------------------------------------------------------------------ expansion
-def load_sweep(path: str | os.PathLike[str], results_root: str | os.PathLike[str] = store.DEFAULT_ROOT) -> list[RunSpec]:
+def load_sweep(path: str | os.PathLike[str], results_root: str | os.PathLike[str] = store.DEFAULT_ROOT,
+               notes: list[str] | None = None) -> list[RunSpec]:
+    """The run specs of a sweep file (`expand`); `notes` collects what was accepted but deserves a word."""
     from genmodels.core import safe_yaml
 
     path = Path(path)
+    if path.is_dir():
+        raise SweepError(f"sweep file {path} is a folder, not a YAML file; profiles are in configs/ (quick.yaml, "
+                         "default.yaml, full.yaml)")
     if not path.is_file():
         raise SweepError(f"sweep file {path} not found; profiles are in configs/ (quick, default, full)")
     try:
@@ -57,15 +62,18 @@ def load_sweep(path: str | os.PathLike[str], results_root: str | os.PathLike[str
         document = safe_yaml.load(text) or {}
     except safe_yaml.YAMLInputError as err:
         raise SweepError(f"{path}: {err}") from None
-    return expand(document, results_root, source=str(path))
+    return expand(document, results_root, source=str(path), notes=notes)
 
 
 def expand(document: dict[str, Any], results_root: str | os.PathLike[str] = store.DEFAULT_ROOT,
-           source: str = "sweep") -> list[RunSpec]:
+           source: str = "sweep", notes: list[str] | None = None) -> list[RunSpec]:
     """Every configuration of the grid, deduplicated by config hash, in file order.
 
     Two entries of one hash that differ in execution fields (`NON_IDENTITY_FIELDS`, e.g. sample_every) are an
-    error, not a silent choice of the first: they would write the same run folder.
+    error, not a silent choice of the first: they would write the same run folder. Entries that are the same
+    run are kept once, and each repeat is said in `notes` (the CLI prints them): merging them without a word
+    hides a typo such as a seed list written twice. An empty block is an error: it is one run of every default,
+    which nobody writes on purpose.
     """
     if not isinstance(document, dict) or "grid" not in document:
         raise SweepError(f"{source}: expected a mapping with 'grid' (and optional 'defaults', 'name')")
@@ -76,7 +84,7 @@ def expand(document: dict[str, Any], results_root: str | os.PathLike[str] = stor
     if not isinstance(defaults, dict):
         raise SweepError(f"{source}: 'defaults' must be a mapping of field: value, got {type(defaults).__name__}")
     blocks = document["grid"]
-    if isinstance(blocks, dict):
+    if isinstance(blocks, dict) and blocks:
         blocks = [blocks]
     if not isinstance(blocks, list) or not blocks:
         raise SweepError(f"{source}: 'grid' must be a non-empty list of blocks (field: value or [values])")
@@ -88,6 +96,9 @@ def expand(document: dict[str, Any], results_root: str | os.PathLike[str] = stor
     for number, block in enumerate(blocks, start=1):
         if not isinstance(block, dict):
             raise SweepError(f"{source}: grid entry {number} must be a mapping of field: value(s)")
+        if not block:
+            raise SweepError(f"{source}: grid entry {number} is empty ({{}}), which would be one run of every "
+                             "default; give it at least one field (e.g. {model: vae})")
         keys = list(block)
         empty = [k for k, v in block.items() if isinstance(v, list) and not v]
         if empty:
@@ -109,6 +120,8 @@ def expand(document: dict[str, Any], results_root: str | os.PathLike[str] = stor
                     raise SweepError(f"{source}: {where} and {origins[key]} are the same run (hash {key}) and differ "
                                      f"only in {', '.join(differs)} (how a run executes, not what it computes); "
                                      "keep one of them")
+                if notes is not None:
+                    notes.append(f"{source}: {where} is the same run as {origins[key]} (hash {key}); it runs once")
                 continue
             run_dir = store.run_folder(results_root, config.dataset, config.model, config.run_name())
             specs[key], origins[key] = RunSpec(config, run_dir, Path(results_root)), where
@@ -191,14 +204,18 @@ def run_sweep(specs: list[RunSpec], executor: Executor | None = None, progress: 
         if outcomes:
             bar.write(f"{len(outcomes)} of {len(specs)} runs already complete, skipped")
         outcomes += aside
+        running = executor.map(todo)
         try:
-            for outcome in executor.map(todo):
+            for outcome in running:
                 outcomes.append(outcome)
                 bar.set_postfix_str(f"{outcome.status}: {outcome.spec.label}")
                 if outcome.status == "failed":
                     bar.write(f"FAILED {outcome.spec.label}: {outcome.error}")
                 bar.update(1)
         except KeyboardInterrupt:
+            close = getattr(running, "close", None)
+            if close is not None:
+                close()  # now, not when the generator is collected: the executor stops its runs' kernels
             bar.close()
             print(SweepReport(_ordered(outcomes, specs)).table())
             raise
@@ -212,11 +229,17 @@ def _ordered(outcomes: list[RunOutcome], specs: list[RunSpec]) -> list[RunOutcom
 
 
 def dry_run_table(specs: list[RunSpec]) -> str:
+    """Each configuration's state and hash; a damaged or failed run says why beneath it (and is what a real
+    sweep re-runs)."""
     lines = [f"{'state':<10} {'hash':<12}  run"]
-    states = [s.status().value for s in specs]
+    states = [s.status() for s in specs]
     for s, state in zip(specs, states):
-        lines.append(f"{state:<10} {s.config.config_hash():<12}  {s.label}")
-    lines.append(f"{len(specs)} configurations, {states.count('complete')} complete")
+        lines.append(f"{state.value:<10} {s.config.config_hash():<12}  {s.label}")
+        why = store.problem(s.run_dir, state)
+        if why:
+            lines.append(f"{'':<24}  {state.value}: {why}" + ("; the sweep runs it again" if state is store.Status.DAMAGED
+                                                                 else ""))
+    lines.append(f"{len(specs)} configurations, {states.count(store.Status.COMPLETE)} complete")
     return "\n".join(lines)
 
 

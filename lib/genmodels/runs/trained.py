@@ -19,7 +19,7 @@ import torch
 from torch import nn
 
 from genmodels.core import store
-from genmodels.core.config import ConfigError, RunConfig
+from genmodels.core.config import ConfigError, RunConfig, check_sample_count, check_seed
 from genmodels.core.registry import model_spec
 
 CHECKPOINTS = ("final", "best")  # which weights: the last step's, or the best by FID (best.pt) where there is one
@@ -74,6 +74,7 @@ class TrainedRun:
         from genmodels.training.generate import sample
 
         check_count("n", n)
+        check_seed(seed)
         return sample(self.model, n, self.config.z_dim, seed=seed, device=self.device).cpu()
 
     def interpolate(self, steps: int = 10, seed: int = 0, rows: int = 1, z0: torch.Tensor | None = None,
@@ -91,6 +92,8 @@ class TrainedRun:
                     raise RunError(f"{name} has {z.numel()} values; this run's latent has z_dim={self.config.z_dim}")
             return interpolation_path(self.model, z0.float(), z1.float(), steps).cpu()
         check_count("rows", rows)
+        check_seed(seed)
+        check_sample_count("rows * steps", rows * steps)
         return interpolation_grid(self.model, self.config.z_dim, rows=rows, steps=steps, seed=seed,
                                   device=self.device).cpu()
 
@@ -139,6 +142,9 @@ def load_run(run_dir: str | os.PathLike[str], checkpoint: str = "final",
                      "weights are loaded")
         path = run_dir / store.CHECKPOINT
     if not path.is_file():
+        if store.run_status(run_dir) is store.Status.DAMAGED:  # complete.json says it finished
+            raise RunError(f"{path} is missing, though the run finished ({store.COMPLETE} is there): the run folder "
+                           f"is damaged; {store.REPAIR}")
         raise RunError(f"{path} is missing: the run has not saved a checkpoint yet (still running, or stopped "
                        "before its first), so there is no trained model to load")
     device = _device(device)
@@ -201,8 +207,10 @@ def _device(device: str | torch.device) -> torch.device:
 
 
 def check_count(name: str, value: Any) -> None:
+    """A number of images to generate: at least 1, at most what fits at once (`config.MAX_SAMPLES`)."""
     if not isinstance(value, int) or isinstance(value, bool) or value < 1:
         raise RunError(f"{name} must be an integer >= 1, got {value!r}")
+    check_sample_count(name, value)
 
 
 # ------------------------------------------------------------------ writing samples
@@ -213,6 +221,12 @@ def check_sample_path(path: str | os.PathLike[str]) -> Path:
     if path.suffix.lower() not in SAMPLE_FORMATS:
         raise RunError(f"--out {path}: the file name must end in {', '.join(SAMPLE_FORMATS)} (an image grid, a "
                        "torch tensor, or a numpy array)")
+    try:
+        folder = path.is_dir()
+    except OSError as err:  # a name too long for the file system
+        raise RunError(f"--out {path}: {err.strerror or err}") from None
+    if folder:
+        raise RunError(f"--out {path} is a folder; name a file in it (e.g. {path / ('samples' + path.suffix)})")
     return path
 
 
