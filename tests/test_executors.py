@@ -317,3 +317,27 @@ def test_kernels_do_not_inherit_dasks_malloc_trimming(monkeypatch: pytest.Monkey
     monkeypatch.setenv("GENMODELS_SOMETHING", "kept")
     env = kernel_environment()
     assert "MALLOC_TRIM_THRESHOLD_" not in env and env["GENMODELS_SOMETHING"] == "kept"
+
+
+@pytest.mark.parametrize("stopping, status", [(True, "interrupted"), (False, "failed")])
+def test_a_run_ending_while_the_sweep_stops_is_interrupted_not_failed(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                                       stopping: bool, status: str) -> None:
+    """A kernel still in its cell when the stop's grace period ends is killed, and papermill reports a dead kernel:
+    while the sweep is stopping that run was stopped, so nothing is recorded and it resumes (CI saw it recorded as
+    failed under load). The same error outside a stop is a failure with its error.txt."""
+    import papermill
+
+    from genmodels.runs import execute, kernels
+
+    spec = load_sweep(write_sweep(tmp_path / "s.yaml", [{"model": "vae", "steps": 5}]), tmp_path / "results")[0]
+    spec.run_dir.mkdir(parents=True)
+
+    def dead_kernel(*args: object, **kwargs: object) -> None:
+        raise RuntimeError("Kernel died before replying to execute request")
+
+    monkeypatch.setattr(papermill, "execute_notebook", dead_kernel)
+    if stopping:
+        monkeypatch.setattr(kernels._stopping, "is_set", lambda: True)
+    outcome = execute._execute_claimed(spec, execute.NOTEBOOK, None, 1, None)
+    assert outcome.status == status
+    assert (spec.run_dir / store.ERROR).exists() == (status == "failed")

@@ -96,7 +96,7 @@ def _execute_claimed(spec: RunSpec, notebook: Path, kernel: str | None, threads:
         if getattr(err, "ename", None) == "FolderBusy":  # written by a process outside any sweep (`train`)
             partial.unlink(missing_ok=True)
             return RunOutcome(spec, "busy", time.perf_counter() - started, "another process is running it")
-        if getattr(err, "ename", None) == "KeyboardInterrupt":  # `kernels.interrupt_all`: stopped, not failed
+        if getattr(err, "ename", None) == "KeyboardInterrupt" or kernels.stopping():  # stopped, not failed
             partial.unlink(missing_ok=True)
             return RunOutcome(spec, "interrupted", time.perf_counter() - started, "interrupted")
         message = error_text(err)

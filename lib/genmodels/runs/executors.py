@@ -161,6 +161,7 @@ class LocalExecutor:
             for future in futures:
                 future.cancel()  # on an interrupt, start nothing new (the running kernels were interrupted)
             pool.shutdown(wait=True)
+            kernels.stopped()  # every run of this executor has ended, interrupted or not
 
 
 class RunFailed(Exception):

@@ -146,9 +146,25 @@ def logging_to(path: Path) -> type[IPCKernelManager]:
     return type("IPCKernelManager", (IPCKernelManager,), {"log_path": path})
 
 
+_stopping = threading.Event()  # set by `interrupt_all` until the executor that stopped has wound down
+
+
+def stopping() -> bool:
+    """Whether this process is stopping its runs: a run that ends with an error now was stopped, not failed (a
+    kernel still finishing its cell when the grace period ends is killed, and papermill sees a dead kernel)."""
+    return _stopping.is_set()
+
+
+def stopped() -> None:
+    """Every run of the stopped executor has ended: later runs in this process fail as runs do."""
+    _stopping.clear()
+
+
 def interrupt_all(grace: float = INTERRUPT_GRACE) -> None:
     """Interrupt every kernel this process started (SIGINT, as Jupyter's interrupt does), and kill those that
-    are still running `grace` seconds later (a cell stuck in native code does not see the interrupt)."""
+    are still running `grace` seconds later (a cell stuck in native code does not see the interrupt). Set first,
+    `stopping()` tells the runs' threads that whatever error ends them now comes from this stop."""
+    _stopping.set()
     with _lock:
         running = list(_live)
     for manager in running:
@@ -192,5 +208,5 @@ def kernel_name() -> str:
     return KERNEL if same else "python3"
 
 
-__all__ = ["IPCKernelManager", "logging_to", "interrupt_all", "runtime_dir", "remove_stale", "log_tail",
+__all__ = ["IPCKernelManager", "logging_to", "interrupt_all", "stopping", "stopped", "runtime_dir", "remove_stale", "log_tail",
            "kernel_environment", "kernel_name", "KERNEL", "NOT_FOR_KERNELS"]
