@@ -50,10 +50,6 @@ def usable_cores() -> int:
     return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
 
 
-def cuda_devices() -> int:
-    return cuda_count()
-
-
 def default_jobs(gpus: int | None = None, cores: int | None = None,
                  runs_per_gpu: int | None = None) -> tuple[int, int | None]:
     """(runs side by side, torch threads per run) for this machine (or for `gpus` and `cores` given).
@@ -63,7 +59,7 @@ def default_jobs(gpus: int | None = None, cores: int | None = None,
     CUDA: `runs_per_gpu` runs on each GPU (default `placement.default_runs_per_gpu`: up to 16, one per core),
     the cores shared out among them.
     """
-    gpus = cuda_devices() if gpus is None else gpus
+    gpus = cuda_count() if gpus is None else gpus
     cores = usable_cores() if cores is None else cores
     if gpus:
         jobs = gpus * (runs_per_gpu or default_runs_per_gpu(gpus, cores))
@@ -76,7 +72,7 @@ def max_jobs() -> int:
     """The most runs (or local Dask workers) side by side on this machine: two per CPU core, or per GPU where
     there are more GPUs. Each is a kernel process of its own, about half a GB before it trains; beyond this they
     only queue for a core and fill the memory (`--jobs 1000` on 2 cores was taken)."""
-    return 2 * max(usable_cores(), cuda_devices())
+    return 2 * max(usable_cores(), cuda_count())
 
 
 def _at_least(name: str, value: int | None, minimum: int = 1, maximum: int | None = None, why: str = "") -> None:
@@ -136,7 +132,7 @@ class LocalExecutor:
             for spec in specs:
                 yield with_retries(spec, self.retries, **options)
             return
-        gpus = cuda_devices() if self.gpus is None else self.gpus
+        gpus = cuda_count() if self.gpus is None else self.gpus
         slots: SimpleQueue[int] = SimpleQueue()  # which GPU (or CPU slot) a run side by side takes
         for slot in range(self.jobs):
             slots.put(slot)
@@ -183,7 +179,7 @@ def dask_task(spec: RunSpec, notebook: str, kernel: str | None, runs_per_gpu: in
     at_once = min(worker.state.nthreads, int(gpu_share * runs_per_gpu + 1e-9)) if on_gpu else 1
     threads = threads_per_run(at_once, worker.state.nthreads)
     device = None
-    gpus = cuda_devices()
+    gpus = cuda_count()
     if gpus > 1 and on_gpu:
         index = worker.name if isinstance(worker.name, int) else abs(hash(worker.name))
         device = f"cuda:{index % gpus}"  # a LocalCluster's workers are named 0..n-1: one GPU each
@@ -240,7 +236,7 @@ class DaskExecutor:
             self._check_runs_per_gpu("the cluster has no worker with a GPU resource")
             self.runs_per_gpu = self.runs_per_gpu or 1
             return self
-        self.gpus = cuda_devices()
+        self.gpus = cuda_count()
         self._check_runs_per_gpu("this machine has no CUDA device")
         self.runs_per_gpu = self.runs_per_gpu or (default_runs_per_gpu(self.gpus, usable_cores()) if self.gpus else 1)
         workers = self.workers or (self.gpus * self.runs_per_gpu or max(1, usable_cores() // self.threads))
@@ -329,7 +325,7 @@ def make_executor(name: str, *, jobs: int | None = None, threads: int | None = N
             raise ExecutorError(f"{', '.join(given)} belong(s) to --executor {other}, not {name}")
     _at_least("--runs-per-gpu", runs_per_gpu)
     if name == "local":
-        gpus = cuda_devices()
+        gpus = cuda_count()
         if runs_per_gpu is not None and jobs is not None:
             raise ExecutorError(f"--jobs {jobs} and --runs-per-gpu {runs_per_gpu} both say how many runs train at "
                                 "once; give one (--jobs counts them all, --runs-per-gpu those on each GPU)")
