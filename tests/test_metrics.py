@@ -407,7 +407,7 @@ def test_classifier_cache_detects_tampering(tmp_path, monkeypatch) -> None:
 def test_run_with_the_official_files_hidden_is_scored_on_the_held_out_split(tmp_path, monkeypatch) -> None:
     """A fresh machine offline, no $GENMODELS_IMPORT, no system copy: a run still gets quality metrics, measured on
     the 5k subset's held-out 1,000 images, and meta.json, metrics.json and the classifier say so."""
-    from genmodels import data as data_module
+    from genmodels.data import files as data_files
     from genmodels.core.config import RunConfig
     from genmodels.runs.run import run_config
 
@@ -416,7 +416,7 @@ def test_run_with_the_official_files_hidden_is_scored_on_the_held_out_split(tmp_
     monkeypatch.setenv("GENMODELS_IMPORT", str(empty))
     monkeypatch.setenv("GENMODELS_OFFLINE", "1")
     monkeypatch.delenv("GENMODELS_CLASSIFIERS", raising=False)
-    monkeypatch.setattr(data_module, "SYSTEM_DATA_DIRS", [])
+    monkeypatch.setattr(data_files, "SYSTEM_DATA_DIRS", [])
     root, results = tmp_path / "data", tmp_path / "results"
     # a quick classifier, cached where the evaluator looks (the run would otherwise train the full one)
     get_classifier("mnist", results, data_root=root, settings=TrainSettings(epochs=1, max_train_images=512), log=None)

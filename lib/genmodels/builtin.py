@@ -9,9 +9,14 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from genmodels.core.registry import DatasetSpec, ModelSpec, register_dataset, register_model
+from genmodels.data import files as data_files
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
     from torch import nn
+
+    from genmodels.data.readers import Read
 
     from genmodels.core.config import RunConfig
 
@@ -156,13 +161,34 @@ register_model(ModelSpec(
 ))
 
 
-# ------------------------------------------------------------------ data sets (readers in genmodels.data)
-register_dataset(DatasetSpec("mnist", "MNIST", channels=1, loader="_load_mnist", classifier="mnist",
-                             missing="_mnist_missing"))
+# ------------------------------------------------------------------ data sets
+# The readers need torch and torchvision, so each is imported at its first call: registering loads no torch.
+def _read_mnist(base: "Path", split: str, download: bool) -> "Read":
+    from genmodels.data.readers import load_mnist
+    return load_mnist(base, split, download)
+
+
+def _read_mnist_5k(base: "Path", split: str, download: bool) -> "Read":
+    from genmodels.data.readers import load_mnist_5k
+    return load_mnist_5k(base, split, download)
+
+
+def _read_fashion(base: "Path", split: str, download: bool) -> "Read":
+    from genmodels.data.readers import load_fashion
+    return load_fashion(base, split, download)
+
+
+def _read_cifar(base: "Path", split: str, download: bool) -> "Read":
+    from genmodels.data.readers import load_cifar
+    return load_cifar(base, split, download)
+
+
+register_dataset(DatasetSpec("mnist", "MNIST", channels=1, loader=_read_mnist, classifier="mnist",
+                             missing=data_files.mnist_missing))
 # scored with the MNIST classifier: both use the same reference (the official MNIST test split)
-register_dataset(DatasetSpec("mnist-5k", "MNIST (5k subset)", channels=1, loader="_load_mnist_5k",
-                             classifier="mnist", missing="_mnist_5k_missing"))
-register_dataset(DatasetSpec("fashion-mnist", "Fashion-MNIST", channels=1, loader="_load_fashion",
-                             classifier="fashion-mnist", missing="_fashion_missing"))
-register_dataset(DatasetSpec("cifar10", "CIFAR-10", channels=3, loader="_load_cifar", classifier="cifar10",
-                             missing="_cifar_missing"))
+register_dataset(DatasetSpec("mnist-5k", "MNIST (5k subset)", channels=1, loader=_read_mnist_5k,
+                             classifier="mnist", missing=data_files.mnist_5k_missing))
+register_dataset(DatasetSpec("fashion-mnist", "Fashion-MNIST", channels=1, loader=_read_fashion,
+                             classifier="fashion-mnist", missing=data_files.fashion_missing))
+register_dataset(DatasetSpec("cifar10", "CIFAR-10", channels=3, loader=_read_cifar, classifier="cifar10",
+                             missing=data_files.cifar_missing))

@@ -63,17 +63,18 @@ class ModelSpec:
 
 @dataclass(frozen=True)
 class DatasetSpec:
-    """Everything the library knows about one data set apart from how its files are read (genmodels.data)."""
+    """Everything the library knows about one data set; its files are read by `loader` (genmodels.data.readers
+    holds the shipped ones)."""
 
     name: str  # the config's `dataset` value
     display_name: str
     channels: int  # image channels after loading
-    loader: str | Callable[..., Any]  # a reader in genmodels.data by name, or a callable (base, split, download)
+    loader: Callable[..., Any]  # (base, split, download) -> (uint8 images, labels, meta)
     classifier: str  # the classifier (genmodels.quality.classifier) scoring its runs: a data set sharing its test set
     image_size: int = 32  # every image is padded or kept to this side
-    # what of its training split is not here without a download, in words (None: all of it is), by name of a
-    # function in genmodels.data or a callable (base) -> str | None; None: not checked (its runs find out)
-    missing: str | Callable[..., Any] | None = None
+    # (base) -> what of its training split is not here without a download, in words, or None when all of it is;
+    # None: not checked (its runs find out)
+    missing: Callable[..., Any] | None = None
 
 
 MODELS: dict[str, ModelSpec] = {}

@@ -24,7 +24,8 @@ from tqdm import tqdm
 
 from genmodels.core.config import ConfigError, RunConfig
 from genmodels.core.devices import cuda_count, device_problem
-from genmodels.data import BatchStream, ImageSet, load_dataset
+from genmodels.data import ImageSet, load_dataset
+from genmodels.training.batch_stream import BatchStream
 from genmodels.models import AdversarialModel, build_model
 from genmodels.training.latent_density import ExPostSampler, LatentGMM, fit_for, state_of
 from genmodels.training.loss_log import PendingLosses, TrainingDiverged
