@@ -18,7 +18,7 @@ from genmodels.cli import main
 from genmodels.core import store
 from genmodels.data import DataError, unavailable
 from genmodels.report import prose
-from genmodels.runs.execute import RunOutcome, RunSpec
+from genmodels.runs.notebook_run import RunOutcome, RunSpec
 from genmodels.runs.results import results_frame
 from genmodels.runs.sweep import expand, run_sweep
 from test_data import write_cifar

@@ -19,7 +19,7 @@ import yaml
 from conftest import fake_finished_run
 from genmodels.core import store
 from genmodels.cli import main
-from genmodels.runs.execute import error_text
+from genmodels.runs.notebook_run import error_text
 from genmodels.core.files import OutputError
 from genmodels.runs.sweep import load_sweep
 
@@ -327,7 +327,7 @@ def test_a_run_ending_while_the_sweep_stops_is_interrupted_not_failed(tmp_path: 
     failed under load). The same error outside a stop is a failure with its error.txt."""
     import papermill
 
-    from genmodels.runs import execute, kernels
+    from genmodels.runs import kernels, notebook_run
 
     spec = load_sweep(write_sweep(tmp_path / "s.yaml", [{"model": "vae", "steps": 5}]), tmp_path / "results")[0]
     spec.run_dir.mkdir(parents=True)
@@ -338,6 +338,6 @@ def test_a_run_ending_while_the_sweep_stops_is_interrupted_not_failed(tmp_path: 
     monkeypatch.setattr(papermill, "execute_notebook", dead_kernel)
     if stopping:
         monkeypatch.setattr(kernels._stopping, "is_set", lambda: True)
-    outcome = execute._execute_claimed(spec, execute.NOTEBOOK, None, 1, None)
+    outcome = notebook_run._execute_claimed(spec, notebook_run.NOTEBOOK, None, 1, None)
     assert outcome.status == status
     assert (spec.run_dir / store.ERROR).exists() == (status == "failed")

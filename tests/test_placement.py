@@ -17,7 +17,7 @@ import torch
 
 from genmodels.core.config import ConfigError, RunConfig
 from genmodels.runs import executors
-from genmodels.runs.execute import RunOutcome, RunSpec
+from genmodels.runs.notebook_run import RunOutcome, RunSpec
 from genmodels.runs.executors import DaskExecutor, ExecutorError, LocalExecutor, default_jobs, make_executor
 from genmodels.runs.placement import (MAX_DEFAULT_RUNS_PER_GPU, MEASURED_LSGAN_STEPS_PER_S, check_devices,
                                       default_runs_per_gpu, slot_device)
@@ -66,7 +66,7 @@ def test_runs_go_round_robin_over_several_gpus() -> None:
 @pytest.mark.parametrize(("device", "given"), [("auto", "cuda:1"), ("cuda", "cuda:1"), ("cpu", "cpu"),
                                                ("cuda:0", "cuda:0")])
 def test_a_runs_slot_gpu_applies_unless_it_names_a_device(device: str, given: str) -> None:
-    from genmodels.runs.execute import notebook_parameters
+    from genmodels.runs.notebook_run import notebook_parameters
 
     assert notebook_parameters(spec(0, device), device="cuda:1")["device"] == given
 

@@ -16,7 +16,7 @@ from typing import Iterable
 
 from genmodels.core import store
 from genmodels.data import unavailable
-from genmodels.runs.execute import RunOutcome, RunSpec
+from genmodels.runs.notebook_run import RunOutcome, RunSpec
 
 NO_DATA = "no data"  # the status of a run set aside because its data set cannot be had
 

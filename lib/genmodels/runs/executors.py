@@ -1,6 +1,6 @@
 """Where a sweep's runs execute: side by side on this machine, or as tasks on a Dask cluster.
 
-Both run each configuration with `genmodels.runs.execute.execute_spec` (papermill in a kernel process) and yield
+Both run each configuration with `genmodels.runs.notebook_run.execute_spec` (papermill in a kernel process) and yield
 outcomes as runs finish. An executor is a context manager: entering it connects (or starts a cluster), so a
 bad address or a missing package is one clear error before any run starts.
 
@@ -23,7 +23,7 @@ from typing import Any, Iterable, Iterator, Protocol
 from genmodels.core.config import MAX_THREADS
 from genmodels.core.devices import cuda_count
 from genmodels.runs import kernels
-from genmodels.runs.execute import NOTEBOOK, RunOutcome, RunSpec, execute_spec
+from genmodels.runs.notebook_run import NOTEBOOK, RunOutcome, RunSpec, execute_spec
 from genmodels.runs.kernels import kernel_name
 from genmodels.runs.placement import default_runs_per_gpu, slot_device, threads_per_run
 
@@ -301,7 +301,7 @@ class DaskExecutor:
             outcome = failed.outcome
             outcome.attempts = self.retries + 1
         except Exception as err:  # e.g. KilledWorker: the task took down its worker too often
-            from genmodels.runs.execute import error_text
+            from genmodels.runs.notebook_run import error_text
 
             outcome = RunOutcome(spec, "failed", error=error_text(err).splitlines()[0][:300],
                                  attempts=self.retries + 1)

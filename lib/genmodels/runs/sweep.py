@@ -14,7 +14,7 @@ under a temporary name and renamed only on success, so an interrupted run is nev
 one); an unfinished run resumes from its last checkpoint when the sweep is run again.
 
 Where runs execute is one replaceable piece, an executor (genmodels.runs.executors): side by side on this machine,
-or as tasks on a Dask cluster. One run is `genmodels.runs.execute.execute_spec`.
+or as tasks on a Dask cluster. One run is `genmodels.runs.notebook_run.execute_spec`.
 """
 
 from __future__ import annotations
@@ -31,7 +31,7 @@ from tqdm import tqdm
 from genmodels.core import store
 from genmodels.core.config import NON_IDENTITY_FIELDS, ConfigError, RunConfig
 from genmodels.runs.availability import NO_DATA, set_aside, summary_lines
-from genmodels.runs.execute import RunOutcome, RunSpec, execute_spec, read_metrics
+from genmodels.runs.notebook_run import RunOutcome, RunSpec, execute_spec, read_metrics
 from genmodels.runs.executors import Executor, LocalExecutor, default_jobs
 
 
