@@ -56,15 +56,19 @@ needs_fashion = pytest.mark.skipif(
 
 
 def fake_finished_run(run_dir: Path, config_hash: str = "hash") -> Path:
-    """A run folder with every file a finished run has (`store.RUN_FILES`), tiny but readable, and complete.json
-    naming `config_hash`: what the store's status checks read, without training."""
-    import json
+    """A run folder with every file a finished run has (`store.RUN_FILES`), tiny but sound (a valid config, a
+    checkpoint with every key loading needs), and complete.json naming `config_hash`: what the store's status
+    checks read, without training."""
+    import torch
 
     from genmodels.core import store
+    from genmodels.core.config import RunConfig
 
-    for name in store.RUN_FILES:
-        content = json.dumps({"config_hash": config_hash}) if name in store.JSON_FILES else "step\n1\n"
-        store.write_text(run_dir / name, content)
+    store.write_json(run_dir / store.CONFIG, {**RunConfig().to_dict(), "config_hash": config_hash})
+    store.write_json(run_dir / store.METRICS, {"quality": None, "step": 1})
+    store.write_json(run_dir / store.META, {"config_hash": config_hash})
+    store.write_text(run_dir / store.HISTORY, "step\n1\n")
+    torch.save({**dict.fromkeys(store.CHECKPOINT_KEYS), "step": 1}, run_dir / store.CHECKPOINT)
     store.mark_complete(run_dir, config_hash, "now")
     return run_dir
 

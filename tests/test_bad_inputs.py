@@ -474,7 +474,7 @@ COMMAND_CASES: list[tuple[str, Callable[[Env, Path], list[str]], list[str]]] = [
     # the right reason ("still running, or stopped before its first" before)
     ("sample a finished run whose checkpoint was deleted",
      lambda e, run: ["sample", str(without_checkpoint(e, run)), "--out", str(e.tmp / "s.png")],
-     ["{tmp}/damaged/checkpoint.pt is missing", "damaged"]),
+     ["{tmp}/damaged is damaged: checkpoint.pt is missing", "sweep again"]),
     ("results --results FILE", lambda e, run: ["results", "--results", str(e.file("afile"))],
      ["{tmp}/afile", "is a file"]),  # "not found" before
     # "wrote report.pdf" before, the PDF saying 0 runs finished
@@ -578,9 +578,10 @@ def test_damaged_finished_runs_are_reported_as_damaged_and_run_again(env: Env,
     assert main(["results", str(sweep), "--results", str(results)]) == 0
     out, err = capsys.readouterr()
     assert "3 runs: 3 damaged" in out and all(f"is damaged: {reason}" in err for reason in reasons), (out, err)
-    assert main(["results", "--results", str(results)]) == 0  # without the sweep: its config is unreadable
+    assert main(["results", "--results", str(results)]) == 0  # without the sweep: the same states, same reasons
     out, err = capsys.readouterr()
-    assert "2 runs: 2 damaged" in out and "holds a list, not a run's config (the run folder is damaged" in err
+    assert "3 runs: 3 damaged" in out and all(f"is damaged: {reason}" in err for reason in reasons), (out, err)
+    assert "<NA>" not in out
     runs = collect_runs(sweep, results)
     assert list(runs.status) == ["damaged"] * 3
     assert list(unfinished_table(runs).why) == reasons
@@ -598,7 +599,7 @@ def test_identical_grid_entries_are_said(env: Env, capsys: pytest.CaptureFixture
     sweep = env.file("s.yaml", TINY + "grid:\n  - {model: vae}\n  - {model: vae, seed: [0, 1]}\n")
     assert main(["sweep", str(sweep), "--results", str(env.tmp / "results"), "--dry-run"]) == 0
     out, err = capsys.readouterr()
-    assert out.strip().endswith("2 configurations, 0 complete")
+    assert out.strip().endswith("2 configurations, 0 complete; 2 todo")
     first = RunConfig(model="vae", dataset="mnist-5k", width=8, steps=2, metric_samples=0).config_hash()
     assert err == (f"note: {sweep}: grid entry 2 (model='vae', seed=0) is the same run as grid entry 1 "
                    f"(model='vae') (hash {first}); it runs once\n")

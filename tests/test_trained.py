@@ -193,20 +193,20 @@ def _broken(kind: str, runs: dict[str, Path], tmp: Path) -> tuple[Path, str]:
     shutil.copytree(runs["vae"], folder)
     if kind == "config-not-json":
         (folder / store.CONFIG).write_text("not json {")
-        return folder, "is not a JSON object"
+        return folder, f"{folder} is damaged: {store.CONFIG} is not valid JSON"
     if kind == "older-version":  # a config field this version does not know
         values = json.loads((folder / store.CONFIG).read_text())
         (folder / store.CONFIG).write_text(json.dumps({**values, "latent_prior": "gaussian"}))
-        return folder, "another version of genmodels"
+        return folder, f"{folder} is damaged: {store.CONFIG}: not a valid configuration"
     if kind == "no-checkpoint":
         (folder / store.CHECKPOINT).unlink()
-        return folder, f"{folder / store.CHECKPOINT} is missing"
+        return folder, f"{folder} is damaged: {store.CHECKPOINT} is missing"
     if kind == "corrupt-checkpoint":
         (folder / store.CHECKPOINT).write_bytes(b"\x00garbage" * 50)
-        return folder, f"{folder / store.CHECKPOINT} is damaged or not a checkpoint"
+        return folder, f"{folder} is damaged: {store.CHECKPOINT}: not a checkpoint that can be read as plain data"
     if kind == "foreign-checkpoint":  # a plain state dict of some other network
         torch.save({"step": 3, "weight": torch.zeros(2)}, folder / store.CHECKPOINT)
-        return folder, "is not a genmodels checkpoint"
+        return folder, "has no 'config', which loading the run needs"
     if kind == "pickled-code":  # weights_only=True refuses to unpickle arbitrary objects
         torch.save({"step": 1, "model": {}, "config": {}, "payload": SaveBestAt(1)}, folder / store.CHECKPOINT)
         return folder, "can be read as plain data"

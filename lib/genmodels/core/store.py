@@ -11,11 +11,17 @@ A run folder's status is decided here and nowhere else:
 - ``complete``: ``complete.json`` names the run's config hash (written last, atomically, by `genmodels.runs.run`)
   and every file a finished run has is there and readable (`RUN_FILES`); a sweep also needs the executed
   notebook, renamed into place only when papermill succeeded;
-- ``damaged``: ``complete.json`` says finished, but a file of the run is missing or unreadable (a deleted
-  checkpoint, an emptied metrics.json): reported with what is wrong (`damage`), and re-run by the next sweep;
+- ``damaged``: ``complete.json`` says finished, but a file of the run is missing, unreadable or holds what no run
+  writes (`damage`: a config this version refuses, a metric that is not a number or out of its range, a history
+  cut mid-line, a sample grid that is no PNG, a checkpoint without a key loading needs, a file that is not a
+  regular file, too large, or a link leading out of the run folder): reported with what is wrong, and re-run by
+  the next sweep;
 - ``failed``: the last attempt left ``error.txt`` (a sweep records why) and the run is not complete;
 - ``partial``: started (a config or checkpoint is there) but neither finished nor failed: it resumes;
 - ``todo``: nothing yet.
+
+`run_state` decides it, with the reason, for every command (`results`, `sweep` and its dry run, `report`,
+`sample`, `load_run`), so that they all say the same thing about a folder.
 
 Every file is written through `write_atomic` (a temporary name in the same folder, then ``os.replace``), so a
 reader never sees half a file and an interrupted or disk-full write leaves the previous version intact.
@@ -28,18 +34,25 @@ kernel locks it (``.lock``) while it writes, which also covers `train` and a not
 
 from __future__ import annotations
 
+import csv
+import io
 import json
+import math
 import os
 import shutil
 import threading
 import uuid
+import warnings
 from contextlib import contextmanager, suppress
+from dataclasses import dataclass
 from enum import Enum
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
 from filelock import FileLock, Timeout
 
+from genmodels.core import safe_read
+from genmodels.core.config import ConfigError, RunConfig
 from genmodels.core.files import OutputError, remove_empty, writing
 
 DEFAULT_ROOT = "results"
@@ -69,6 +82,15 @@ DATA_MISSING = "data-missing.json"
 # what a finished run folder holds, each there and readable; the JSON ones hold an object
 RUN_FILES = (CONFIG, HISTORY, METRICS, META, CHECKPOINT)
 JSON_FILES = (CONFIG, METRICS, META)
+# the keys of a checkpoint that loading a run or resuming it reads (genmodels.training.loop.Trainer.state_dict)
+CHECKPOINT_KEYS = ("config", "model", "optimizers", "stream", "step", "elapsed", "history", "fixed_noise", "ema", "rng")
+# metrics.json's quality values and the range each can take (null: not measured); any other number in the file
+# must be finite. IS is exp(mean KL) >= 1; precision, recall and coverage are fractions; KID's unbiased
+# estimate may be slightly negative.
+METRIC_RANGES = {"fid": (0.0, math.inf), "kid_mean": (-math.inf, math.inf), "kid_std": (0.0, math.inf),
+                 "inception_score_mean": (1.0 - 1e-6, math.inf), "inception_score_std": (0.0, math.inf),
+                 "precision": (0.0, 1.0), "recall": (0.0, 1.0), "density": (0.0, math.inf), "coverage": (0.0, 1.0)}
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 # what completes a damaged run again, as every command that reports one says it
 REPAIR = "running its sweep again (or `train --resume` into the folder) completes it again"
 
@@ -83,6 +105,14 @@ class Status(str, Enum):
 
 class FolderBusy(RuntimeError):
     """Another process is writing this folder."""
+
+
+@dataclass(frozen=True)
+class RunState:
+    """A run folder's status and, for a damaged or failed run, why it is not usable (a few words)."""
+
+    status: Status
+    reason: str | None = None
 
 
 # ------------------------------------------------------------------ layout
@@ -176,11 +206,20 @@ def write_json(path: str | os.PathLike[str], payload: Any) -> Path:
 
 
 def read_json(path: str | os.PathLike[str]) -> Any | None:
-    """A JSON file's content, or None when it is missing or unreadable (a run still being written)."""
+    """A JSON file's content, or None when it is missing or unreadable (a run still being written), or not a
+    regular file of at most `safe_read.JSON_LIMIT` bytes in its folder."""
     try:
-        return json.loads(Path(path).read_text())
+        return json.loads(safe_read.read_bytes(path, safe_read.JSON_LIMIT, inside=Path(path).parent))
     except (OSError, ValueError):
         return None
+
+
+def read_metrics(run_dir: str | os.PathLike[str]) -> dict[str, Any]:
+    """A run's metrics.json as a mapping: {} when it is missing, unreadable, or holds what no run writes (a
+    non-number, NaN, a value out of its range; `metrics_problem`), so that no caller passes garbage on as a
+    number. `run_state` says why such a run is damaged."""
+    metrics = read_json(Path(run_dir) / METRICS)
+    return metrics if isinstance(metrics, dict) and metrics_problem(metrics) is None else {}
 
 
 # ------------------------------------------------------------------ a data set a sweep could not have
@@ -206,9 +245,8 @@ def data_missing(root: str | os.PathLike[str], dataset: str) -> str | None:
 # ------------------------------------------------------------------ status
 def is_complete(run_dir: str | os.PathLike[str], config_hash: str | None = None, *, notebook: bool = False) -> bool:
     """True when the folder holds a finished run (of the given config, when a hash is given; with its
-    executed notebook, when `notebook`) whose files are all there and readable."""
-    return _finished(run_dir, config_hash) and damage(run_dir) is None and (
-        not notebook or (Path(run_dir) / EXECUTED).is_file())
+    executed notebook, when `notebook`) whose files are all there and sound (`damage`)."""
+    return run_state(run_dir, config_hash, notebook=notebook).status is Status.COMPLETE
 
 
 def _finished(run_dir: str | os.PathLike[str], config_hash: str | None) -> bool:
@@ -217,36 +255,170 @@ def _finished(run_dir: str | os.PathLike[str], config_hash: str | None) -> bool:
     return isinstance(done, dict) and (config_hash is None or done.get("config_hash") == config_hash)
 
 
+def run_state(run_dir: str | os.PathLike[str], config_hash: str | None = None, *, notebook: bool = False) -> RunState:
+    """The one answer to "what state is this run folder in", with the reason for a damaged or failed run.
+
+    `config_hash`: the configuration the folder should hold (a finished run of another is not complete);
+    `notebook`: a sweep's run, which also needs its executed notebook."""
+    run_dir = Path(run_dir)
+    if _finished(run_dir, config_hash):
+        wrong = damage(run_dir)
+        if wrong is not None:
+            return RunState(Status.DAMAGED, wrong)
+        if not notebook or (run_dir / EXECUTED).is_file():
+            return RunState(Status.COMPLETE)
+    if (run_dir / ERROR).is_file():
+        return RunState(Status.FAILED, error_summary(run_dir) or None)
+    if any((run_dir / name).exists() for name in (CONFIG, CHECKPOINT)) or any(run_dir.glob(PARTIAL)):
+        return RunState(Status.PARTIAL)
+    return RunState(Status.TODO)
+
+
+def run_status(run_dir: str | os.PathLike[str], config_hash: str | None = None, *, notebook: bool = False) -> Status:
+    return run_state(run_dir, config_hash, notebook=notebook).status
+
+
 def damage(run_dir: str | os.PathLike[str]) -> str | None:
     """What is wrong with the files of a finished run folder, in a few words ("checkpoint.pt is missing",
-    "metrics.json is empty", "config.json holds a list, not a JSON object"), or None when every file in
-    `RUN_FILES` is there and readable (the JSON ones as an object, and config.json naming complete.json's hash).
-
-    Only reading proves a file readable: each is opened, the small JSON files parsed, and one byte read of the
-    others (a checkpoint is not loaded: a sweep's dry run looks at hundreds of runs)."""
+    "metrics.json: quality.precision is 1.7, outside [0, 1]"), or None when every file is sound: each of
+    `RUN_FILES` a regular file in the folder, within its size limit, and holding what a run writes."""
     run_dir = Path(run_dir)
     for name in RUN_FILES:
         path = run_dir / name
+        limit = safe_read.CHECKPOINT_LIMIT if name == CHECKPOINT else safe_read.TEXT_LIMIT
         try:
-            with open(path, "rb") as f:
-                data = f.read() if name in JSON_FILES else f.read(1)
+            if name == CHECKPOINT:
+                data = b"x" if safe_read.check_regular(path, limit, inside=run_dir) else b""
+            else:
+                data = safe_read.read_bytes(path, limit, inside=run_dir)
         except FileNotFoundError:
             return f"{name} is missing"
+        except safe_read.UnsafeFile as err:
+            return str(err)
         except OSError as err:
             return f"{name} cannot be read ({err.strerror or err})"
         if not data:
             return f"{name} is empty"
-        if name in JSON_FILES:
+        wrong = (_json_problem(name, data, run_dir) if name in JSON_FILES else
+                 history_problem(data) if name == HISTORY else checkpoint_problem(path))
+        if wrong is not None:
+            return f"{name}: {wrong}" if not wrong.startswith(name) else wrong
+    return _grids_problem(run_dir)
+
+
+def _json_problem(name: str, data: bytes, run_dir: Path) -> str | None:
+    try:
+        value = json.loads(data)
+    except ValueError:
+        return f"{name} is not valid JSON"
+    if not isinstance(value, dict):
+        return f"{name} holds a {type(value).__name__}, not a JSON object"
+    if name == METRICS:
+        return metrics_problem(value)
+    if name == CONFIG:
+        done = read_json(run_dir / COMPLETE)
+        if "config_hash" in value and isinstance(done, dict) and done.get("config_hash") != value["config_hash"]:
+            return f"{name} is of another configuration than {COMPLETE}"
+        return config_problem(value)
+    return None
+
+
+def config_problem(values: dict[str, Any]) -> str | None:
+    """Why a config.json's fields are not a configuration this version accepts (`RunConfig`'s own validation:
+    types, ranges, unknown fields), or None."""
+    try:
+        RunConfig.from_dict({k: v for k, v in values.items() if k != "config_hash"})
+    except (ConfigError, TypeError, ValueError) as err:
+        return f"not a valid configuration ({(str(err).splitlines() or [''])[0][:200]})"
+    return None
+
+
+def metrics_problem(metrics: dict[str, Any]) -> str | None:
+    """The first value of a metrics.json that no run writes: a quality metric that is neither null nor a number
+    in its range (`METRIC_RANGES`), or any number that is NaN or infinite; None when there is none."""
+    quality = metrics.get("quality")
+    if quality is not None and not isinstance(quality, dict):
+        return f"quality holds a {type(quality).__name__}, not a JSON object"
+    for key, (low, high) in METRIC_RANGES.items():
+        value = (quality or {}).get(key)
+        if value is None:
+            continue
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            return f"quality.{key} is {value!r}, not a number"
+        if not math.isfinite(value) or not low <= value <= high:
+            shown = f"[{low:g}, {high:g}]".replace("inf", "∞")
+            return f"quality.{key} is {value!r}, outside {shown}"
+    return _not_finite(metrics, "")
+
+
+def _not_finite(value: Any, where: str) -> str | None:
+    if isinstance(value, float) and not math.isfinite(value):
+        return f"{where or 'a value'} is {value!r}, not a finite number"
+    items = value.items() if isinstance(value, dict) else enumerate(value) if isinstance(value, list) else ()
+    for key, item in items:
+        found = _not_finite(item, f"{where}.{key}" if where else str(key))
+        if found:
+            return found
+    return None
+
+
+def history_problem(data: bytes) -> str | None:
+    """Why a history.csv is not what training writes (a header, then rows of numbers or empty cells, each line
+    ended), or None."""
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError:
+        return "not UTF-8 text"
+    if not text.endswith("\n"):
+        return "cut mid-line (its last line has no end)"
+    rows = list(csv.reader(io.StringIO(text)))
+    if not rows or not rows[0]:
+        return "has no header"
+    for number, row in enumerate(rows[1:], start=2):
+        if len(row) != len(rows[0]):
+            return f"line {number} has {len(row)} fields, the header {len(rows[0])}"
+        for cell in row:
             try:
-                value = json.loads(data)
+                if cell:
+                    float(cell)
             except ValueError:
-                return f"{name} is not valid JSON"
-            if not isinstance(value, dict):
-                return f"{name} holds a {type(value).__name__}, not a JSON object"
-            if name == CONFIG and "config_hash" in value:
-                done = read_json(run_dir / COMPLETE)
-                if isinstance(done, dict) and done.get("config_hash") != value["config_hash"]:
-                    return f"{name} is of another configuration than {COMPLETE}"
+                return f"line {number} holds text ({cell[:40]!r}) where a number belongs"
+    return None
+
+
+def checkpoint_problem(path: Path) -> str | None:
+    """Why a checkpoint cannot be loaded (not plain data, a key loading needs missing), or None. Read as plain
+    data (``weights_only``), its tensors mapped rather than read, so a dry run over many runs stays quick."""
+    import torch
+
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            state = torch.load(path, map_location="cpu", weights_only=True, mmap=True)
+    except Exception as err:  # unpickling errors come in many types
+        return f"not a checkpoint that can be read as plain data ({type(err).__name__})"
+    if not isinstance(state, dict):
+        return f"holds a {type(state).__name__}, not a checkpoint"
+    missing = [key for key in CHECKPOINT_KEYS if key not in state]
+    if missing:
+        return f"has no {missing[0]!r}, which loading the run needs"
+    if isinstance(state["step"], bool) or not isinstance(state["step"], int) or state["step"] < 0:
+        return f"its step is {state['step']!r}, not a count of steps"
+    return None
+
+
+def _grids_problem(run_dir: Path) -> str | None:
+    """The first sample grid that is not a PNG image (read: its first bytes), or None."""
+    for grid in sample_grids(run_dir):
+        name = f"{SAMPLES}/{grid.name}"
+        try:
+            safe_read.check_regular(grid, safe_read.JSON_LIMIT, inside=run_dir)
+            with open(grid, "rb") as f:
+                head = f.read(16)
+        except OSError as err:
+            return f"{name}: {err}" if isinstance(err, safe_read.UnsafeFile) else f"{name} cannot be read"
+        if not head.startswith(PNG_SIGNATURE) or head[12:16] != b"IHDR":
+            return f"{name} is not a PNG image"
     return None
 
 
@@ -258,20 +430,6 @@ def mark_started(run_dir: str | os.PathLike[str]) -> None:
     """From here on the folder is in progress: no longer complete, and no longer failed."""
     for name in (COMPLETE, ERROR, FAILED):
         (Path(run_dir) / name).unlink(missing_ok=True)
-
-
-def run_status(run_dir: str | os.PathLike[str], config_hash: str | None = None, *, notebook: bool = False) -> Status:
-    run_dir = Path(run_dir)
-    if _finished(run_dir, config_hash):
-        if damage(run_dir) is not None:
-            return Status.DAMAGED
-        if not notebook or (run_dir / EXECUTED).is_file():
-            return Status.COMPLETE
-    if (run_dir / ERROR).is_file():
-        return Status.FAILED
-    if any((run_dir / name).exists() for name in (CONFIG, CHECKPOINT)) or any(run_dir.glob(PARTIAL)):
-        return Status.PARTIAL
-    return Status.TODO
 
 
 def remove_unstarted(run_dir: str | os.PathLike[str], created: list[Path]) -> None:
@@ -294,19 +452,11 @@ def remove_unstarted(run_dir: str | os.PathLike[str], created: list[Path]) -> No
     remove_empty(created)
 
 
-def problem(run_dir: str | os.PathLike[str], status: Status) -> str | None:
-    """Why a run is not usable, in a few words: a damaged run's `damage`, a failed run's first error line."""
-    if status is Status.DAMAGED:
-        return damage(run_dir)
-    if status is Status.FAILED:
-        return error_summary(run_dir) or None
-    return None
-
-
 def error_summary(run_dir: str | os.PathLike[str]) -> str:
     """The first line of a failed run's error.txt ("" when there is none)."""
     try:
-        return Path(run_dir, ERROR).read_text().strip().splitlines()[0]
+        text = safe_read.read_bytes(Path(run_dir, ERROR), safe_read.TEXT_LIMIT, inside=run_dir)
+        return text.decode("utf-8", "replace").strip().splitlines()[0]
     except (OSError, IndexError):
         return ""
 

@@ -35,11 +35,15 @@ class RunSpec:
     def label(self) -> str:
         return f"{self.config.dataset}/{self.config.model}/{self.run_dir.name}"
 
+    def state(self) -> store.RunState:
+        """The run folder's state as every command reports it (`store.run_state`)."""
+        return store.run_state(self.run_dir, self.config.config_hash(), notebook=True)
+
     def status(self) -> store.Status:
-        return store.run_status(self.run_dir, self.config.config_hash(), notebook=True)
+        return self.state().status
 
     def is_complete(self) -> bool:
-        return store.is_complete(self.run_dir, self.config.config_hash(), notebook=True)
+        return self.status() is store.Status.COMPLETE
 
 
 @dataclass
@@ -85,7 +89,7 @@ def _execute_claimed(spec: RunSpec, notebook: Path, kernel: str | None, threads:
 
     started = time.perf_counter()
     if spec.is_complete():  # another sweep finished it while this one waited
-        return RunOutcome(spec, "skipped", metrics=read_metrics(spec.run_dir))
+        return RunOutcome(spec, "skipped", metrics=store.read_metrics(spec.run_dir))
     partial = store.partial_notebook(spec.run_dir)
     log = kernels.runtime_dir() / f"{partial.stem}.log"  # the kernel's own output, kept if the run fails
     try:
@@ -111,7 +115,7 @@ def _execute_claimed(spec: RunSpec, notebook: Path, kernel: str | None, threads:
         log.unlink(missing_ok=True)
     partial.replace(spec.run_dir / store.EXECUTED)
     store.clear_partial_notebooks(spec.run_dir)
-    return RunOutcome(spec, "done", time.perf_counter() - started, metrics=read_metrics(spec.run_dir))
+    return RunOutcome(spec, "done", time.perf_counter() - started, metrics=store.read_metrics(spec.run_dir))
 
 
 def _replace_quietly(source: Path, target: Path) -> None:
@@ -130,7 +134,3 @@ def error_text(err: BaseException) -> str:
     first = f"{type(err).__name__}: {str(err).strip().splitlines()[0] if str(err).strip() else ''}".rstrip(": ")
     return first + "\n\n" + "".join(traceback.format_exception(err))
 
-
-def read_metrics(run_dir: Path) -> dict[str, Any]:
-    metrics = store.read_json(Path(run_dir) / store.METRICS)
-    return metrics if isinstance(metrics, dict) else {}

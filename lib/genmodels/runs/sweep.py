@@ -30,8 +30,8 @@ from tqdm import tqdm
 
 from genmodels.core import store
 from genmodels.core.config import NON_IDENTITY_FIELDS, ConfigError, RunConfig
-from genmodels.runs.availability import NO_DATA, set_aside, summary_lines
-from genmodels.runs.notebook_run import RunOutcome, RunSpec, execute_spec, read_metrics
+from genmodels.runs.availability import NO_DATA, no_data_reasons, set_aside, summary_lines
+from genmodels.runs.notebook_run import RunOutcome, RunSpec, execute_spec
 from genmodels.runs.executors import Executor, LocalExecutor, default_jobs
 
 
@@ -194,7 +194,7 @@ def run_sweep(specs: list[RunSpec], executor: Executor | None = None, progress: 
     Runs whose data set cannot be had here are set aside first, one line per data set (`availability`)."""
     executor = executor or LocalExecutor()
     complete = {id(s): s.is_complete() for s in specs}  # one look at each run folder
-    outcomes = [RunOutcome(s, "skipped", metrics=read_metrics(s.run_dir)) for s in specs if complete[id(s)]]
+    outcomes = [RunOutcome(s, "skipped", metrics=store.read_metrics(s.run_dir)) for s in specs if complete[id(s)]]
     todo, aside = set_aside([s for s in specs if not complete[id(s)]])
     for line in summary_lines(aside):
         tqdm.write(f"{NO_DATA}: {line}")
@@ -229,17 +229,24 @@ def _ordered(outcomes: list[RunOutcome], specs: list[RunSpec]) -> list[RunOutcom
 
 
 def dry_run_table(specs: list[RunSpec]) -> str:
-    """Each configuration's state and hash; a damaged or failed run says why beneath it (and is what a real
-    sweep re-runs)."""
+    """What a sweep will do with each configuration, with its hash: skip it (complete), run it (todo, partial,
+    failed, damaged: the last two say why beneath it) or set it aside (no data: its data set cannot be had here,
+    found as the sweep finds it, without downloading). Nothing is written."""
     lines = [f"{'state':<10} {'hash':<12}  run"]
-    states = [s.status() for s in specs]
+    states = [s.state() for s in specs]
+    missing = no_data_reasons([s for s, state in zip(specs, states) if state.status is not store.Status.COMPLETE])
+    shown: list[str] = []
     for s, state in zip(specs, states):
-        lines.append(f"{state.value:<10} {s.config.config_hash():<12}  {s.label}")
-        why = store.problem(s.run_dir, state)
-        if why:
-            lines.append(f"{'':<24}  {state.value}: {why}" + ("; the sweep runs it again" if state is store.Status.DAMAGED
-                                                                 else ""))
-    lines.append(f"{len(specs)} configurations, {states.count(store.Status.COMPLETE)} complete")
+        aside = state.status is not store.Status.COMPLETE and missing.get((s.config.dataset, s.config.data_root))
+        shown.append(NO_DATA if aside else state.status.value)
+        lines.append(f"{shown[-1]:<10} {s.config.config_hash():<12}  {s.label}")
+        if not aside and state.reason:
+            again = "; the sweep runs it again" if state.status is store.Status.DAMAGED else ""
+            lines.append(f"{'':<24}  {state.status.value}: {state.reason}{again}")
+    lines += [f"{NO_DATA}: {dataset}: {reason}" for dataset, reason
+              in dict.fromkeys((d, r) for (d, _), r in missing.items() if r)]
+    counts = ", ".join(f"{shown.count(name)} {name}" for name in dict.fromkeys(shown) if name != "complete")
+    lines.append(f"{len(specs)} configurations, {shown.count('complete')} complete" + (f"; {counts}" if counts else ""))
     return "\n".join(lines)
 
 

@@ -18,7 +18,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from genmodels.core import store
+from genmodels.core import safe_read, store
 from genmodels.core.config import ConfigError, RunConfig, check_sample_count, check_seed
 from genmodels.core.registry import model_spec
 
@@ -134,6 +134,9 @@ def load_run(run_dir: str | os.PathLike[str], checkpoint: str = "final",
     if checkpoint not in CHECKPOINTS:
         raise RunError(f"checkpoint must be one of {', '.join(CHECKPOINTS)}; got {checkpoint!r}")
     run_dir = Path(run_dir)
+    state = store.run_state(run_dir)  # what `results` and a sweep say about the folder, said here too
+    if state.status is store.Status.DAMAGED:
+        raise RunError(f"{run_dir} is damaged: {state.reason}; {store.REPAIR}")
     config = load_config(run_dir)
     notes: list[str] = []
     path = run_dir / (store.BEST if checkpoint == "best" else store.CHECKPOINT)
@@ -141,12 +144,13 @@ def load_run(run_dir: str | os.PathLike[str], checkpoint: str = "final",
         notes.append(f"no {store.BEST} in {run_dir} (quality was not measured during training): the final "
                      "weights are loaded")
         path = run_dir / store.CHECKPOINT
-    if not path.is_file():
-        if store.run_status(run_dir) is store.Status.DAMAGED:  # complete.json says it finished
-            raise RunError(f"{path} is missing, though the run finished ({store.COMPLETE} is there): the run folder "
-                           f"is damaged; {store.REPAIR}")
+    try:
+        safe_read.check_regular(path, safe_read.CHECKPOINT_LIMIT, inside=run_dir)
+    except FileNotFoundError:
         raise RunError(f"{path} is missing: the run has not saved a checkpoint yet (still running, or stopped "
-                       "before its first), so there is no trained model to load")
+                       "before its first), so there is no trained model to load") from None
+    except OSError as err:
+        raise RunError(f"{path} cannot be loaded: {err}") from None
     device = _device(device)
     model, step, averaged = _model_from_checkpoint(config, path, device)
     metrics = store.read_json(run_dir / store.METRICS)
