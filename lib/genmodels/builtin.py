@@ -8,7 +8,9 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from genmodels.core.registry import DatasetSpec, ModelSpec, register_dataset, register_model
+from genmodels.core.config import ConfigError
+from genmodels.core.registry import (Choice, DatasetSpec, Integer, ModelSpec, Number, register_dataset,
+                                     register_model)
 
 if TYPE_CHECKING:
     from torch import nn
@@ -26,6 +28,7 @@ def _build_vae(c: "RunConfig", channels: int) -> "nn.Module":
 register_model(ModelSpec(
     name="vae", display_name="VAE", build=_build_vae,
     fields=("kl_factor", "h_dim", "latent_prior"),
+    rules={"kl_factor": Number(0.0, strict=False), "h_dim": Integer(1)},  # kl_factor 0: a plain autoencoder
     # seed Results section: lr 3e-4; Adam's default betas. kl_factor 1e-3 ~ a Gaussian decoder with
     # sigma^2 = 0.5 per pixel when the reconstruction term is a per-pixel mean over 32x32 pixels.
     defaults={"kl_factor": 1e-3, "h_dim": 256, "lr": 3e-4, "beta1": 0.9, "beta2": 0.999},
@@ -58,6 +61,7 @@ def _build_gan(c: "RunConfig", channels: int) -> "nn.Module":
 _ADVERSARIAL_SEED = {"batch_size": 64, "ema": 0.0, "augment": "none"}
 _ADVERSARIAL_TUNED = {"batch_size": 32, "ema": 0.999, "augment": "none"}
 
+D_OUTPUTS = ("linear", "sigmoid")  # the LSGAN paper's linear discriminator output, or the seed's sigmoid
 DEEP_GAN = 5  # the depth from which the tuned LSGAN's discriminator sees its inputs through instance noise
 
 
@@ -71,6 +75,7 @@ def _gan_tuned(c: "RunConfig") -> dict[str, Any]:
 register_model(ModelSpec(
     name="gan", display_name="LSGAN", build=_build_gan,
     fields=("d_output", "n_critic", "ema", "augment"),
+    rules={"d_output": Choice(D_OUTPUTS)},
     # DCGAN (Radford et al. 2016): Adam 2e-4, beta1 0.5; LSGAN (Mao et al. 2017): linear output.
     defaults={"d_output": "linear", "n_critic": 1, "lr": 2e-4, "beta1": 0.5, "beta2": 0.999},
     recipes={"seed": _ADVERSARIAL_SEED, "tuned": _gan_tuned},
@@ -91,6 +96,9 @@ def _build_wgan(c: "RunConfig", channels: int) -> "nn.Module":
 
     return WGAN(c.depth, c.z_dim, c.width, channels, lipschitz=c.lipschitz, clip_value=c.clip_value,  # type: ignore[arg-type]
                 gp_weight=c.gp_weight, augment=c.augment)  # type: ignore[arg-type]
+
+
+LIPSCHITZ_METHODS = ("gp", "clip")  # gradient penalty (Gulrajani et al. 2017) or weight clipping (Arjovsky et al. 2017)
 
 
 def _clipped(c: "RunConfig") -> bool:
@@ -120,8 +128,6 @@ def _wgan_tuned(c: "RunConfig") -> dict[str, Any]:
 
 def _check_wgan(c: "RunConfig") -> None:
     """The Lipschitz method's own knobs, checked against the unset default (gp) before resolving fills it in."""
-    from genmodels.core.config import ConfigError
-
     if _clipped(c) and c.gp_weight is not None:
         raise ConfigError("gp_weight applies only to lipschitz='gp', not to lipschitz='clip'.")
     if not _clipped(c) and c.clip_value is not None:
@@ -137,6 +143,7 @@ def _check_wgan(c: "RunConfig") -> None:
 register_model(ModelSpec(
     name="wgan", display_name="WGAN", build=_build_wgan,
     fields=("lipschitz", "clip_value", "gp_weight", "n_critic", "ema", "augment"),
+    rules={"lipschitz": Choice(LIPSCHITZ_METHODS), "clip_value": Number(0.0), "gp_weight": Number(0.0, strict=False)},
     defaults=_wgan_defaults,
     recipes={"seed": _ADVERSARIAL_SEED, "tuned": _wgan_tuned},
     loss_terms=(("critic_loss", "critic"), ("gen_loss", "generator"), ("wasserstein", "Wasserstein estimate")),

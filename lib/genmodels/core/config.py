@@ -24,8 +24,6 @@ from genmodels.core import registry
 # the registered names (genmodels.core.registry), live: a model or data set registered later is valid at once
 MODELS = registry.MODELS.keys()
 DATASETS = registry.DATASETS.keys()
-LIPSCHITZ = ("gp", "clip")
-D_OUTPUTS = ("linear", "sigmoid")
 PRECISIONS = ("fp32", "bf16")
 DEVICES = ("auto", "cpu", "cuda")  # or "cuda:N", one GPU of several
 RECIPES = ("tuned", "seed")  # see genmodels.training.recipes
@@ -163,18 +161,10 @@ class RunConfig:
                     f"{name} applies only to model {' or '.join(owners)}, not to model '{self.model}'; "
                     f"remove it or change the model."
                 )
-        if self.kl_factor is not None:
-            _float_min("kl_factor", self.kl_factor, 0.0, strict=False)
-        if self.h_dim is not None:
-            _int_range("h_dim", self.h_dim, 1)
-        if self.d_output is not None:
-            _choice("d_output", self.d_output, D_OUTPUTS)
-        if self.lipschitz is not None:
-            _choice("lipschitz", self.lipschitz, LIPSCHITZ)
-        if self.clip_value is not None:
-            _float_min("clip_value", self.clip_value, 0.0)
-        if self.gp_weight is not None:
-            _float_min("gp_weight", self.gp_weight, 0.0, strict=False)
+        spec = registry.model_spec(self.model)
+        for name, rule in spec.rules.items():  # the values the model's own fields take
+            if getattr(self, name) is not None:
+                _check_rule(name, getattr(self, name), rule)
         if self.n_critic is not None:
             _int_range("n_critic", self.n_critic, 1)
         if self.lr is not None:
@@ -183,9 +173,8 @@ class RunConfig:
             value = getattr(self, beta)
             if value is not None and (not _is_number(value) or not 0.0 <= value < 1.0):
                 raise ConfigError(f"{beta} must be a number in [0, 1), got {_show(value)}.")
-        check = registry.model_spec(self.model).check  # cross-field rules of the model's own knobs
-        if check is not None:
-            check(self)
+        if spec.check is not None:  # cross-field rules of the model's own knobs
+            spec.check(self)
         _check_types(self)  # the fields no check above covers (paths, flags), and any value of the wrong type
         for name in ("data_root", "out_dir"):
             if getattr(self, name) == "":
@@ -399,6 +388,16 @@ def _float_min(name: str, value: Any, low: float, strict: bool = True) -> None:
     ok = _is_number(value) and (value > low if strict else value >= low) and math.isfinite(value)
     if not ok:
         raise ConfigError(f"{name} must be a number {'>' if strict else '>='} {low:g}, got {_show(value)}.")
+
+
+def _check_rule(name: str, value: Any, rule: registry.FieldRule) -> None:
+    """A model's rule for one of its fields (`registry.ModelSpec.rules`), worded as every other field's error."""
+    if isinstance(rule, registry.Choice):
+        _choice(name, value, rule.values)
+    elif isinstance(rule, registry.Integer):
+        _int_range(name, value, rule.low)
+    else:
+        _float_min(name, value, rule.low, strict=rule.strict)
 
 
 def _closest(word: str, candidates: Any) -> str | None:
