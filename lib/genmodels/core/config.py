@@ -235,8 +235,7 @@ class RunConfig:
 
 def _coerce_number(name: str, value: Any) -> Any:
     """YAML 1.1 reads ``1e-3`` as a string; a float field gets the number the user meant."""
-    hints = {"kl_factor", "clip_value", "gp_weight", "lr", "beta1", "beta2", "ema"}
-    if name in hints and isinstance(value, str):
+    if name in _field_types() and _field_types()[name][0] is float and isinstance(value, str):
         try:
             return float(value)
         except ValueError:
