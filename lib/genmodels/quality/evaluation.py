@@ -34,8 +34,8 @@ from genmodels.training.hooks import QUALITY_COLUMNS
 
 # ---------------------------------------------------------------------------------------------- reconstruction
 @torch.no_grad()
-def test_reconstruction(model: nn.Module, test_data: ImageSet, device: torch.device | str = "cpu",
-                        batch: int = 500, seed: int = 0, max_images: int | None = None) -> dict[str, Any]:
+def reconstruction_scores(model: nn.Module, test_data: ImageSet, device: torch.device | str = "cpu",
+                          batch: int = 500, seed: int = 0, max_images: int | None = None) -> dict[str, Any]:
     """VAE on the test split: `mse` of the posterior-mean reconstruction, and the model's own loss terms
     (`rec`, `kl`, `loss`, with a sampled z as in training), averaged over images."""
     n = min(len(test_data), max_images or len(test_data))
@@ -237,7 +237,7 @@ class Evaluator:
             except Exception as err:  # the reference is a convenience for the report, never a reason to fail a run
                 out["real_reference"] = {"error": f"{type(err).__name__}: {err}"}
         if model_spec(c.model).reconstructs:
-            out["test_reconstruction"] = test_reconstruction(trainer.model, test_data, trainer.device, seed=self.metric_seed)
+            out["test_reconstruction"] = reconstruction_scores(trainer.model, test_data, trainer.device, seed=self.metric_seed)
         return out
 
     @staticmethod
@@ -261,4 +261,4 @@ def default_evaluator(config: Any = None, results_root: str | os.PathLike[str] =
     return Evaluator(results_root, **options)
 
 
-__all__ = ["test_reconstruction", "Evaluator", "QualityHook", "default_evaluator", "private_rng"]
+__all__ = ["reconstruction_scores", "Evaluator", "QualityHook", "default_evaluator", "private_rng"]
