@@ -6,8 +6,8 @@ runs at a time (`--jobs`), on the MNIST training split this machine has, for the
 whatever the recipe, and measures this project's FID and Inception Score (genmodels.quality.metrics, on its own MNIST
 classifier against the held-out reference) `--evals` times.
 Training seconds exclude the evaluations. It prints, per family and recipe, the median and range over seeds
-of the final FID and IS, and the time-to-quality ratio: the CPU-seconds the seed recipe needs to first reach
-a target FID (by default the seed recipe's median final FID) divided by what the tuned recipe needs. The
+of the final FID and IS, and the time-to-quality ratio: the CPU-seconds the seed-faithful recipe needs to first reach
+a target FID (by default the seed-faithful recipe's median final FID) divided by what the tuned recipe needs. The
 curves go to `<out>/time_to_quality.png`, every number to `<out>/time_to_quality.json`.
 
 `--variant NAME:field=value,...` adds a recipe of your own (config fields, e.g. `ema=0.99,augment=none`),

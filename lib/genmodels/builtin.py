@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from genmodels.core.config import ConfigError
+from genmodels.core.recipes import SEED_FAITHFUL, TUNED
 from genmodels.core.registry import (Choice, DatasetSpec, Integer, ModelSpec, Number, register_dataset,
                                      register_model)
 
@@ -33,8 +34,8 @@ register_model(ModelSpec(
     # sigma^2 = 0.5 per pixel when the reconstruction term is a per-pixel mean over 32x32 pixels.
     defaults={"kl_factor": 1e-3, "h_dim": 256, "lr": 3e-4, "beta1": 0.9, "beta2": 0.999},
     # tuned: samples from a mixture fitted to the training codes (genmodels.training.latent_density): IS 8.4 vs 5.7
-    recipes={"seed": {"batch_size": 64, "latent_prior": "standard"},
-             "tuned": {"batch_size": 32, "lr": 2e-3, "latent_prior": "gmm"}},
+    recipes={SEED_FAITHFUL: {"batch_size": 64, "latent_prior": "standard"},
+             TUNED: {"batch_size": 32, "lr": 2e-3, "latent_prior": "gmm"}},
     loss_terms=(("loss", "total"), ("rec", "reconstruction (MSE)"), ("kl", "KL")),
     log_scale_terms=("rec",),
     variant=lambda c: f"kl={c.kl_factor:g}",
@@ -55,10 +56,10 @@ def _build_gan(c: "RunConfig", channels: int) -> "nn.Module":
     return GAN(c.depth, c.z_dim, c.width, channels, d_output=c.d_output, augment=c.augment)  # type: ignore[arg-type]
 
 
-# What each recipe sets (genmodels.training.recipes): "seed" changes nothing (literature optimisers, batch 64, no
-# averaging, no augmentation); "tuned" holds what measured more quality per CPU-second
+# What each recipe sets (genmodels.core.recipes): the seed-faithful one changes nothing (literature optimisers,
+# batch 64, no averaging, no augmentation); the tuned one holds what measured more quality per CPU-second
 # (bench/time_to_quality.py, docs/recipes.md).
-_ADVERSARIAL_SEED = {"batch_size": 64, "ema": 0.0, "augment": "none"}
+_ADVERSARIAL_SEED_FAITHFUL = {"batch_size": 64, "ema": 0.0, "augment": "none"}
 _ADVERSARIAL_TUNED = {"batch_size": 32, "ema": 0.999, "augment": "none"}
 
 D_OUTPUTS = ("linear", "sigmoid")  # the LSGAN paper's linear discriminator output, or the seed's sigmoid
@@ -78,7 +79,7 @@ register_model(ModelSpec(
     rules={"d_output": Choice(D_OUTPUTS)},
     # DCGAN (Radford et al. 2016): Adam 2e-4, beta1 0.5; LSGAN (Mao et al. 2017): linear output.
     defaults={"d_output": "linear", "n_critic": 1, "lr": 2e-4, "beta1": 0.5, "beta2": 0.999},
-    recipes={"seed": _ADVERSARIAL_SEED, "tuned": _gan_tuned},
+    recipes={SEED_FAITHFUL: _ADVERSARIAL_SEED_FAITHFUL, TUNED: _gan_tuned},
     loss_terms=(("critic_loss", "discriminator"), ("gen_loss", "generator")),
     variant=lambda c: f"{c.d_output} output",
     run_name_tag=lambda c: c.d_output or "",
@@ -145,7 +146,7 @@ register_model(ModelSpec(
     fields=("lipschitz", "clip_value", "gp_weight", "n_critic", "ema", "augment"),
     rules={"lipschitz": Choice(LIPSCHITZ_METHODS), "clip_value": Number(0.0), "gp_weight": Number(0.0, strict=False)},
     defaults=_wgan_defaults,
-    recipes={"seed": _ADVERSARIAL_SEED, "tuned": _wgan_tuned},
+    recipes={SEED_FAITHFUL: _ADVERSARIAL_SEED_FAITHFUL, TUNED: _wgan_tuned},
     loss_terms=(("critic_loss", "critic"), ("gen_loss", "generator"), ("wasserstein", "Wasserstein estimate")),
     variant=lambda c: "gradient penalty" if c.lipschitz == "gp" else "weight clipping",
     run_name_tag=lambda c: c.lipschitz or "",

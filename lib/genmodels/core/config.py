@@ -20,13 +20,13 @@ from dataclasses import dataclass, fields
 from typing import Any, Callable, Collection, Mapping
 
 from genmodels.core import registry
+from genmodels.core.recipes import RECIPES, TUNED
 
 # the registered names (genmodels.core.registry), live: a model or data set registered later is valid at once
 MODELS = registry.MODELS.keys()
 DATASETS = registry.DATASETS.keys()
 PRECISIONS = ("fp32", "bf16")
 DEVICES = ("auto", "cpu", "cuda")  # or "cuda:N", one GPU of several
-RECIPES = ("tuned", "seed")  # see genmodels.training.recipes
 DEPTHS = range(1, 6)  # layers per module: every stride-2 layer halves 32x32, so depth 5 reaches a 1x1 map
 # what the critic sees through (genmodels.models.augment): DiffAugment transforms, or instance noise
 AUGMENTS = ("none", "translation", "cutout", "translation,cutout", "noise")
@@ -93,9 +93,9 @@ class RunConfig:
     seed: int = 0
     n_train: int | None = None  # use only the first n training images (tests, quick runs)
     precision: str = "fp32"
-    # training recipe (genmodels.training.recipes): "tuned" (the project's best) or "seed" (the seed-faithful loop);
+    # training recipe (genmodels.core.recipes): "tuned" (the project's best) or "seed" (the seed-faithful loop);
     # its ingredients, None = the recipe's value: generator weight averaging and discriminator augmentation
-    recipe: str = "tuned"
+    recipe: str = TUNED
     ema: float | None = None  # decay of the generator's exponential moving average (0 = off)
     augment: str | None = None  # DiffAugment policy (none, translation, cutout, translation,cutout) or instance noise
     # VAE sampling: "standard" decodes z ~ N(0, I); "gmm" a mixture fitted to the training codes (ex-post density)
@@ -211,7 +211,7 @@ class RunConfig:
         tag = registry.model_spec(r.model).run_name_tag
         if tag is not None:
             parts.append(tag(r))
-        if r.recipe != "tuned":
+        if r.recipe != TUNED:
             parts.append(r.recipe)
         parts.append(f"s{r.seed}")
         return "-".join(parts) + "-" + self.config_hash()[:6]
@@ -244,7 +244,7 @@ def _coerce_number(name: str, value: Any) -> Any:
 
 
 def model_defaults(config: RunConfig) -> dict[str, Any]:
-    """The literature defaults of the model, overridden by what the config's recipe sets (genmodels.training.recipes);
+    """The literature defaults of the model, overridden by what the config's recipe sets (genmodels.core.recipes);
     both are the model's `registry.ModelSpec`'s."""
     spec = registry.model_spec(config.model)
     return {**spec.literature_defaults(config), **spec.recipe_settings(config.recipe, config)}

@@ -65,7 +65,7 @@ class ModelSpec:
     build: Callable[["RunConfig", int], "nn.Module"]  # (config with every default filled in, image channels)
     fields: tuple[str, ...]  # the model-specific RunConfig fields it owns (others must stay unset)
     defaults: Settings  # its literature defaults, each with its citation where it is defined
-    recipes: Mapping[str, Settings]  # per training recipe (genmodels.training.recipes), the fields it sets on top
+    recipes: Mapping[str, Settings]  # per training recipe (genmodels.core.recipes), the fields it sets on top
     loss_terms: tuple[tuple[str, str], ...]  # (history column, label) of the loss curves to plot
     variant: Callable[["RunConfig"], str]  # its model-specific knob in words, of a resolved config
     run_name_tag: Callable[["RunConfig"], str] | None = None  # its part of a run's folder name, if any
