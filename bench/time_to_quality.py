@@ -93,8 +93,8 @@ def summarise(results: list[dict[str, Any]], variants: list[str]) -> dict[str, A
         if not runs:
             continue
         by_variant = {v: [r for r in runs if r["variant"] == v] for v in variants}
-        seed_final = [r["curve"][-1]["fid"] for r in by_variant.get("seed", [])]
-        target = statistics.median(seed_final) if seed_final else math.nan
+        seed_faithful_final = [r["curve"][-1]["fid"] for r in by_variant.get("seed", [])]
+        target = statistics.median(seed_faithful_final) if seed_faithful_final else math.nan
         rows = {}
         for variant, rs in by_variant.items():
             if not rs:
