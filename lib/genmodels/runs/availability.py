@@ -1,7 +1,7 @@
 """Data sets a sweep cannot have here, found before anything trains.
 
-Offline, CIFAR-10 can only be downloaded: each of configs/full.yaml's 45 CIFAR-10 runs used to start, fail on its
-data and be reported as one more failure. Here each data set of a sweep is checked once
+Offline, CIFAR-10 can only be downloaded: each of configs/full.yaml's 45 CIFAR-10 runs would start, fail on its
+data and be reported as one more failure. So each data set of a sweep is checked once
 (`genmodels.data.unavailable`: files on disk first; one download attempt only where downloads are allowed);
 the runs of one that cannot be had are set aside with the reason, which is also recorded beside them in the
 results (`store.record_data_missing`) so that `results` and the report name the missing data set. The other
