@@ -166,11 +166,12 @@ def main() -> None:
     images = dict(item.split("=") for item in args.images.split(","))
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    results_root = os.environ.get("GENMODELS_RESULTS", "results")
-
-    # the classifier is trained (or loaded) once, before the workers start
     from genmodels.core.config import RunConfig
+    from genmodels.core.store import DEFAULT_ROOT
     from genmodels.quality.evaluation import Evaluator
+
+    results_root = os.environ.get("GENMODELS_RESULTS", DEFAULT_ROOT)
+    # the classifier is trained (or loaded) once, before the workers start
 
     Evaluator(results_root).classifier("mnist")
 

@@ -28,7 +28,7 @@ from genmodels.data import ImageSet
 from genmodels.training.generate import in_eval_mode
 from genmodels.quality.metrics import DEFAULT_K, QualityScorer, reference_scores
 from genmodels.core.registry import model_spec
-from genmodels.core.store import BEST
+from genmodels.core.store import BEST, DEFAULT_ROOT
 from genmodels.training.hooks import QUALITY_COLUMNS
 
 
@@ -159,7 +159,7 @@ class Evaluator:
     than the model.
     """
 
-    def __init__(self, results_root: str | os.PathLike[str] = "results", *, final_samples: int | None = None,
+    def __init__(self, results_root: str | os.PathLike[str] = DEFAULT_ROOT, *, final_samples: int | None = None,
                  real_samples: int | None = None, sample_seed: int = 1234, metric_seed: int = 0,
                  k: int = DEFAULT_K, reference: bool = True, log: Any = print) -> None:
         self.results_root = Path(results_root)
@@ -250,7 +250,7 @@ class Evaluator:
         return {"step": best["step"], "fid": best["fid"], "checkpoint": BEST if ok else None}
 
 
-def default_evaluator(config: Any = None, results_root: str | os.PathLike[str] = "results",
+def default_evaluator(config: Any = None, results_root: str | os.PathLike[str] = DEFAULT_ROOT,
                       **options: Any) -> Evaluator | None:
     """The evaluator that notebooks, the CLI and the sweep pass to `run_config(evaluate=...)`.
 
