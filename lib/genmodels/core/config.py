@@ -66,38 +66,39 @@ class ConfigError(ValueError):
 
 @dataclass
 class RunConfig:
-    """Everything that defines a training run. ``None`` means "the model's default" (see `resolved`)."""
+    """Everything that defines a training run. ``None`` means "the model's default under the recipe" (see
+    `resolved`): the model's `registry.ModelSpec` states each value, so no comment here repeats one."""
 
     model: str = "vae"
     dataset: str = "mnist"
     depth: int = 3  # layers per module (encoder/decoder, generator/discriminator), 1..5
     z_dim: int = 100
     width: int = 64  # channels of the first conv layer; doubles per layer up to 8x
-    # VAE (seed Module 1)
+    # VAE (seed Module 1); the values each model-specific field takes are its spec's `rules`
     kl_factor: float | None = None
     h_dim: int | None = None
-    # GAN (seed Module 2): "linear" as in the LSGAN paper, or the seed's "sigmoid"
+    # LSGAN (seed Module 2): the discriminator's output
     d_output: str | None = None
-    # WGAN (seed Module 3): "gp" (Gulrajani et al. 2017) or "clip" (Arjovsky et al. 2017)
+    # WGAN (seed Module 3): the Lipschitz constraint and its knobs
     lipschitz: str | None = None
     clip_value: float | None = None
     gp_weight: float | None = None
-    n_critic: int | None = None
-    # optimisation; None = the literature default for the model (see `resolved`)
+    n_critic: int | None = None  # LSGAN or WGAN: critic steps per generator step
+    # optimisation
     lr: float | None = None
     beta1: float | None = None
     beta2: float | None = None
-    batch_size: int | None = None  # None = the recipe's (seed: 64, tuned: 32)
+    batch_size: int | None = None
     steps: int = 2000  # generator (or VAE) optimizer steps
     images: int | None = None  # alternative budget: real images seen; overrides `steps`
-    seed: int = 0
+    seed: int = 0  # the random seed of weights, noise and data order (not the seed-faithful recipe)
     n_train: int | None = None  # use only the first n training images (tests, quick runs)
     precision: str = "fp32"
     # training recipe (genmodels.core.recipes): "tuned" (the project's best) or "seed" (the seed-faithful loop);
-    # its ingredients, None = the recipe's value: generator weight averaging and discriminator augmentation
+    # its ingredients: generator weight averaging and discriminator augmentation
     recipe: str = TUNED
     ema: float | None = None  # decay of the generator's exponential moving average (0 = off)
-    augment: str | None = None  # DiffAugment policy (none, translation, cutout, translation,cutout) or instance noise
+    augment: str | None = None  # DiffAugment policy or instance noise (`AUGMENTS`)
     # VAE sampling: "standard" decodes z ~ N(0, I); "gmm" a mixture fitted to the training codes (ex-post density)
     latent_prior: str | None = None
     # where and how it runs (not part of the run's identity)
