@@ -144,7 +144,8 @@ def _check_wgan(c: "RunConfig") -> None:
 register_model(ModelSpec(
     name="wgan", display_name="WGAN", build=_build_wgan,
     fields=("lipschitz", "clip_value", "gp_weight", "n_critic", "ema", "augment"),
-    rules={"lipschitz": Choice(LIPSCHITZ_METHODS), "clip_value": Number(0.0), "gp_weight": Number(0.0, strict=False)},
+    rules={"lipschitz": Choice(LIPSCHITZ_METHODS), "clip_value": Number(0.0),
+           "gp_weight": Number(0.0, strict=False)},
     defaults=_wgan_defaults,
     recipes={SEED_FAITHFUL: _ADVERSARIAL_SEED_FAITHFUL, TUNED: _wgan_tuned},
     loss_terms=(("critic_loss", "critic"), ("gen_loss", "generator"), ("wasserstein", "Wasserstein estimate")),

@@ -198,6 +198,6 @@ MODEL_NAMES: Mapping[str, str] = FactView(MODELS, lambda spec: spec.display_name
 DATASET_CHANNELS: Mapping[str, int] = FactView(DATASETS, lambda spec: spec.channels)
 CLASSIFIER_DATA: Mapping[str, str] = FactView(DATASETS, lambda spec: spec.classifier)  # "mnist-5k" -> "mnist"
 
-__all__ = ["ModelSpec", "DatasetSpec", "Choice", "Integer", "Number", "FieldRule", "MODELS", "DATASETS", "register_model", "register_dataset",
-           "unregister_model", "unregister_dataset", "model_spec", "dataset_spec", "model_specific_fields",
-           "FactView", "MODEL_NAMES", "DATASET_CHANNELS", "CLASSIFIER_DATA"]
+__all__ = ["ModelSpec", "DatasetSpec", "Choice", "Integer", "Number", "FieldRule", "MODELS", "DATASETS",
+           "register_model", "register_dataset", "unregister_model", "unregister_dataset", "model_spec",
+           "dataset_spec", "model_specific_fields", "FactView", "MODEL_NAMES", "DATASET_CHANNELS", "CLASSIFIER_DATA"]

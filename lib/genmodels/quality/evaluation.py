@@ -237,7 +237,8 @@ class Evaluator:
             except Exception as err:  # the reference is a convenience for the report, never a reason to fail a run
                 out["real_reference"] = {"error": f"{type(err).__name__}: {err}"}
         if model_spec(c.model).reconstructs:
-            out["test_reconstruction"] = reconstruction_scores(trainer.model, test_data, trainer.device, seed=self.metric_seed)
+            out["test_reconstruction"] = reconstruction_scores(trainer.model, test_data, trainer.device,
+                                                               seed=self.metric_seed)
         return out
 
     @staticmethod
