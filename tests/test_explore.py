@@ -43,7 +43,7 @@ def test_newest_run_names_the_folder_it_searched(tmp_path: Path, monkeypatch: py
 @pytest.mark.parametrize("count, nrow", [(64, 8), (16, 8), (9, 9), (225, 15), (40, 10)])
 def test_grid_png_is_wide_enough_and_enlarged_by_a_whole_factor(count: int, nrow: int) -> None:
     images = torch.rand(count, 1, 32, 32) * 2 - 1
-    native = plots.grid_image(images, nrow)
+    native = plots.grid_array(images, nrow)
     png = Image.open(io.BytesIO(plots.grid_png(images, nrow, min_width=768)))
     factor = png.width // native.shape[1]
     assert png.width >= 768 and png.width == factor * native.shape[1] and png.height == factor * native.shape[0]
@@ -55,4 +55,4 @@ def test_grid_png_is_wide_enough_and_enlarged_by_a_whole_factor(count: int, nrow
 
 def test_grid_png_keeps_a_grid_that_is_already_wide_enough() -> None:
     images = torch.zeros(64, 3, 32, 32)
-    assert Image.open(io.BytesIO(plots.grid_png(images, 8, min_width=100))).width == plots.grid_image(images).shape[1]
+    assert Image.open(io.BytesIO(plots.grid_png(images, 8, min_width=100))).width == plots.grid_array(images).shape[1]

@@ -1,4 +1,5 @@
-"""The notebooks: parameters cell matches the config, papermill injection, and nbval with tiny parameters."""
+"""The notebooks: papermill injection and nbval with tiny parameters (the parameters cell itself:
+test_train_parameters.py)."""
 
 from __future__ import annotations
 
@@ -11,7 +12,6 @@ import nbformat
 import papermill as pm
 import pytest
 
-from genmodels.core.config import config_fields
 from genmodels.runs.run import run_config
 from genmodels.core.config import RunConfig
 
@@ -21,19 +21,6 @@ TINY = dict(model="vae", dataset="mnist-5k", depth=1, z_dim=2, width=8, batch_si
             sample_every=4, checkpoint_every=0, metric_samples=0, progress=False)
 
 pytestmark = pytest.mark.slow  # runs notebooks in Jupyter kernels
-
-
-def parameters_cell(name: str) -> nbformat.NotebookNode:
-    nb = nbformat.read(NOTEBOOKS / name, as_version=4)
-    cells = [c for c in nb.cells if "parameters" in c.metadata.get("tags", [])]
-    assert len(cells) == 1, "exactly one cell tagged 'parameters'"
-    return cells[0]
-
-
-def test_train_parameters_are_exactly_the_config_fields() -> None:
-    """Every RunConfig field, in order, then where the results live (not part of a run's config)."""
-    names = list(pm.inspect_notebook(str(NOTEBOOKS / "train.ipynb")))
-    assert names == [*config_fields(), "results_root"]
 
 
 def test_every_train_cell_is_tagged_for_the_report() -> None:

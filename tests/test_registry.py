@@ -144,6 +144,21 @@ def test_toy_model_fields_are_validated_and_gone_when_unregistered() -> None:
         RunConfig(model=TOY)
 
 
+def test_a_model_s_own_rules_are_what_validation_checks() -> None:
+    """The values a model's fields take are its spec's: a toy model's rules are enforced with the same wording as
+    the shipped models', and only for that model."""
+    with registered(ModelSpec(**{**HINGE_GAN.__dict__, "rules": {"n_critic": registry.Integer(2)}})):
+        RunConfig(model=TOY, n_critic=2)
+        with pytest.raises(ConfigError, match=r"^n_critic must be an integer >= 2, got 1\.$"):
+            RunConfig(model=TOY, n_critic=1)
+        RunConfig(model="gan", n_critic=1)  # the LSGAN's own rules allow it
+
+
+def test_a_rule_for_a_field_the_model_does_not_own_is_refused() -> None:
+    with pytest.raises(ValueError, match="rules for fields it does not own: d_output"):
+        ModelSpec(**{**HINGE_GAN.__dict__, "rules": {"d_output": registry.Choice(("linear",))}})
+
+
 def test_registering_a_taken_name_is_an_error() -> None:
     with pytest.raises(ValueError, match="'gan' is registered already"):
         registry.register_model(ModelSpec(**{**HINGE_GAN.__dict__, "name": "gan"}))

@@ -27,7 +27,7 @@ from genmodels.models import AdversarialModel
 from genmodels.training import loop
 from genmodels.training.loop import Trainer, TrainingDiverged, adversarial_step, vae_step
 from genmodels.training.loss_log import PendingLosses
-from genmodels.training.recipes import GeneratorEMA
+from genmodels.training.weight_average import GeneratorEMA
 
 META = torch.device("meta")
 READS = {"item", "tolist", "__bool__", "__float__", "__int__", "__index__", "numpy", "cpu", "__format__"}

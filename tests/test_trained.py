@@ -144,15 +144,6 @@ def test_sample_count_must_be_positive(runs: dict[str, Path], bad: Any) -> None:
         load_run(runs["vae"]).sample(bad)
 
 
-def test_explore_load_run_keeps_its_form(runs: dict[str, Path]) -> None:
-    """notebooks/explore.ipynb unpacks (model, config) and may name the checkpoint file."""
-    from genmodels.explore import load_run as explore_load_run
-
-    model, config = explore_load_run(runs["gan"], checkpoint=store.BEST)
-    assert config.model == "gan" and not model.training
-    assert torch.equal(model.generate(torch.zeros(1, 4)), load_run(runs["gan"], "best").model.generate(torch.zeros(1, 4)))
-
-
 def test_import_genmodels_stays_light() -> None:
     """The package's top level imports neither torch nor pandas (the CLI's --help, config checks); `load_run`
     and friends are imported on first use."""

@@ -348,7 +348,7 @@ def test_seed_recipe_samples_from_the_raw_generator(tmp_path: Path, mnist5k: Ima
 
 def test_average_starts_as_a_copy_and_warms_up() -> None:
     """First update copies the weights; the decay is min(decay, (1 + n) / (10 + n)), so early updates move it far."""
-    from genmodels.training.recipes import GeneratorEMA
+    from genmodels.training.weight_average import GeneratorEMA
 
     net = torch.nn.Linear(2, 2)
     ema = GeneratorEMA(net, decay=0.999, z_dim=2)

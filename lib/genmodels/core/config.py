@@ -20,15 +20,13 @@ from dataclasses import dataclass, fields
 from typing import Any, Callable, Collection, Mapping
 
 from genmodels.core import registry
+from genmodels.core.recipes import RECIPES, TUNED
 
 # the registered names (genmodels.core.registry), live: a model or data set registered later is valid at once
 MODELS = registry.MODELS.keys()
 DATASETS = registry.DATASETS.keys()
-LIPSCHITZ = ("gp", "clip")
-D_OUTPUTS = ("linear", "sigmoid")
 PRECISIONS = ("fp32", "bf16")
 DEVICES = ("auto", "cpu", "cuda")  # or "cuda:N", one GPU of several
-RECIPES = ("tuned", "seed")  # see genmodels.training.recipes
 DEPTHS = range(1, 6)  # layers per module: every stride-2 layer halves 32x32, so depth 5 reaches a 1x1 map
 # what the critic sees through (genmodels.models.augment): DiffAugment transforms, or instance noise
 AUGMENTS = ("none", "translation", "cutout", "translation,cutout", "noise")
@@ -68,38 +66,39 @@ class ConfigError(ValueError):
 
 @dataclass
 class RunConfig:
-    """Everything that defines a training run. ``None`` means "the model's default" (see `resolved`)."""
+    """Everything that defines a training run. ``None`` means "the model's default under the recipe" (see
+    `resolved`): the model's `registry.ModelSpec` states each value, so no comment here repeats one."""
 
     model: str = "vae"
     dataset: str = "mnist"
     depth: int = 3  # layers per module (encoder/decoder, generator/discriminator), 1..5
     z_dim: int = 100
     width: int = 64  # channels of the first conv layer; doubles per layer up to 8x
-    # VAE (seed Module 1)
+    # VAE (seed Module 1); the values each model-specific field takes are its spec's `rules`
     kl_factor: float | None = None
     h_dim: int | None = None
-    # GAN (seed Module 2): "linear" as in the LSGAN paper, or the seed's "sigmoid"
+    # LSGAN (seed Module 2): the discriminator's output
     d_output: str | None = None
-    # WGAN (seed Module 3): "gp" (Gulrajani et al. 2017) or "clip" (Arjovsky et al. 2017)
+    # WGAN (seed Module 3): the Lipschitz constraint and its knobs
     lipschitz: str | None = None
     clip_value: float | None = None
     gp_weight: float | None = None
-    n_critic: int | None = None
-    # optimisation; None = the literature default for the model (see `resolved`)
+    n_critic: int | None = None  # LSGAN or WGAN: critic steps per generator step
+    # optimisation
     lr: float | None = None
     beta1: float | None = None
     beta2: float | None = None
-    batch_size: int | None = None  # None = the recipe's (seed: 64, tuned: 32)
+    batch_size: int | None = None
     steps: int = 2000  # generator (or VAE) optimizer steps
     images: int | None = None  # alternative budget: real images seen; overrides `steps`
-    seed: int = 0
+    seed: int = 0  # the random seed of weights, noise and data order (not the seed-faithful recipe)
     n_train: int | None = None  # use only the first n training images (tests, quick runs)
     precision: str = "fp32"
-    # training recipe (genmodels.training.recipes): "tuned" (the project's best) or "seed" (the seed-faithful loop);
-    # its ingredients, None = the recipe's value: generator weight averaging and discriminator augmentation
-    recipe: str = "tuned"
+    # training recipe (genmodels.core.recipes): "tuned" (the project's best) or "seed" (the seed-faithful loop);
+    # its ingredients: generator weight averaging and discriminator augmentation
+    recipe: str = TUNED
     ema: float | None = None  # decay of the generator's exponential moving average (0 = off)
-    augment: str | None = None  # DiffAugment policy (none, translation, cutout, translation,cutout) or instance noise
+    augment: str | None = None  # DiffAugment policy or instance noise (`AUGMENTS`)
     # VAE sampling: "standard" decodes z ~ N(0, I); "gmm" a mixture fitted to the training codes (ex-post density)
     latent_prior: str | None = None
     # where and how it runs (not part of the run's identity)
@@ -163,18 +162,10 @@ class RunConfig:
                     f"{name} applies only to model {' or '.join(owners)}, not to model '{self.model}'; "
                     f"remove it or change the model."
                 )
-        if self.kl_factor is not None:
-            _float_min("kl_factor", self.kl_factor, 0.0, strict=False)
-        if self.h_dim is not None:
-            _int_range("h_dim", self.h_dim, 1)
-        if self.d_output is not None:
-            _choice("d_output", self.d_output, D_OUTPUTS)
-        if self.lipschitz is not None:
-            _choice("lipschitz", self.lipschitz, LIPSCHITZ)
-        if self.clip_value is not None:
-            _float_min("clip_value", self.clip_value, 0.0)
-        if self.gp_weight is not None:
-            _float_min("gp_weight", self.gp_weight, 0.0, strict=False)
+        spec = registry.model_spec(self.model)
+        for name, rule in spec.rules.items():  # the values the model's own fields take
+            if getattr(self, name) is not None:
+                _check_rule(name, getattr(self, name), rule)
         if self.n_critic is not None:
             _int_range("n_critic", self.n_critic, 1)
         if self.lr is not None:
@@ -183,9 +174,8 @@ class RunConfig:
             value = getattr(self, beta)
             if value is not None and (not _is_number(value) or not 0.0 <= value < 1.0):
                 raise ConfigError(f"{beta} must be a number in [0, 1), got {_show(value)}.")
-        check = registry.model_spec(self.model).check  # cross-field rules of the model's own knobs
-        if check is not None:
-            check(self)
+        if spec.check is not None:  # cross-field rules of the model's own knobs
+            spec.check(self)
         _check_types(self)  # the fields no check above covers (paths, flags), and any value of the wrong type
         for name in ("data_root", "out_dir"):
             if getattr(self, name) == "":
@@ -222,7 +212,7 @@ class RunConfig:
         tag = registry.model_spec(r.model).run_name_tag
         if tag is not None:
             parts.append(tag(r))
-        if r.recipe != "tuned":
+        if r.recipe != TUNED:
             parts.append(r.recipe)
         parts.append(f"s{r.seed}")
         return "-".join(parts) + "-" + self.config_hash()[:6]
@@ -246,8 +236,7 @@ class RunConfig:
 
 def _coerce_number(name: str, value: Any) -> Any:
     """YAML 1.1 reads ``1e-3`` as a string; a float field gets the number the user meant."""
-    hints = {"kl_factor", "clip_value", "gp_weight", "lr", "beta1", "beta2", "ema"}
-    if name in hints and isinstance(value, str):
+    if name in _field_types() and _field_types()[name][0] is float and isinstance(value, str):
         try:
             return float(value)
         except ValueError:
@@ -256,7 +245,7 @@ def _coerce_number(name: str, value: Any) -> Any:
 
 
 def model_defaults(config: RunConfig) -> dict[str, Any]:
-    """The literature defaults of the model, overridden by what the config's recipe sets (genmodels.training.recipes);
+    """The literature defaults of the model, overridden by what the config's recipe sets (genmodels.core.recipes);
     both are the model's `registry.ModelSpec`'s."""
     spec = registry.model_spec(config.model)
     return {**spec.literature_defaults(config), **spec.recipe_settings(config.recipe, config)}
@@ -399,6 +388,16 @@ def _float_min(name: str, value: Any, low: float, strict: bool = True) -> None:
     ok = _is_number(value) and (value > low if strict else value >= low) and math.isfinite(value)
     if not ok:
         raise ConfigError(f"{name} must be a number {'>' if strict else '>='} {low:g}, got {_show(value)}.")
+
+
+def _check_rule(name: str, value: Any, rule: registry.FieldRule) -> None:
+    """A model's rule for one of its fields (`registry.ModelSpec.rules`), worded as every other field's error."""
+    if isinstance(rule, registry.Choice):
+        _choice(name, value, rule.values)
+    elif isinstance(rule, registry.Integer):
+        _int_range(name, value, rule.low)
+    else:
+        _float_min(name, value, rule.low, strict=rule.strict)
 
 
 def _closest(word: str, candidates: Any) -> str | None:

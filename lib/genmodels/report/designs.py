@@ -217,7 +217,7 @@ def training_markdown() -> str:
     return " ".join(parts) + "\n\n" + RECIPES_TEXT
 
 
-# what the two recipes (genmodels.training.recipes) are, in the report's words; their settings per model are the table's
+# what the two recipes (genmodels.core.recipes) are, in the report's words; their settings per model are the table's
 RECIPES_TEXT = (
     "How the models are trained is a *recipe*, recorded with every run: the seed-faithful one uses the seed's and "
     "the literature's optimiser settings unchanged; the tuned one adds an exponential moving average of the "

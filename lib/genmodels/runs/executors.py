@@ -71,7 +71,7 @@ def default_jobs(gpus: int | None = None, cores: int | None = None,
 def max_jobs() -> int:
     """The most runs (or local Dask workers) side by side on this machine: two per CPU core, or per GPU where
     there are more GPUs. Each is a kernel process of its own, about half a GB before it trains; beyond this they
-    only queue for a core and fill the memory (`--jobs 1000` on 2 cores was taken)."""
+    only queue for a core and fill the memory (`--jobs 1000` on 2 cores would start a thousand kernels)."""
     return 2 * max(usable_cores(), cuda_count())
 
 

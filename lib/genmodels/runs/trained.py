@@ -178,7 +178,7 @@ def _model_from_checkpoint(config: RunConfig, path: Path, device: torch.device) 
     try:
         model.load_state_dict(state["model"])
         if averaged:  # the tuned recipe's averaged generator is what the run's samples and metrics used
-            from genmodels.training.recipes import GeneratorEMA
+            from genmodels.training.weight_average import GeneratorEMA
 
             ema = GeneratorEMA(model.generator, config.ema or 0.999, config.z_dim).to_device(device)
             ema.load_state_dict(state["ema"])

@@ -29,7 +29,7 @@ from genmodels.training.batch_stream import BatchStream
 from genmodels.models import AdversarialModel, build_model
 from genmodels.training.latent_density import ExPostSampler, LatentGMM, fit_for, state_of
 from genmodels.training.loss_log import PendingLosses, TrainingDiverged
-from genmodels.training.recipes import GeneratorEMA, Sampler
+from genmodels.training.weight_average import GeneratorEMA, Sampler
 from genmodels.core.registry import model_spec
 from genmodels.core.store import CHECKPOINT, HISTORY, write_atomic
 from genmodels.training.hooks import Hook, SampleGrids
@@ -191,7 +191,7 @@ class Trainer:
             self.data = self.data.subset(c.n_train)
         self.model = build_model(c, self.data.channels).to(self.device)
         self.optimizers = make_optimizers(self.model, c)
-        # the recipe's generator weight average (genmodels.training.recipes): what every sample is drawn from
+        # the recipe's generator weight average (genmodels.training.weight_average): what every sample is drawn from
         self.ema = (GeneratorEMA(self.model.generator, c.ema, c.z_dim).to_device(self.device)
                     if isinstance(self.model, AdversarialModel) and c.ema else None)
         self.stream = BatchStream(self.data, c.batch_size, c.seed, self.device)

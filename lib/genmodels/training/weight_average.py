@@ -1,20 +1,8 @@
-"""Training recipes: how a model is trained, apart from what it is (layers, norms, losses stay the seed's).
+"""The generator's weight average, which the tuned recipe (genmodels.core.recipes) draws every sample from.
 
-Two recipes, chosen by the config field ``recipe``:
-
-- ``seed``: the seed-faithful loop, as a pytorch/examples-style script would do it: plain alternating
-  updates with the literature's optimiser settings and batch size 64, no weight averaging.
-- ``tuned`` (the default): what measured more quality per CPU-second in ``bench/time_to_quality.py``
-  (docs/recipes.md): batch 32 at higher learning rates, one critic step per generator step for
-  WGAN-GP, and an exponential moving average of the generator's weights from which every sample is drawn
-  (Yazici et al. 2019; batch-norm statistics recomputed for the averaged weights; the decay warms up with the
-  step count, as TensorFlow's EMA does).
-
-In both, the generator step reuses the last critic step's fake batch, as the seed (one forward pass for both
-losses) and pytorch/examples' DCGAN do. Differentiable augmentation of the discriminator's inputs (DiffAugment,
-Zhao et al. 2020) is implemented and selectable (``augment``), but measured worse here at these budgets (docs/recipes.md),
-so neither recipe uses it. Every ingredient is a config field of its own (``lr``, ``batch_size``, ``n_critic``,
-``ema``, ``augment``); ``None`` takes the recipe's value.
+An exponential moving average of a generator's weights (Yazici et al. 2019), with batch-norm statistics
+recomputed for the averaged weights and a decay that warms up with the step count, as TensorFlow's EMA does;
+`Sampler` is what generation code calls ``.generate(z)`` on.
 """
 
 from __future__ import annotations
@@ -25,13 +13,7 @@ from typing import Iterable
 import torch
 from torch import nn
 
-from genmodels.core.config import AUGMENTS, RECIPES
 
-
-# What each recipe sets per model is the model's `registry.ModelSpec.recipes` (genmodels.builtin).
-
-
-# ---------------------------------------------------------------------------------------------- weight averaging
 class GeneratorEMA:
     """An exponential moving average of a generator's weights, with batch-norm statistics of its own.
 
@@ -41,7 +23,7 @@ class GeneratorEMA:
     format (``n_averaged`` and ``module.*``), so checkpoints written with it load. The one difference is where
     the update count lives: on the host, as a Python int. AveragedModel keeps it as a device tensor and asks
     ``bool(n_averaged == 0)`` every update, which on a GPU makes the CPU wait for the GPU once per training
-    step (issue 17).
+    step.
 
     Batch-norm running statistics of the raw generator belong to the raw weights, so before the averaged
     generator draws samples its statistics are recomputed with ``torch.optim.swa_utils.update_bn`` over fixed
@@ -102,7 +84,7 @@ class GeneratorEMA:
         return {"n_averaged": count, **{f"{PREFIX}{k}": v for k, v in self.module.state_dict().items()}}
 
     def load_state_dict(self, state: dict[str, torch.Tensor]) -> None:
-        """A state of this class or of the AveragedModel earlier versions kept; unknown keys are refused."""
+        """A state of this class or of an `AveragedModel` (the same format); unknown keys are refused."""
         weights = {k[len(PREFIX):]: v for k, v in state.items() if k.startswith(PREFIX)}
         unexpected = sorted(set(state) - {"n_averaged"} - {f"{PREFIX}{k}" for k in weights})
         if unexpected or "n_averaged" not in state:
@@ -131,4 +113,4 @@ class Sampler(nn.Module):
         return self.generator(z)
 
 
-__all__ = ["RECIPES", "AUGMENTS", "GeneratorEMA", "Sampler"]
+__all__ = ["GeneratorEMA", "Sampler"]
