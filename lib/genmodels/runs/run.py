@@ -152,16 +152,13 @@ def load_finished(config: RunConfig, out: Path) -> RunResult:
 def check_resumable(config: RunConfig, out: Path) -> int:
     """The step a run folder's checkpoint would resume from (0 if none); a clear error if it can't be resumed."""
     from genmodels.core.config import ConfigError
-    from genmodels.training.loop import checkpoint_config, model_identity, read_checkpoint
+    from genmodels.training import checkpoint
 
     path = out / store.CHECKPOINT
     if not path.is_file():
         return 0
-    state = read_checkpoint(path)
-    saved = checkpoint_config(state, path)
-    if model_identity(saved) != model_identity(config):
-        raise ConfigError(f"{out} holds a run of another configuration ({saved.run_name()}); "
-                          "choose another output folder or delete that one")
+    state = checkpoint.read(path)
+    checkpoint.check_belongs(state, path, config, "this run")
     if state["step"] > config.total_steps:
         raise ConfigError(f"{out} has already trained {state['step']} steps, more than the {config.total_steps} "
                           "asked for; raise steps or choose another output folder")

@@ -3,8 +3,8 @@ user does with a generative model — draw samples, interpolate between latents,
 
 A run folder is data written by some version of this project, possibly an older one, possibly damaged or
 not a run folder at all. Loading it never runs code (checkpoints are read with ``weights_only=True`` by
-`genmodels.training.loop.read_checkpoint`) and every way it can fail is a `RunError` (a `ConfigError`, so the CLI
-prints it as one line) naming the file at fault.
+`genmodels.training.checkpoint`) and every way it can fail is a `RunError` or a `CheckpointError` (both
+`ConfigError`s, so the CLI prints them as one line) naming the file at fault.
 """
 
 from __future__ import annotations
@@ -148,29 +148,33 @@ def load_run(run_dir: str | os.PathLike[str], checkpoint: str = "final",
         raise RunError(f"{path} is missing: the run has not saved a checkpoint yet (still running, or stopped "
                        "before its first), so there is no trained model to load")
     device = _device(device)
-    model, step, averaged = _model_from_checkpoint(config, path, device)
+    model, step, averaged, weight_notes = _model_from_checkpoint(config, path, device)
+    notes += weight_notes
     metrics = store.read_json(run_dir / store.METRICS)
     return TrainedRun(run_dir, config, metrics if isinstance(metrics, dict) else {}, model, device, path, step,
                       averaged, notes)
 
 
-def _model_from_checkpoint(config: RunConfig, path: Path, device: torch.device) -> tuple[nn.Module, int, bool]:
-    """The model `config` describes with the checkpoint's weights, the averaged generator swapped in."""
-    from genmodels.models import build_model
-    from genmodels.training.loop import CheckpointError, model_identity, read_checkpoint
+def _model_from_checkpoint(config: RunConfig, path: Path, device: torch.device
+                           ) -> tuple[nn.Module, int, bool, list[str]]:
+    """The model `config` describes with the checkpoint's weights, the averaged generator swapped in where the run
+    kept one; with the notes a user should read (a run that kept an average whose checkpoint lacks it)."""
+    from genmodels.models import AdversarialModel, build_model
+    from genmodels.training import checkpoint
+    from genmodels.training.checkpoint import CheckpointError
 
-    state = read_checkpoint(path, map_location=device)
-    if not isinstance(state.get("model"), dict) or not isinstance(state.get("config"), dict):
-        raise CheckpointError(f"{path} is not a genmodels checkpoint (it has no model weights and config)")
-    try:
-        saved = RunConfig.from_dict(state["config"])
-    except (ConfigError, TypeError) as err:
-        raise CheckpointError(f"{path} was written by another version of genmodels: {err}") from None
-    if model_identity(saved) != model_identity(config):
-        raise CheckpointError(f"{path} belongs to another configuration ({saved.run_name()}) than the "
-                              f"{store.CONFIG} beside it ({config.run_name()})")
+    state = checkpoint.read(path, map_location=device)
+    checkpoint.require(state, path, checkpoint.WEIGHT_KEYS, "to load its weights")
+    if not isinstance(state["model"], dict):
+        raise CheckpointError(f"{path} is not a genmodels checkpoint (its 'model' holds no weights)")
+    checkpoint.check_belongs(state, path, config, f"the {store.CONFIG} beside it")
+    checkpoint.check_finite(state, path)
     model = build_model(config).to(device)
     averaged = bool(state.get("ema"))
+    notes = []
+    if isinstance(model, AdversarialModel) and config.ema and not averaged:
+        notes.append(f"{path} holds no weight average ('ema'), though this run kept one: sampling from the raw "
+                     "generator, not the average its samples and metrics came from")
     try:
         model.load_state_dict(state["model"])
         if averaged:  # the tuned recipe's averaged generator is what the run's samples and metrics used
@@ -183,11 +187,10 @@ def _model_from_checkpoint(config: RunConfig, path: Path, device: torch.device) 
             from genmodels.training.latent_density import ExPostSampler, LatentGMM
 
             model = ExPostSampler(model, LatentGMM.from_state(state["latent_gmm"]).to(device))
-    except (RuntimeError, KeyError, AttributeError, TypeError) as err:
-        first = str(err).strip().splitlines()[0][:200] if str(err).strip() else type(err).__name__
+    except (RuntimeError, KeyError, AttributeError, TypeError, ValueError) as err:
         raise CheckpointError(f"{path} does not hold weights of the model its {store.CONFIG} describes "
-                              f"({first})") from None
-    return model.eval(), int(state["step"]), averaged
+                              f"({checkpoint.first_sentence(err, 200)})") from None
+    return model.eval(), state["step"], averaged, notes
 
 
 def _device(device: str | torch.device) -> torch.device:
