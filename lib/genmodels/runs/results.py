@@ -58,6 +58,10 @@ def format_metric(value: Any, column: str) -> str:
     return f"{value:.2f}" if column in ("FID", "IS") else f"{value:.3f}"
 
 
+class ResultsError(ConfigError):
+    """A results folder that cannot be listed (missing, or a file); one line naming it, as the CLI prints it."""
+
+
 # ------------------------------------------------------------------ one row
 def run_row(config: RunConfig, run_dir: Path, status: store.Status, label: str) -> dict[str, Any]:
     """A run's row: the knobs of its (resolved) config and its status, then, when it is complete, what it
@@ -119,6 +123,9 @@ def results_frame(results_root: str | os.PathLike[str] | None = None,
     kernel in notebooks/ finds it). A folder whose config.json this version cannot read is left out with a
     warning naming it."""
     root = Path(results_root) if results_root is not None else store.find_results_root()
+    if sweep is None and not root.is_dir():  # an empty table would read as "no runs yet", hiding a mistyped path
+        state = "is a file, not a folder" if root.exists() else "not found"
+        raise ResultsError(f"results folder {root} {state}; pass --results DIR (or a sweep file)")
     if sweep is not None:
         from genmodels.runs.sweep import load_sweep
 
@@ -207,5 +214,5 @@ def _cell(value: Any, column: str, status: str) -> str:
     return "" if value is None or (isinstance(value, float) and math.isnan(value)) else str(value)
 
 
-__all__ = ["results_frame", "run_row", "read_run", "summary_text", "variant", "format_metric", "METRICS",
+__all__ = ["results_frame", "ResultsError", "run_row", "read_run", "summary_text", "variant", "format_metric", "METRICS",
            "COLLAPSE_IS", "RUN_COLUMNS", "CONFIG_COLUMNS", "SUMMARY_COLUMNS", "FORMATS"]

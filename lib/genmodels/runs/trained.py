@@ -217,9 +217,13 @@ def check_count(name: str, value: Any) -> None:
 
 
 # ------------------------------------------------------------------ writing samples
-def check_sample_path(path: str | os.PathLike[str]) -> Path:
-    """`path` if `write_samples` can write it (a known suffix), else a `RunError` naming the formats: checked
-    before a model is loaded, so a typo costs nothing."""
+def check_sample_path(path: str | os.PathLike[str], overwrite: bool = False) -> Path:
+    """`path` if `write_samples` may write it, else a one-line error: checked before a model is loaded, so a typo
+    costs nothing. It must end in a known suffix, name a file (not a folder), lie outside every run folder (samples
+    written there would replace or sit among a run's files), and be new unless `overwrite`."""
+    from genmodels.core.files import check_new_file
+    from genmodels.runs.run import enclosing_run
+
     path = Path(path)
     if path.suffix.lower() not in SAMPLE_FORMATS:
         raise RunError(f"--out {path}: the file name must end in {', '.join(SAMPLE_FORMATS)} (an image grid, a "
@@ -230,13 +234,18 @@ def check_sample_path(path: str | os.PathLike[str]) -> Path:
         raise RunError(f"--out {path}: {err.strerror or err}") from None
     if folder:
         raise RunError(f"--out {path} is a folder; name a file in it (e.g. {path / ('samples' + path.suffix)})")
+    inside = enclosing_run(path)
+    if inside is not None:
+        raise RunError(f"--out {path} is inside the run folder {inside}; write samples outside it")
+    check_new_file(path, "--out", overwrite)
     return path
 
 
-def write_samples(images: torch.Tensor, path: str | os.PathLike[str]) -> Path:
+def write_samples(images: torch.Tensor, path: str | os.PathLike[str], overwrite: bool = False) -> Path:
     """Write images (n, C, H, W) in [-1, 1] by `path`'s suffix: ``.png`` a square-ish grid, ``.pt`` the tensor
-    (torch.save), ``.npz`` a numpy array named ``samples``. Written atomically (`store.write_atomic`)."""
-    path = check_sample_path(path)
+    (torch.save), ``.npz`` a numpy array named ``samples``. Written atomically (`store.write_atomic`); an existing
+    file is replaced only with `overwrite`, and never inside a run folder (`check_sample_path`)."""
+    path = check_sample_path(path, overwrite)
     suffix = path.suffix.lower()
     images = images.detach().cpu()
     if suffix == ".png":

@@ -111,6 +111,18 @@ def require(state: dict[str, Any], path: str | os.PathLike[str], keys: Iterable[
                               f"{' and no '.join(map(repr, missing))}; {START_OVER}")
 
 
+def resume_keys(config: RunConfig) -> tuple[str, ...]:
+    """What resuming a run of `config` reads from its checkpoint: the weight average too where the run keeps one."""
+    return (*RESUME_KEYS, *(("ema",) if config.resolved().ema else ()))
+
+
+def check_resumable(state: dict[str, Any], path: str | os.PathLike[str], config: RunConfig) -> None:
+    """Everything `Trainer.load_checkpoint` needs is there and sound: checked before a run touches its folder."""
+    check_belongs(state, path, config, "this run")
+    require(state, path, resume_keys(config), "to resume training")
+    check_finite(state, path)
+
+
 def config_of(state: dict[str, Any], path: str | os.PathLike[str]) -> RunConfig:
     """The config a checkpoint was trained with; a missing or invalid one is a damaged checkpoint, named as such."""
     try:
@@ -158,4 +170,4 @@ def first_sentence(err: BaseException, limit: int = 100) -> str:
 
 
 __all__ = ["CheckpointError", "START_OVER", "WEIGHT_KEYS", "RESUME_KEYS", "save", "rng_state", "restore_rng", "read",
-           "require", "config_of", "model_identity", "check_belongs", "check_finite", "first_sentence"]
+           "require", "resume_keys", "check_resumable", "config_of", "model_identity", "check_belongs", "check_finite", "first_sentence"]

@@ -274,10 +274,7 @@ class Trainer:
     def load_checkpoint(self, path: str | os.PathLike[str]) -> None:
         """Continue from a checkpoint of this run's configuration; any fault of it is one `CheckpointError` line."""
         state = checkpoint.read(path, map_location=self.device)
-        checkpoint.require(state, path, (*checkpoint.RESUME_KEYS, *(("ema",) if self.ema is not None else ())),
-                           "to resume training")
-        checkpoint.check_belongs(state, path, self.config, "this run")
-        checkpoint.check_finite(state, path)
+        checkpoint.check_resumable(state, path, self.config)
         try:
             self.model.load_state_dict(state["model"])
             for name, opt in self.optimizers.items():
