@@ -351,6 +351,9 @@ TRAIN_CASES: list[tuple[str, Setup, list[str]]] = [
      ["--out {tmp}/done/again is inside the run folder {tmp}/done"]),
     ("--out a run's samples folder", lambda e: ["--out", str(fake_finished_run(e.tmp / "done") / "samples")],
      ["inside the run folder {tmp}/done"]),
+    # an environment switch whose misspelling meant "online" ("garbage" and "TRUE" did)
+    ("$GENMODELS_OFFLINE garbage", lambda e: e.monkeypatch.setenv("GENMODELS_OFFLINE", "garbage") or [],
+     ["$GENMODELS_OFFLINE", "on/off", "'garbage'"]),
     # a full disk (torch's "enforce fail ... unexpected pos" before)
     ("full disk (ENOSPC)", full_disk(OSError(errno.ENOSPC, "No space left on device")),
      ["no space left on device", "{tmp}/run/checkpoint.pt"]),
@@ -740,6 +743,27 @@ def test_train_on_a_full_filesystem_is_one_line(tmp_path: Path, capsys: pytest.C
         code, out, err = run_cli([*TRAIN, "--width", "8", "--sample-every", "1", "--out", str(tiny / "run")], capsys)
         assert_one_line(code, out, err, ["no space left on device", str(tiny / "run")], tmp_path)
         assert not list((tiny / "run").glob("*.tmp"))  # the partial file is removed: its space is needed
+
+
+@pytest.mark.parametrize(("value", "allowed"), [("1", False), ("TRUE", False), ("Yes", False), ("on", False),
+                                               ("0", True), ("False", True), ("NO", True), ("Off", True), ("", True)])
+def test_offline_switch_reads_every_spelling(value: str, allowed: bool, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("GENMODELS_OFFLINE", value)
+    assert data_module.downloads_allowed() is allowed
+
+
+@pytest.mark.parametrize("kind", ["missing", "a file"])
+def test_results_frame_of_no_folder_raises_the_clis_error(kind: str, tmp_path: Path) -> None:
+    """The Python API says what `results` says (an empty table before, which reads as "no runs yet")."""
+    from genmodels.core.config import ConfigError
+    from genmodels.runs.results import results_frame
+
+    root = tmp_path / "results"
+    if kind == "a file":
+        root.write_text("not a folder")
+    with pytest.raises(ConfigError, match="results folder .*(not found|is a file)") as info:
+        results_frame(root)
+    assert "\n" not in str(info.value)
 
 
 def test_limits_allow_every_real_configuration() -> None:

@@ -132,6 +132,20 @@ def test_reconstruct_vae(runs: dict[str, Path]) -> None:
         run.reconstruct(torch.zeros(2, 3, 32, 32))
 
 
+@pytest.mark.parametrize(("x", "got"), [
+    ([[0.0] * 32] * 32, "got a list"), (None, "got a NoneType"), (torch.zeros(1, 1, 32, 32, dtype=torch.uint8),
+                                                                 "got a torch.uint8 tensor"),
+    (torch.zeros(32, 32), "got shape (32, 32)"), (torch.zeros(2, 1, 28, 28), "got shape (2, 1, 28, 28)"),
+])
+def test_reconstruct_of_anything_but_images_is_a_value_error_saying_the_shape(runs: dict[str, Path], x: Any,
+                                                                               got: str) -> None:
+    """A list, None, integer pixels or another shape: one ValueError saying the shape it needs (torch's own
+    AttributeError or convolution error before)."""
+    with pytest.raises(ValueError) as info:
+        load_run(runs["vae"]).reconstruct(x)
+    assert "(B, 1, 32, 32) or (1, 32, 32)" in str(info.value) and got in str(info.value), info.value
+
+
 @pytest.mark.parametrize("family", ["gan", "wgan"])
 def test_reconstruct_is_a_clear_error_for_gans(runs: dict[str, Path], family: str) -> None:
     with pytest.raises(RunError, match=f"needs a VAE.*{family} run.*no encoder"):

@@ -160,10 +160,11 @@ def check_train(config: RunConfig, out: str | os.PathLike[str], results_root: st
     written, quality asked for and turned off at once, a classifier cache that cannot be written. Returns the run
     folder and whether the run measures quality; the folder's content is checked under its lock
     (`check_run_folder`), where no second process can write between the check and the run."""
-    from genmodels.data import data_root
+    from genmodels.data import data_root, downloads_allowed
     from genmodels.runs.placement import check_devices
 
     check_devices([("--device", config)])
+    downloads_allowed()  # a misspelt $GENMODELS_OFFLINE is one line now, not after the run's start-up
     folder = check_output_folder(out, "--out", results_root)
     root_flag = "--data-root" if config.data_root else ("$GENMODELS_DATA" if os.environ.get("GENMODELS_DATA")
                                                         else "the data root")

@@ -106,12 +106,15 @@ class TrainedRun:
                            "no encoder (use sample or interpolate)")
         from genmodels.models.blocks import IMAGE_SIZE
 
+        shape = (self.model.image_channels, IMAGE_SIZE, IMAGE_SIZE)
+        needs = f"images of shape (B, {', '.join(map(str, shape))}) or ({', '.join(map(str, shape))}) in [-1, 1]"
+        if not isinstance(x, torch.Tensor) or not x.is_floating_point():
+            got = f"a {x.dtype} tensor" if isinstance(x, torch.Tensor) else f"a {type(x).__name__}"
+            raise RunError(f"reconstruct takes a float tensor of {needs}, got {got}")
         single = x.dim() == 3
         batch = x.unsqueeze(0) if single else x
-        shape = (self.model.image_channels, IMAGE_SIZE, IMAGE_SIZE)
         if batch.dim() != 4 or tuple(batch.shape[1:]) != shape:
-            raise RunError(f"reconstruct takes images of shape (B, {', '.join(map(str, shape))}) in [-1, 1], got "
-                           f"{tuple(x.shape)}")
+            raise RunError(f"reconstruct takes {needs}, got shape {tuple(x.shape)}")
         out = self.model.reconstruct(batch.float().to(self.device)).cpu()
         return out[0] if single else out
 
