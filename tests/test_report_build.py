@@ -189,3 +189,38 @@ def test_every_shape_of_sweep_sets_its_tables_in_the_pdf(tmp_path: Path) -> None
     text = " ".join(build.pdf_text(tmp_path / "shapes.pdf").split())
     assert all(f"{name}: 50 % of runs_done" in text for name in SHAPES), text[:2000]
     assert "[range]" in text  # the header's second line, set as text (it stopped LaTeX before)
+
+
+@pytest.mark.parametrize(("damage", "named"), [
+    (lambda run: (run / "figures" / "samples.png").write_bytes(b"not an image"), "figures/samples.png is not a PNG"),
+    (lambda run: (run / "history.csv").write_text("step,loss\n1,abc\n"), "history.csv holds text in column 'loss'"),
+    (lambda run: (run / "samples").mkdir() or (run / "samples" / "step_000010.png").write_text("<html>"),
+     "samples/step_000010.png is not a PNG"),
+])
+def test_a_notebook_failing_on_a_damaged_run_names_the_run_folder_and_the_file(
+        damage: Any, named: str, out: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The notebook's own error ("SyntaxError: not a PNG file") names neither; the build's one line names both, and
+    the run folder is left as it was."""
+    import hashlib
+
+    from papermill.exceptions import PapermillExecutionError
+
+    from conftest import fake_finished_run
+    from genmodels.runs.sweep import load_sweep
+
+    sweep = tmp_path / "s.yaml"
+    sweep.write_text("defaults: {dataset: mnist-5k, steps: 2, metric_samples: 0}\ngrid: [{model: vae}]\n")
+    spec = load_sweep(sweep, tmp_path / "results")[0]
+    run = fake_finished_run(spec.run_dir, spec.config.config_hash())
+    (run / "train.ipynb").write_text("{}")  # as a sweep leaves it
+    (run / "figures").mkdir()
+    (run / "figures" / "samples.png").write_bytes(b"\x89PNG\r\n\x1a\n" + bytes(16))
+    damage(run)
+    before = {p: hashlib.sha256(p.read_bytes()).hexdigest() for p in run.rglob("*") if p.is_file()}
+    stand_in_papermill(monkeypatch, then=PapermillExecutionError(3, 1, "R.x()", "SyntaxError", "not a PNG file", []))
+    with pytest.raises(build.ReportError) as info:
+        build.build_report(sweep, tmp_path / "results", out)
+    message = str(info.value)
+    assert f"run folder {run}: {named}" in message and "SyntaxError: not a PNG file" in message, message
+    assert "\n" not in message
+    assert {p: hashlib.sha256(p.read_bytes()).hexdigest() for p in run.rglob("*") if p.is_file()} == before
