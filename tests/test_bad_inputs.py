@@ -31,6 +31,7 @@ from genmodels.cli import main
 from genmodels.core.store import LOCK
 from genmodels.core.config import MAX_SAMPLES, MAX_SEED, MIN_METRIC_SAMPLES, RunConfig
 from genmodels.data import load_dataset
+from conftest import fake_finished_run
 
 ROOT = Path(__file__).resolve().parents[1]
 # a tiny GAN on 64 real images: cases that get as far as training take a second or two
@@ -145,6 +146,28 @@ def full_disk(error: BaseException) -> Callable[[Env], list[str]]:
     return setup
 
 
+def user_files(*names: str) -> Setup:
+    """--out (with --resume) holding a user's files of these names (a run's names among them), but no run."""
+    def setup(e: Env) -> list[str]:
+        for name in names:
+            e.file(f"run/{name}", "a user's file\n")
+        return ["--resume"]
+    return setup
+
+
+def another_configuration(e: Env) -> list[str]:
+    """--out holding a finished-looking run of another configuration (a VAE's config.json)."""
+    fake_finished_run(e.tmp / "run")
+    e.file("run/config.json", json.dumps({**RunConfig(model="vae").to_dict(), "config_hash": "hash"}))
+    return ["--resume"]
+
+
+def home_folder(e: Env) -> list[str]:
+    """--out ~, with a home folder of the case's own."""
+    e.monkeypatch.setenv("HOME", str(a_folder(e.tmp / "home")))
+    return ["--out", "~"]
+
+
 class _Payload:
     """Unpickling this would run a command that leaves a file behind (the crafted-checkpoint case)."""
 
@@ -178,6 +201,28 @@ def checkpoint(payload: Any = None, raw: bytes | None = None, cut: int | None = 
             truncate(path, cut)
         return ["--resume"] if resume else []
     return setup
+
+
+def resumable(edit: Callable[[dict[str, Any]], object] = lambda state: None, resume: bool = True) -> Setup:
+    """--resume into a run folder whose checkpoint is TRAIN's own at step 0 (a Trainer saves it, nothing trains),
+    edited by `edit(state)`: a checkpoint that is right in every way but the one the case breaks."""
+    def setup(e: Env) -> list[str]:
+        from genmodels.cli import _config_from_args, build_parser
+        from genmodels.training.loop import Trainer
+
+        config = _config_from_args(build_parser().parse_args(TRAIN))
+        trainer = Trainer(config, e.tmp / "run", train_data=load_dataset("mnist-5k", "train").subset(64))
+        state = trainer.state_dict()
+        edit(state)
+        e.checkpoint(state)
+        return ["--resume"] if resume else []
+    return setup
+
+
+def all_nan(state: dict[str, Any]) -> None:
+    for value in state["model"].values():
+        if value.is_floating_point():
+            value.fill_(float("nan"))
 
 
 def damaged_idx(name: str, damage: Callable[[Path], object]) -> Setup:
@@ -218,7 +263,7 @@ TRAIN_CASES: list[tuple[str, Setup, list[str]]] = [
     ("zero threads", flags("--threads", "0"), ["threads"]),
     ("a word for an integer", flags("--depth", "three"), ["--depth", "'three'"]),
     ("an unknown flag", flags("--bogus", "1"), ["--bogus"]),
-    ("a folder that holds a run, no --resume", checkpoint({"step": 1}, resume=False), ["{tmp}/run", "--resume"]),
+    ("a folder that holds a run, no --resume", resumable(resume=False), ["{tmp}/run", "--resume"]),
     ("--resume into another config's run", checkpoint({"step": 1, "config": RunConfig(model="vae").to_dict()}),
      ["{tmp}/run", "another configuration"]),
     # paths (issue 10: tracebacks before)
@@ -281,6 +326,34 @@ TRAIN_CASES: list[tuple[str, Setup, list[str]]] = [
     ("empty checkpoint", checkpoint(raw=b""), ["{tmp}/run/checkpoint.pt", "delete it"]),
     ("checkpoint without a config", checkpoint({"step": 1}), ["{tmp}/run/checkpoint.pt", "no valid run config"]),
     ("checkpoint holding code", checkpoint({"step": 1, "x": _Payload()}), ["{tmp}/run/checkpoint.pt", "delete it"]),
+    # checkpoints read as data and checked as data (a KeyError traceback, a negative step accepted, NaN trained on)
+    ("checkpoint without fixed_noise", resumable(lambda state: state.pop("fixed_noise")),
+     ["{tmp}/run/checkpoint.pt", "no 'fixed_noise'", "to resume training"]),
+    ("checkpoint without the weight average", resumable(lambda state: state.pop("ema")),
+     ["{tmp}/run/checkpoint.pt", "no 'ema'"]),
+    ("checkpoint of a negative step", resumable(lambda state: state.update(step=-4)),
+     ["{tmp}/run/checkpoint.pt", "step -4", "integer >= 0"]),
+    ("checkpoint of NaN weights", resumable(all_nan), ["{tmp}/run/checkpoint.pt", "not finite", "diverged"]),
+    # output folders that hold what is not this run: refused, nothing in them touched (files were overwritten)
+    ("--out holding a user's notes", user_files("notes.txt"),
+     ["{tmp}/run holds files that are not a run of this configuration (notes.txt)"]),
+    ("--out holding files named like a run's",
+     user_files("history.csv", "meta.json", "samples/step_000001.png", "figures/loss_curves.png"),
+     ["{tmp}/run holds files", "figures, history.csv, meta.json, samples"]),
+    ("--out holding a run of another configuration", another_configuration,
+     ["{tmp}/run holds a run of another configuration"]),
+    ("--out .", flags("--out", "."), ["--out .", "the current folder"]),
+    ("--out ~", home_folder, ["--out ~", "the home folder"]),
+    ("--out the results root", lambda e: ["--out", str(e.tmp / "results")], ["--out", "the results root"]),
+    ("--out above the results root", lambda e: ["--out", str(a_folder(e.tmp / "project")), "--results",
+                                                str(e.tmp / "project" / "results")], ["above the results root"]),
+    ("--out inside a run folder", lambda e: ["--out", str(fake_finished_run(e.tmp / "done") / "again")],
+     ["--out {tmp}/done/again is inside the run folder {tmp}/done"]),
+    ("--out a run's samples folder", lambda e: ["--out", str(fake_finished_run(e.tmp / "done") / "samples")],
+     ["inside the run folder {tmp}/done"]),
+    # an environment switch whose misspelling meant "online" ("garbage" and "TRUE" did)
+    ("$GENMODELS_OFFLINE garbage", lambda e: e.monkeypatch.setenv("GENMODELS_OFFLINE", "garbage") or [],
+     ["$GENMODELS_OFFLINE", "on/off", "'garbage'"]),
     # a full disk (torch's "enforce fail ... unexpected pos" before)
     ("full disk (ENOSPC)", full_disk(OSError(errno.ENOSPC, "No space left on device")),
      ["no space left on device", "{tmp}/run/checkpoint.pt"]),
@@ -309,6 +382,20 @@ TRAIN_CASES += [
 ]
 
 
+def snapshot(folder: Path) -> dict[Path, str]:
+    """Every file under `folder` with a hash of its bytes: what a refused command must leave as it found it."""
+    import hashlib
+
+    return {p: hashlib.sha256(p.read_bytes()).hexdigest() for p in folder.rglob("*") if p.is_file()}
+
+
+def assert_unchanged(before: dict[Path, str], folder: Path) -> None:
+    """Every file of `before` is still there with the same bytes."""
+    after = snapshot(folder)
+    changed = [str(p) for p, digest in before.items() if after.get(p) != digest]
+    assert not changed, f"changed or removed: {changed}"
+
+
 def run_cli(argv: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
     try:
         code = main(argv)
@@ -332,8 +419,9 @@ def assert_one_line(code: int, out: str, err: str, fragments: list[str], tmp: Pa
 def test_train_bad_input_is_one_line(setup: Setup, fragments: list[str], env: Env,
                                      capsys: pytest.CaptureFixture[str]) -> None:
     argv = [*TRAIN, "--out", str(env.tmp / "run"), "--results", str(env.tmp / "results"), *setup(env)]
-    before = set(env.tmp.rglob("*"))
+    before, files = set(env.tmp.rglob("*")), snapshot(env.tmp)
     assert_one_line(*run_cli(argv, capsys), fragments, env.tmp)
+    assert_unchanged(files, env.tmp)
     assert not (env.tmp / "code-ran").exists()
     # refused, whenever: nothing left behind that looks like a run, no folder the command created (a folder that
     # was there keeps the lock a run took; a data root may have imported its files)
@@ -475,6 +563,13 @@ COMMAND_CASES: list[tuple[str, Callable[[Env, Path], list[str]], list[str]]] = [
     ("sample a finished run whose checkpoint was deleted",
      lambda e, run: ["sample", str(without_checkpoint(e, run)), "--out", str(e.tmp / "s.png")],
      ["{tmp}/damaged is damaged: checkpoint.pt is missing", "sweep again"]),
+    # outputs that landed on a run's files or on a user's file (the run's checkpoint was replaced by samples)
+    ("sample --out onto the run's checkpoint", lambda e, run: ["sample", str(run), "--out", str(run / "checkpoint.pt")],
+     ["checkpoint.pt is inside the run folder"]),
+    ("sample --out into the run's figures", lambda e, run: ["sample", str(run), "--out", str(run / "figures" / "s.png")],
+     ["is inside the run folder"]),
+    ("sample --out an existing file", lambda e, run: ["sample", str(run), "--out", str(e.file("mine.png", "mine"))],
+     ["--out {tmp}/mine.png exists", "--overwrite"]),
     ("results --results FILE", lambda e, run: ["results", "--results", str(e.file("afile"))],
      ["{tmp}/afile", "is a file"]),  # "not found" before
     # "wrote report.pdf" before, the PDF saying 0 runs finished
@@ -493,9 +588,11 @@ COMMAND_CASES: list[tuple[str, Callable[[Env, Path], list[str]], list[str]]] = [
 def test_other_commands_bad_input_is_one_line(command: Callable[[Env, Path], list[str]], fragments: list[str],
                                               env: Env, trained: Path, capsys: pytest.CaptureFixture[str]) -> None:
     argv = command(env, trained)
-    before = set(env.tmp.rglob("*"))
+    before, files, run = set(env.tmp.rglob("*")), snapshot(env.tmp), snapshot(trained)
     assert_one_line(*run_cli(argv, capsys), fragments, env.tmp)
     assert set(env.tmp.rglob("*")) == before  # nothing written: no samples, no report folder
+    assert_unchanged(files, env.tmp)
+    assert_unchanged(run, trained)
 
 
 # ---------------------------------------------------------------------------------------------- through a process
@@ -647,6 +744,27 @@ def test_train_on_a_full_filesystem_is_one_line(tmp_path: Path, capsys: pytest.C
         code, out, err = run_cli([*TRAIN, "--width", "8", "--sample-every", "1", "--out", str(tiny / "run")], capsys)
         assert_one_line(code, out, err, ["no space left on device", str(tiny / "run")], tmp_path)
         assert not list((tiny / "run").glob("*.tmp"))  # the partial file is removed: its space is needed
+
+
+@pytest.mark.parametrize(("value", "allowed"), [("1", False), ("TRUE", False), ("Yes", False), ("on", False),
+                                               ("0", True), ("False", True), ("NO", True), ("Off", True), ("", True)])
+def test_offline_switch_reads_every_spelling(value: str, allowed: bool, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("GENMODELS_OFFLINE", value)
+    assert data_module.downloads_allowed() is allowed
+
+
+@pytest.mark.parametrize("kind", ["missing", "a file"])
+def test_results_frame_of_no_folder_raises_the_clis_error(kind: str, tmp_path: Path) -> None:
+    """The Python API says what `results` says (an empty table before, which reads as "no runs yet")."""
+    from genmodels.core.config import ConfigError
+    from genmodels.runs.results import results_frame
+
+    root = tmp_path / "results"
+    if kind == "a file":
+        root.write_text("not a folder")
+    with pytest.raises(ConfigError, match="results folder .*(not found|is a file)") as info:
+        results_frame(root)
+    assert "\n" not in str(info.value)
 
 
 def test_limits_allow_every_real_configuration() -> None:

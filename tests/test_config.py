@@ -61,6 +61,9 @@ BAD_CONFIGS: list[tuple[dict[str, Any], list[str]]] = [
     ({"log": "wandb"}, ["log", "none, tensorboard", "'wandb'"]),
     ({"model": "wgan", "n_critic": 0}, ["n_critic", ">= 1"]),
     ({"model": "vae", "kl_factor": -1.0}, ["kl_factor", ">= 0"]),
+    # a field RunConfig lacks, given to its constructor (the dataclass's TypeError before)
+    ({"bogus": 1}, ["unknown config field 'bogus'"]),
+    ({"modle": "gan"}, ["unknown config field 'modle'", "did you mean 'model'"]),
 ]
 
 

@@ -110,3 +110,117 @@ def test_a_killed_builds_temporary_files_are_removed_by_the_next(out: Path, monk
     build.build_report("s.yaml", "results", out)
     assert not any(path.exists() for path in left)
     assert set(files(out)) == {build.EXECUTED, build.HTML}
+
+
+# ---------------------------------------------------------------------------------------------- the shapes a user can make
+def shape_runs(entries: list[tuple[dict[str, Any], str, dict[str, Any]]]) -> Any:
+    """A sweep's runs as the report reads them (`results.run_row`), each with the status and measures given."""
+    import math
+
+    import pandas as pd
+
+    from genmodels.core import store
+    from genmodels.core.config import RunConfig
+    from genmodels.runs.results import RUN_COLUMNS, run_row
+
+    rows = []
+    for i, (values, status, measured) in enumerate(entries):
+        row = run_row(RunConfig(**values), Path(f"run-{i}"), store.Status.TODO, f"run {i}")
+        rows.append({**row, **{column: math.nan for column in RUN_COLUMNS}, "status": status, **measured})
+    return pd.DataFrame(rows)
+
+
+MEASURED = {"FID": 12.5, "KID": 0.0123, "IS": 7.0, "precision": 0.5, "recall": 0.4, "seconds": 30.0, "images": 960,
+            "collapsed": False}
+SHAPES = {
+    "metrics off": [({"model": m, "metric_samples": 0}, "complete", {"seconds": 3.0, "images": 96})
+                    for m in ("vae", "gan", "wgan")],
+    "one run": [({"model": "gan"}, "complete", MEASURED)],
+    "one model": [({"model": "vae", "seed": seed}, "complete", MEASURED) for seed in (0, 1)],
+    "one data set": [({"model": m, "dataset": "fashion-mnist"}, "complete", MEASURED) for m in ("vae", "gan")],
+    "only failed runs": [({"model": m}, "failed", {}) for m in ("vae", "gan")],
+}
+
+
+def shape_tables(name: str) -> list[tuple[Any, str]]:
+    """Every table the report draws from a sweep's runs, for one shape, with a caption holding LaTeX's specials."""
+    from genmodels.report import tables
+
+    runs = shape_runs(SHAPES[name])
+    done, dataset = runs[runs.status == "complete"], runs.dataset.iloc[0]
+    frames = [tables.metric_table(runs), tables.kl_table(runs, dataset), tables.seed_spread_table(runs, dataset),
+              tables.collapse_table(runs), tables.equal_compute_table(runs, dataset), tables.long_run_table(runs),
+              tables.classifier_table(done), tables.budget_table(done), tables.unfinished_table(runs)]
+    return [(frame, f"{name}: 50 % of runs_done & #1 [range] {{x}} ~ $\\alpha$") for frame in frames
+            if frame is not None and not frame.empty]
+
+
+needs_pandoc = pytest.mark.skipif(build.shutil.which("pandoc") is None, reason="pandoc is not installed")
+
+
+@needs_pandoc
+def test_every_header_and_cell_is_escaped() -> None:
+    """A header set on two lines starts its second line after LaTeX's line break, where "[" opens a length: "FID
+    median [range]" over cells of "n/a" (metrics off) stopped the PDF with "Missing number"."""
+    from genmodels.report.latex import table_latex
+
+    frame, caption = next((f, c) for f, c in shape_tables("metrics off") if "FID median [range]" in f.columns)
+    latex = table_latex(frame, caption)
+    assert latex is not None and "\\\\[" not in latex and "median\\\\{[}range{]}" in latex, latex
+    assert "50 \\% of runs\\_done \\& \\#1" in latex  # the caption, through pandoc
+
+
+@pytest.mark.slow  # XeLaTeX sets one document of every shape's tables: ~10 s
+@pytest.mark.skipif(build.shutil.which("xelatex") is None or build.shutil.which("pandoc") is None,
+                    reason="xelatex or pandoc is not installed")
+def test_every_shape_of_sweep_sets_its_tables_in_the_pdf(tmp_path: Path) -> None:
+    """Metrics off, one run, one model, one data set, only failed runs: every table the report draws is set by
+    LaTeX with the report's template, in one PDF, its headers intact."""
+    from genmodels.report.latex import table_latex
+
+    outputs = []
+    for name in SHAPES:
+        for frame, caption in shape_tables(name):
+            latex = table_latex(frame, caption)
+            outputs.append(nbformat.v4.new_output("display_data", data={"text/latex": latex, "text/plain": name}))
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("", outputs=outputs)])
+    pdf = build.export_pdf(nb, tmp_path)
+    (tmp_path / "shapes.pdf").write_bytes(pdf)
+    text = " ".join(build.pdf_text(tmp_path / "shapes.pdf").split())
+    assert all(f"{name}: 50 % of runs_done" in text for name in SHAPES), text[:2000]
+    assert "[range]" in text  # the header's second line, set as text (it stopped LaTeX before)
+
+
+@pytest.mark.parametrize(("damage", "named"), [
+    (lambda run: (run / "figures" / "samples.png").write_bytes(b"not an image"), "figures/samples.png is not a PNG"),
+    (lambda run: (run / "history.csv").write_text("step,loss\n1,abc\n"), "history.csv holds text in column 'loss'"),
+    (lambda run: (run / "samples").mkdir() or (run / "samples" / "step_000010.png").write_text("<html>"),
+     "samples/step_000010.png is not a PNG"),
+])
+def test_a_notebook_failing_on_a_damaged_run_names_the_run_folder_and_the_file(
+        damage: Any, named: str, out: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The notebook's own error ("SyntaxError: not a PNG file") names neither; the build's one line names both, and
+    the run folder is left as it was."""
+    import hashlib
+
+    from papermill.exceptions import PapermillExecutionError
+
+    from conftest import fake_finished_run
+    from genmodels.runs.sweep import load_sweep
+
+    sweep = tmp_path / "s.yaml"
+    sweep.write_text("defaults: {dataset: mnist-5k, steps: 2, metric_samples: 0}\ngrid: [{model: vae}]\n")
+    spec = load_sweep(sweep, tmp_path / "results")[0]
+    run = fake_finished_run(spec.run_dir, spec.config.config_hash())
+    (run / "train.ipynb").write_text("{}")  # as a sweep leaves it
+    (run / "figures").mkdir()
+    (run / "figures" / "samples.png").write_bytes(b"\x89PNG\r\n\x1a\n" + bytes(16))
+    damage(run)
+    before = {p: hashlib.sha256(p.read_bytes()).hexdigest() for p in run.rglob("*") if p.is_file()}
+    stand_in_papermill(monkeypatch, then=PapermillExecutionError(3, 1, "R.x()", "SyntaxError", "not a PNG file", []))
+    with pytest.raises(build.ReportError) as info:
+        build.build_report(sweep, tmp_path / "results", out)
+    message = str(info.value)
+    assert f"run folder {run}: {named}" in message and "SyntaxError: not a PNG file" in message, message
+    assert "\n" not in message
+    assert {p: hashlib.sha256(p.read_bytes()).hexdigest() for p in run.rglob("*") if p.is_file()} == before

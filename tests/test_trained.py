@@ -132,6 +132,20 @@ def test_reconstruct_vae(runs: dict[str, Path]) -> None:
         run.reconstruct(torch.zeros(2, 3, 32, 32))
 
 
+@pytest.mark.parametrize(("x", "got"), [
+    ([[0.0] * 32] * 32, "got a list"), (None, "got a NoneType"), (torch.zeros(1, 1, 32, 32, dtype=torch.uint8),
+                                                                 "got a torch.uint8 tensor"),
+    (torch.zeros(32, 32), "got shape (32, 32)"), (torch.zeros(2, 1, 28, 28), "got shape (2, 1, 28, 28)"),
+])
+def test_reconstruct_of_anything_but_images_is_a_value_error_saying_the_shape(runs: dict[str, Path], x: Any,
+                                                                               got: str) -> None:
+    """A list, None, integer pixels or another shape: one ValueError saying the shape it needs (torch's own
+    AttributeError or convolution error before)."""
+    with pytest.raises(ValueError) as info:
+        load_run(runs["vae"]).reconstruct(x)
+    assert "(B, 1, 32, 32) or (1, 32, 32)" in str(info.value) and got in str(info.value), info.value
+
+
 @pytest.mark.parametrize("family", ["gan", "wgan"])
 def test_reconstruct_is_a_clear_error_for_gans(runs: dict[str, Path], family: str) -> None:
     with pytest.raises(RunError, match=f"needs a VAE.*{family} run.*no encoder"):
@@ -209,11 +223,27 @@ def _broken(kind: str, runs: dict[str, Path], tmp: Path) -> tuple[Path, str]:
         state["model"] = {k: v[:1] if v.dim() else v for k, v in state["model"].items()}
         torch.save(state, folder / store.CHECKPOINT)
         return folder, "does not hold weights of the model"
+    if kind in ("nan-weights", "negative-step"):  # a diverged run's weights; a step that is no count
+        state = torch.load(folder / store.CHECKPOINT, weights_only=True)
+        if kind == "nan-weights":
+            state["model"] = {k: torch.full_like(v, float("nan")) if v.is_floating_point() else v
+                              for k, v in state["model"].items()}
+        else:
+            state["step"] = -3
+        torch.save(state, folder / store.CHECKPOINT)
+        return folder, "not finite" if kind == "nan-weights" else "holds step -3"
     raise AssertionError(kind)
 
 
 BROKEN = ["missing", "empty", "config-not-json", "older-version", "no-checkpoint", "corrupt-checkpoint",
-          "foreign-checkpoint", "pickled-code", "other-model", "mismatched-weights"]
+          "foreign-checkpoint", "pickled-code", "other-model", "mismatched-weights", "nan-weights", "negative-step"]
+
+
+def snapshot(folder: Path) -> dict[Path, str]:
+    """Every file under `folder` with a hash of its bytes: what reading a run must leave as it found it."""
+    import hashlib
+
+    return {p: hashlib.sha256(p.read_bytes()).hexdigest() for p in folder.rglob("*") if p.is_file()}
 
 
 @pytest.mark.parametrize("kind", BROKEN)
@@ -229,7 +259,9 @@ def test_unusable_folder_is_one_line_from_load_run(runs: dict[str, Path], tmp_pa
 def test_unusable_folder_is_one_line_and_exit_2_from_the_cli(runs: dict[str, Path], tmp_path: Path,
                                                              capsys: pytest.CaptureFixture[str], kind: str) -> None:
     folder, fragment = _broken(kind, runs, tmp_path)
+    before = snapshot(tmp_path)
     assert main(["sample", str(folder), "--out", str(tmp_path / "grid.png")]) == 2
+    assert snapshot(tmp_path) == before
     captured = capsys.readouterr()
     assert captured.out == ""
     assert captured.err.startswith("error: ") and captured.err.count("\n") == 1, captured.err
@@ -238,6 +270,23 @@ def test_unusable_folder_is_one_line_and_exit_2_from_the_cli(runs: dict[str, Pat
 
 
 # ---------------------------------------------------------------------------------------------- the sample command
+def test_sample_without_the_weight_average_says_so(runs: dict[str, Path], tmp_path: Path,
+                                                   capsys: pytest.CaptureFixture[str]) -> None:
+    """A GAN run that kept a weight average, whose checkpoint lost it: the raw generator samples, and one note says
+    so (it sampled silently from the raw weights)."""
+    import shutil
+
+    folder = Path(shutil.copytree(runs["gan"], tmp_path / "no-ema"))
+    state = torch.load(folder / store.CHECKPOINT, weights_only=True)
+    del state["ema"]
+    torch.save(state, folder / store.CHECKPOINT)
+    before = snapshot(folder)
+    assert main(["sample", str(folder), "--n", "4", "--out", str(tmp_path / "grid.png")]) == 0
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and err.startswith("note: ") and "no weight average ('ema')" in err, err
+    assert snapshot(folder) == before and (tmp_path / "grid.png").is_file()
+
+
 def test_sample_command_writes_a_png_grid(runs: dict[str, Path], tmp_path: Path,
                                           capsys: pytest.CaptureFixture[str]) -> None:
     from PIL import Image
@@ -247,6 +296,16 @@ def test_sample_command_writes_a_png_grid(runs: dict[str, Path], tmp_path: Path,
     assert str(out) in capsys.readouterr().out
     width, height = Image.open(out).size  # 10 images: 4 per row, 3 rows of 32 + 2 px padding
     assert (width, height) == (4 * 34 + 2, 3 * 34 + 2)
+
+
+def test_sample_overwrite_replaces_only_when_asked(runs: dict[str, Path], tmp_path: Path,
+                                                   capsys: pytest.CaptureFixture[str]) -> None:
+    out = tmp_path / "grid.png"
+    out.write_text("a file kept from before")
+    assert main(["sample", str(runs["gan"]), "--n", "4", "--out", str(out)]) == 2
+    assert out.read_text() == "a file kept from before" and "--overwrite" in capsys.readouterr().err
+    assert main(["sample", str(runs["gan"]), "--n", "4", "--out", str(out), "--overwrite"]) == 0
+    assert out.read_bytes().startswith(b"\x89PNG")
 
 
 @pytest.mark.parametrize("suffix", [".pt", ".npz"])

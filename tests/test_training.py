@@ -206,10 +206,12 @@ def test_crash_then_resume_equals_uninterrupted(tmp_path: Path, mnist5k: ImageSe
 @pytest.mark.parametrize("change", [{"depth": 1}, {"z_dim": 4}, {"lr": 5e-4}, {"seed": 1}, {"recipe": "seed"}])
 def test_checkpoint_of_other_config_refuses_to_load(change: dict[str, Any], tmp_path: Path,
                                                      mnist5k: ImageSet) -> None:
-    """Resuming into a folder that holds a different run is a clear ValueError, not a silent mix."""
+    """Resuming into a folder that holds a different run is a clear CheckpointError, not a silent mix."""
+    from genmodels.training.checkpoint import CheckpointError
+
     train(config("gan", steps=1), tmp_path, train_data=mnist5k)
     other = Trainer(config("gan", steps=2, **change), tmp_path, train_data=mnist5k)
-    with pytest.raises(ValueError, match="different config"):
+    with pytest.raises(CheckpointError, match="belongs to another configuration"):
         other.fit()
     # resume=False starts over instead of loading
     assert len(Trainer(config("gan", steps=1, **change), tmp_path, train_data=mnist5k).fit(resume=False)) == 1
@@ -397,7 +399,7 @@ def test_a_crafted_checkpoint_is_refused_without_running_code(tmp_path: Path, mn
     """Checkpoints are read with weights_only=True: a pickle that would run a command is refused, naming the file."""
     import os
 
-    from genmodels.training.loop import CheckpointError
+    from genmodels.training.checkpoint import CheckpointError
 
     marker = tmp_path / "code-ran"
 

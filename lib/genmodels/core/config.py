@@ -64,6 +64,21 @@ class ConfigError(ValueError):
     """A config value is invalid; the message is one sentence naming the field and what is allowed."""
 
 
+def _known_fields_only(cls: type) -> type:
+    """`cls(**values)` with a field it lacks raises `ConfigError` naming the field with a did-you-mean, as a sweep
+    file or config.json does (`check_known_fields`), not the dataclass's TypeError "unexpected keyword argument"."""
+    init = cls.__init__
+
+    @functools.wraps(init)
+    def __init__(self: Any, *args: Any, **values: Any) -> None:
+        check_known_fields(values)
+        init(self, *args, **values)
+
+    cls.__init__ = __init__  # type: ignore[misc]
+    return cls
+
+
+@_known_fields_only
 @dataclass
 class RunConfig:
     """Everything that defines a training run. ``None`` means "the model's default under the recipe" (see
@@ -223,15 +238,21 @@ class RunConfig:
     @classmethod
     def from_dict(cls, values: dict[str, Any]) -> "RunConfig":
         """Build from loose input (YAML, JSON): unknown keys are errors, numeric strings become numbers."""
-        known = {f.name for f in fields(cls)}
-        unknown = sorted((str(k) for k in values if k not in known))  # a YAML key may be a number or null
-        if unknown:
-            hint = _closest(unknown[0], known)
-            raise ConfigError(
-                f"unknown config field '{unknown[0]}'" + (f" (did you mean '{hint}'?)" if hint else "")
-                + f"; known fields: {', '.join(sorted(known))}."
-            )
+        check_known_fields(values)
         return cls(**{k: _coerce_number(k, v) for k, v in values.items()})
+
+
+def check_known_fields(values: Mapping[Any, Any]) -> None:
+    """Every key of `values` is a `RunConfig` field; else `ConfigError` naming the first unknown one, with the
+    closest known name."""
+    known = {f.name for f in fields(RunConfig)}
+    unknown = sorted((str(k) for k in values if k not in known))  # a YAML key may be a number or null
+    if unknown:
+        hint = _closest(unknown[0], known)
+        raise ConfigError(
+            f"unknown config field '{unknown[0]}'" + (f" (did you mean '{hint}'?)" if hint else "")
+            + f"; known fields: {', '.join(sorted(known))}."
+        )
 
 
 def _coerce_number(name: str, value: Any) -> Any:

@@ -492,12 +492,36 @@ def folder_lock(folder: str | os.PathLike[str], wait: float | None = None, name:
     try:
         lock.acquire(timeout=-1 if wait is None else wait, poll_interval=0.2)
     except Timeout:
-        raise FolderBusy(f"{folder} is being written by another process (a second sweep or train); "
-                         "it is skipped here") from None
+        holder = lock_holder(folder / name)
+        raise FolderBusy(f"{folder} is being written by another process ({holder or 'a second sweep or train'}); "
+                         "wait for it to end, or choose another folder") from None
     try:
         yield
     finally:
         lock.release()
+
+
+def lock_holder(path: str | os.PathLike[str]) -> str | None:
+    """Who holds the flock on `path`, as "process N: command", read from the kernel's lock table (/proc/locks), so a
+    second process can say who it waits for without a holder file that a crash would leave stale. None where that
+    table is not there (not Linux) or does not list the file."""
+    try:
+        stat = os.stat(path)
+        lines = Path("/proc/locks").read_text().splitlines()
+    except OSError:
+        return None
+    for line in lines:
+        fields = line.split()
+        if len(fields) < 6 or fields[1] != "FLOCK":
+            continue
+        pid, inode = fields[4], fields[5].rsplit(":", 1)[-1]
+        if inode.isdigit() and int(inode) == stat.st_ino and pid.isdigit():
+            try:
+                command = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+            except OSError:
+                command = ""
+            return f"process {pid}" + (f": {command.strip()[:120]}" if command.strip() else "")
+    return None
 
 
 def lock_is_free(folder: str | os.PathLike[str], wait: float = 0.0, name: str = LOCK) -> bool:

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from genmodels.core.store import temporary_beside
-from genmodels.data.errors import CorruptDataError
+from genmodels.data.errors import CorruptDataError, DataError
 from genmodels.data.idx import MNIST_FILES, check_idx, idx_missing
 
 SYSTEM_DATA_DIRS = [Path("/usr/share/datasets")]
@@ -33,9 +33,21 @@ def data_root(root: str | os.PathLike[str] | None = None) -> Path:
     return Path(root or os.environ.get("GENMODELS_DATA") or "data").expanduser()
 
 
+# the values $GENMODELS_OFFLINE may take, in any case; unset or empty is online
+SWITCH = {"1": True, "true": True, "yes": True, "on": True, "0": False, "false": False, "no": False, "off": False}
+
+
 def downloads_allowed() -> bool:
-    """False where ``GENMODELS_OFFLINE`` is set (1, true, yes): no data set is then downloaded."""
-    return os.environ.get("GENMODELS_OFFLINE", "") not in ("1", "true", "yes")
+    """False where ``GENMODELS_OFFLINE`` says so (1, true, yes, on; 0, false, no, off say online): no data set is
+    then downloaded. Any other value is a `DataError`: a misspelt switch that silently meant "online" would
+    download where the user asked it not to."""
+    raw = os.environ.get("GENMODELS_OFFLINE", "")
+    if not raw.strip():
+        return True
+    offline = SWITCH.get(raw.strip().lower())
+    if offline is None:
+        raise DataError(f"$GENMODELS_OFFLINE must be one of 1/0, true/false, yes/no, on/off (any case); got {raw!r}")
+    return not offline
 
 
 # ------------------------------------------------------------------ what is here without a download

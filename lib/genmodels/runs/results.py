@@ -59,6 +59,10 @@ def format_metric(value: Any, column: str) -> str:
     return f"{value:.2f}" if column in ("FID", "IS") else f"{value:.3f}"
 
 
+class ResultsError(ConfigError):
+    """A results folder that cannot be listed (missing, or a file); one line naming it, as the CLI prints it."""
+
+
 # ------------------------------------------------------------------ one row
 def run_row(config: RunConfig | None, run_dir: Path, state: store.RunState, label: str) -> dict[str, Any]:
     """A run's row: the knobs of its (resolved) config (None: a config.json this version cannot read, so the
@@ -143,6 +147,9 @@ def results_frame(results_root: str | os.PathLike[str] | None = None,
     knobs and its state (damaged, when it finished). `data_differs` marks the runs of a data set whose complete
     runs trained on different images (their meta.json's fingerprints differ: another data folder, a fallback)."""
     root = Path(results_root) if results_root is not None else store.find_results_root()
+    if sweep is None and not root.is_dir():  # an empty table would read as "no runs yet", hiding a mistyped path
+        state = "is a file, not a folder" if root.exists() else "not found"
+        raise ResultsError(f"results folder {root} {state}; pass --results DIR (or a sweep file)")
     if sweep is not None:
         from genmodels.runs.sweep import load_sweep
 
@@ -237,5 +244,5 @@ def _cell(value: Any, column: str, status: str) -> str:
     return "" if value is None or value is pd.NA or (isinstance(value, float) and math.isnan(value)) else str(value)
 
 
-__all__ = ["results_frame", "run_row", "read_run", "summary_text", "variant", "format_metric", "METRICS",
+__all__ = ["results_frame", "ResultsError", "run_row", "read_run", "summary_text", "variant", "format_metric", "METRICS",
            "COLLAPSE_IS", "RUN_COLUMNS", "CONFIG_COLUMNS", "SUMMARY_COLUMNS", "FORMATS"]
