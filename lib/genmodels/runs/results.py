@@ -20,7 +20,7 @@ import numpy as np
 import pandas as pd
 
 from genmodels.core import store
-from genmodels.core.config import RunConfig
+from genmodels.core.config import ConfigError, RunConfig
 from genmodels.core.registry import model_spec
 
 # metrics.json key -> column name, and whether lower is better
