@@ -750,7 +750,7 @@ def test_train_on_a_full_filesystem_is_one_line(tmp_path: Path, capsys: pytest.C
                                                ("0", True), ("False", True), ("NO", True), ("Off", True), ("", True)])
 def test_offline_switch_reads_every_spelling(value: str, allowed: bool, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("GENMODELS_OFFLINE", value)
-    assert data_module.downloads_allowed() is allowed
+    assert data_files.downloads_allowed() is allowed
 
 
 @pytest.mark.parametrize("kind", ["missing", "a file"])
