@@ -82,8 +82,9 @@ DATA_MISSING = "data-missing.json"
 # what a finished run folder holds, each there and readable; the JSON ones hold an object
 RUN_FILES = (CONFIG, HISTORY, METRICS, META, CHECKPOINT)
 JSON_FILES = (CONFIG, METRICS, META)
-# the keys of a checkpoint that loading a run or resuming it reads (genmodels.training.loop.Trainer.state_dict)
-CHECKPOINT_KEYS = ("config", "model", "optimizers", "stream", "step", "elapsed", "history", "fixed_noise", "ema", "rng")
+# the keys of a checkpoint that reading a run's weights back needs (`load_run`, `sample`); a finished run whose
+# checkpoint lacks one is damaged. Resuming needs more (genmodels.training.checkpoint.RESUME_KEYS), and says so.
+WEIGHT_KEYS = ("config", "model", "step")
 # metrics.json's quality values and the range each can take (null: not measured); any other number in the file
 # must be finite. IS is exp(mean KL) >= 1; precision, recall and coverage are fractions; KID's unbiased
 # estimate may be slightly negative.
@@ -399,11 +400,11 @@ def checkpoint_problem(path: Path) -> str | None:
         return f"not a checkpoint that can be read as plain data ({type(err).__name__})"
     if not isinstance(state, dict):
         return f"holds a {type(state).__name__}, not a checkpoint"
-    missing = [key for key in CHECKPOINT_KEYS if key not in state]
+    missing = [key for key in WEIGHT_KEYS if key not in state]
     if missing:
         return f"has no {missing[0]!r}, which loading the run needs"
     if isinstance(state["step"], bool) or not isinstance(state["step"], int) or state["step"] < 0:
-        return f"its step is {state['step']!r}, not a count of steps"
+        return f"holds step {state['step']!r}, not a count of training steps"
     return None
 
 

@@ -23,12 +23,11 @@ import numpy as np
 import torch
 
 from genmodels.core.config import ConfigError, RunConfig
-from genmodels.core.store import write_atomic
+from genmodels.core.store import WEIGHT_KEYS, write_atomic
 
 START_OVER = "delete it (or its whole run folder) to start that run over, or choose another --out"
 
-# what reading the weights back needs (`load_run`, `sample`), and what resuming training needs besides
-WEIGHT_KEYS = ("config", "model", "step")
+# what resuming training needs besides the weights (`WEIGHT_KEYS`, which the store's run-folder check owns)
 RESUME_KEYS = (*WEIGHT_KEYS, "optimizers", "stream", "elapsed", "history", "fixed_noise", "rng")
 # the configuration fields a checkpoint must agree on to be resumed or loaded: all but the budget and evaluation
 BUDGET_FIELDS = ("steps", "images", "metrics_every", "metric_samples")
