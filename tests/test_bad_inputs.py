@@ -351,6 +351,7 @@ def alias_bomb() -> str:
 
 TINY = "defaults: {dataset: mnist-5k, width: 8, steps: 2, metric_samples: 0}\n"
 FOLDER = b"<a folder>"  # the sweep file's path is a folder
+FIFO = b"<a FIFO>"  # the sweep file is a named pipe: reading it would wait for a writer forever
 SWEEP_CASES: list[tuple[str, bytes | str | None, list[str], list[str]]] = [
     # (id, file content (None: no file), extra flags, fragments)
     ("missing file", None, [], ["sweep.yaml", "not found"]),
@@ -409,6 +410,16 @@ SWEEP_CASES: list[tuple[str, bytes | str | None, list[str], list[str]]] = [
      ["--results", "/proc/genmodels-test"]),
     ("--results is a file", TINY + "grid: [{model: vae}]\n", ["--results", "{tmp}/afile", "--no-progress"],
      ["--results", "{tmp}/afile", "is a file"]),
+    # files that are not small regular files, grids counted before they are expanded, bounded retries
+    ("a FIFO for a sweep file", FIFO, [], ["sweep.yaml", "is a FIFO, not a regular file"]),
+    ("a sweep file over 1 MiB", "# " + "x" * (1 << 20) + "\ngrid: [{model: vae}]\n", [],
+     ["sweep.yaml", "more than the 1,048,576"]),
+    ("a grid crossing to 5,000,000 runs", TINY + "grid: [{model: vae, seed: [" + ", ".join(map(str, range(1000)))
+     + "], depth: [1, 2, 3, 4, 5], z_dim: [" + ", ".join(map(str, range(1, 1001))) + "]}]\n", [],
+     ["grid entry 1 crosses to 5,000,000 configurations", "10,000"]),
+    ("--retries 11", TINY + "grid: [{model: vae}]\n", ["--retries", "11"], ["--retries must be at most 10"]),
+    ("--retries 11 on dask", TINY + "grid: [{model: vae}]\n", ["--executor", "dask", "--retries", "11"],
+     ["--retries must be at most 10"]),
 ]
 
 
@@ -424,6 +435,8 @@ def test_bad_sweep_file_is_one_line(content: bytes | str | None, extra: list[str
     path = env.tmp / "sweep.yaml"
     if content is FOLDER:
         path.mkdir()
+    elif content is FIFO:
+        os.mkfifo(path)
     elif content is not None:
         env.file("sweep.yaml", content)
     env.file("afile")

@@ -27,6 +27,9 @@ from genmodels.runs.notebook_run import NOTEBOOK, RunOutcome, RunSpec, execute_s
 from genmodels.runs.kernels import kernel_name
 from genmodels.runs.placement import default_runs_per_gpu, slot_device, threads_per_run
 
+# a run that failed this often fails for a reason that another try does not fix (each try may take hours)
+MAX_RETRIES = 10
+RETRIES_WHY = "a run failing that often fails for a reason another try does not fix"
 GPU = "GPU"  # the Dask worker resource of a GPU; a run on one takes 1 / runs-per-GPU of it
 
 
@@ -106,7 +109,7 @@ class LocalExecutor:
                  threads: int | None = None, retries: int = 0, gpus: int | None = None) -> None:
         _side_by_side("--jobs", jobs)
         _at_least("--threads", threads, 1, MAX_THREADS, "a run's torch threads, as the config's threads field")
-        _at_least("--retries", retries, 0)
+        _at_least("--retries", retries, 0, MAX_RETRIES, RETRIES_WHY)
         self.notebook, self.kernel, self.jobs, self.threads, self.retries = notebook, kernel, jobs, threads, retries
         self.gpus = gpus
 
@@ -206,7 +209,7 @@ class DaskExecutor:
             _at_least("--workers", workers)
         _at_least("--threads-per-worker", threads_per_worker, 1, MAX_THREADS, "a run's torch threads, as the "
                                                                               "config's threads field")
-        _at_least("--retries", retries, 0)
+        _at_least("--retries", retries, 0, MAX_RETRIES, RETRIES_WHY)
         _at_least("--runs-per-gpu", runs_per_gpu)
         try:
             import distributed  # noqa: F401
