@@ -14,7 +14,6 @@ spread over the GPUs round-robin.
 
 from __future__ import annotations
 
-import dataclasses
 import os
 import uuid
 from pathlib import Path
@@ -284,8 +283,8 @@ class DaskExecutor:
         futures = {}
         for spec in specs:
             # absolute paths: a worker elsewhere resolves relative ones against its own working directory
-            absolute = dataclasses.replace(spec, run_dir=spec.run_dir.resolve(), results_root=spec.results_root.resolve())
-            future = self.client.submit(dask_task, absolute, str(self.notebook), kernel, self.runs_per_gpu or 1,
+            future = self.client.submit(dask_task, spec.shippable(), str(Path(self.notebook).resolve()), kernel,
+                                        self.runs_per_gpu or 1,
                                         retries=self.retries,
                                         resources=resources, pure=False, key=f"run-{spec.label}-{uuid.uuid4().hex}")
             futures[future] = spec
