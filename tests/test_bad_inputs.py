@@ -499,7 +499,34 @@ COMMAND_CASES: list[tuple[str, Callable[[Env, Path], list[str]], list[str]]] = [
     ("report --out in /proc",
      lambda e, run: ["report", "--sweep", str(e.file("s.yaml", TINY + "grid: [{model: vae}]\n")), "--out",
                      "/proc/genmodels-test"], ["--out", "/proc/genmodels-test"]),
+    # files that are not regular files: refused before a byte is read, never a hang
+    ("sample a finished run whose checkpoint is a FIFO",
+     lambda e, run: ["sample", str(replaced_by_fifo(e, run, "checkpoint.pt")), "--out", str(e.tmp / "s.png")],
+     ["{tmp}/fifo is damaged: checkpoint.pt is a FIFO, not a regular file"]),
+    ("sample an unfinished run whose config.json is a FIFO",
+     lambda e, run: ["sample", str(replaced_by_fifo(e, run, "config.json", finished=False)), "--out",
+                     str(e.tmp / "s.png")], ["{tmp}/fifo/config.json is not a JSON object"]),
+    ("sample a finished run whose metrics.json leads to /dev/zero",
+     lambda e, run: ["sample", str(replaced_by_link(e, run, "metrics.json", "/dev/zero")), "--out",
+                     str(e.tmp / "s.png")], ["{tmp}/link is damaged: metrics.json is a link leading out"]),
 ]
+
+
+def replaced_by_fifo(e: Env, run: Path, name: str, finished: bool = True) -> Path:
+    """A copy of a finished run with `name` a named pipe (and, unless `finished`, without complete.json)."""
+    copy = Path(shutil.copytree(run, e.tmp / "fifo"))
+    (copy / name).unlink()
+    os.mkfifo(copy / name)
+    if not finished:
+        (copy / "complete.json").unlink()
+    return copy
+
+
+def replaced_by_link(e: Env, run: Path, name: str, target: str) -> Path:
+    copy = Path(shutil.copytree(run, e.tmp / "link"))
+    (copy / name).unlink()
+    (copy / name).symlink_to(target)
+    return copy
 
 
 @pytest.mark.parametrize(("command", "fragments"), [c[1:] for c in COMMAND_CASES], ids=[c[0] for c in COMMAND_CASES])
