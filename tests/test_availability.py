@@ -108,6 +108,17 @@ def test_runs_of_a_missing_data_set_are_set_aside_and_the_rest_go_on(
     assert OFFLINE_CIFAR in (store.data_missing(tmp_path / "results", "cifar10") or "")
 
 
+def test_the_dry_run_shows_what_the_sweep_will_do_and_writes_nothing(isolated: Path, tmp_path: Path) -> None:
+    from genmodels.runs.sweep import dry_run_table
+
+    table = dry_run_table(sweep(tmp_path / "results", isolated))
+    states = {line.split()[0] + " " + line.split()[-1].split("/")[0] for line in table.splitlines()[1:9]}
+    assert states == {"todo mnist-5k", "no cifar10"}
+    assert table.count(OFFLINE_CIFAR) == 1
+    assert table.endswith("8 configurations, 0 complete; 4 todo, 4 no data")
+    assert not (tmp_path / "results").exists()  # nothing recorded: the sweep itself does that
+
+
 def test_results_and_report_name_the_missing_data_set(isolated: Path, tmp_path: Path) -> None:
     results = tmp_path / "results"
     specs = sweep(results, isolated)

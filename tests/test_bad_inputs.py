@@ -439,6 +439,7 @@ def alias_bomb() -> str:
 
 TINY = "defaults: {dataset: mnist-5k, width: 8, steps: 2, metric_samples: 0}\n"
 FOLDER = b"<a folder>"  # the sweep file's path is a folder
+FIFO = b"<a FIFO>"  # the sweep file is a named pipe: reading it would wait for a writer forever
 SWEEP_CASES: list[tuple[str, bytes | str | None, list[str], list[str]]] = [
     # (id, file content (None: no file), extra flags, fragments)
     ("missing file", None, [], ["sweep.yaml", "not found"]),
@@ -497,6 +498,16 @@ SWEEP_CASES: list[tuple[str, bytes | str | None, list[str], list[str]]] = [
      ["--results", "/proc/genmodels-test"]),
     ("--results is a file", TINY + "grid: [{model: vae}]\n", ["--results", "{tmp}/afile", "--no-progress"],
      ["--results", "{tmp}/afile", "is a file"]),
+    # files that are not small regular files, grids counted before they are expanded, bounded retries
+    ("a FIFO for a sweep file", FIFO, [], ["sweep.yaml", "is a FIFO, not a regular file"]),
+    ("a sweep file over 1 MiB", "# " + "x" * (1 << 20) + "\ngrid: [{model: vae}]\n", [],
+     ["sweep.yaml", "more than the 1,048,576"]),
+    ("a grid crossing to 5,000,000 runs", TINY + "grid: [{model: vae, seed: [" + ", ".join(map(str, range(1000)))
+     + "], depth: [1, 2, 3, 4, 5], z_dim: [" + ", ".join(map(str, range(1, 1001))) + "]}]\n", [],
+     ["grid entry 1 crosses to 5,000,000 configurations", "10,000"]),
+    ("--retries 11", TINY + "grid: [{model: vae}]\n", ["--retries", "11"], ["--retries must be at most 10"]),
+    ("--retries 11 on dask", TINY + "grid: [{model: vae}]\n", ["--executor", "dask", "--retries", "11"],
+     ["--retries must be at most 10"]),
 ]
 
 
@@ -512,6 +523,8 @@ def test_bad_sweep_file_is_one_line(content: bytes | str | None, extra: list[str
     path = env.tmp / "sweep.yaml"
     if content is FOLDER:
         path.mkdir()
+    elif content is FIFO:
+        os.mkfifo(path)
     elif content is not None:
         env.file("sweep.yaml", content)
     env.file("afile")
@@ -581,7 +594,34 @@ COMMAND_CASES: list[tuple[str, Callable[[Env, Path], list[str]], list[str]]] = [
     ("report --out in /proc",
      lambda e, run: ["report", "--sweep", str(e.file("s.yaml", TINY + "grid: [{model: vae}]\n")), "--out",
                      "/proc/genmodels-test"], ["--out", "/proc/genmodels-test"]),
+    # files that are not regular files: refused before a byte is read, never a hang
+    ("sample a finished run whose checkpoint is a FIFO",
+     lambda e, run: ["sample", str(replaced_by_fifo(e, run, "checkpoint.pt")), "--out", str(e.tmp / "s.png")],
+     ["{tmp}/fifo is damaged: checkpoint.pt is a FIFO, not a regular file"]),
+    ("sample an unfinished run whose config.json is a FIFO",
+     lambda e, run: ["sample", str(replaced_by_fifo(e, run, "config.json", finished=False)), "--out",
+                     str(e.tmp / "s.png")], ["{tmp}/fifo/config.json is not a JSON object"]),
+    ("sample a finished run whose metrics.json leads to /dev/zero",
+     lambda e, run: ["sample", str(replaced_by_link(e, run, "metrics.json", "/dev/zero")), "--out",
+                     str(e.tmp / "s.png")], ["{tmp}/link is damaged: metrics.json is a link leading out"]),
 ]
+
+
+def replaced_by_fifo(e: Env, run: Path, name: str, finished: bool = True) -> Path:
+    """A copy of a finished run with `name` a named pipe (and, unless `finished`, without complete.json)."""
+    copy = Path(shutil.copytree(run, e.tmp / "fifo"))
+    (copy / name).unlink()
+    os.mkfifo(copy / name)
+    if not finished:
+        (copy / "complete.json").unlink()
+    return copy
+
+
+def replaced_by_link(e: Env, run: Path, name: str, target: str) -> Path:
+    copy = Path(shutil.copytree(run, e.tmp / "link"))
+    (copy / name).unlink()
+    (copy / name).symlink_to(target)
+    return copy
 
 
 @pytest.mark.parametrize(("command", "fragments"), [c[1:] for c in COMMAND_CASES], ids=[c[0] for c in COMMAND_CASES])

@@ -341,3 +341,70 @@ def test_a_run_ending_while_the_sweep_stops_is_interrupted_not_failed(tmp_path: 
     outcome = notebook_run._execute_claimed(spec, notebook_run.NOTEBOOK, None, 1, None)
     assert outcome.status == status
     assert (spec.run_dir / store.ERROR).exists() == (status == "failed")
+
+
+# ------------------------------------------------------------------ data on a cluster
+def test_a_shipped_run_has_every_path_absolute(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("GENMODELS_DATA")
+    spec = load_sweep(write_sweep(tmp_path / "s.yaml", [{"model": "vae"}]), Path("results"))[0]
+    shipped = spec.shippable()
+    assert shipped.run_dir == tmp_path / spec.run_dir and shipped.results_root == tmp_path / "results"
+    assert shipped.config.data_root == str(tmp_path / "data") and (tmp_path / "data").is_dir()
+    assert shipped.config.config_hash() == spec.config.config_hash() and shipped.label == spec.label
+
+
+def test_a_worker_that_cannot_read_the_data_folder_fails_the_run_in_one_line(tmp_path: Path,
+                                                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    """Never a silent fallback to what that machine has (the 5k subset for MNIST): papermill is not even started."""
+    import dataclasses
+
+    import papermill
+
+    from genmodels.runs.notebook_run import execute_spec
+
+    spec = load_sweep(write_sweep(tmp_path / "s.yaml", [{"model": "vae"}]), tmp_path / "results")[0]
+    spec = dataclasses.replace(spec, config=dataclasses.replace(spec.config, data_root=str(tmp_path / "elsewhere")))
+    monkeypatch.setattr(papermill, "execute_notebook", lambda *a, **k: pytest.fail("a run started"))
+    outcome = execute_spec(spec)
+    assert outcome.status == "failed" and "\n" not in outcome.error
+    assert outcome.error.startswith(f"DataError: the data folder {tmp_path / 'elsewhere'} is not readable on ")
+    assert spec.state() == store.RunState(store.Status.FAILED, outcome.error)
+
+
+@pytest.mark.slow
+def test_a_cluster_started_in_another_folder_trains_on_the_sweeps_data(tmp_path: Path, short_tmp: Path) -> None:
+    """A scheduler and a worker started in their own folder, the sweep from the project's: the run trains on the
+    project's data folder (recorded absolute in meta.json, with its fingerprint), and nothing lands in the
+    worker's folder. One cluster, one tiny run."""
+    project, home = tmp_path / "project", tmp_path / "worker-home"
+    project.mkdir(), home.mkdir()
+    env = {k: v for k, v in os.environ.items() if k != "GENMODELS_DATA"} | {"TMPDIR": str(short_tmp)}
+    scheduler_file = short_tmp / "scheduler.json"
+    dask = str(Path(sys.executable).with_name("dask"))
+    cluster = [subprocess.Popen([dask, "scheduler", "--port", "0", "--no-dashboard", "--scheduler-file",
+                                 str(scheduler_file)], cwd=home, env=env, stdout=subprocess.DEVNULL,
+                                stderr=subprocess.DEVNULL, start_new_session=True)]
+    try:
+        deadline = time.monotonic() + 120
+        while not scheduler_file.is_file() and time.monotonic() < deadline:
+            time.sleep(0.5)
+        address = json.loads(scheduler_file.read_text())["address"]
+        cluster.append(subprocess.Popen([dask, "worker", address, "--nthreads", "1", "--no-dashboard"], cwd=home,
+                                        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                                        start_new_session=True))
+        sweep = write_sweep(project / "s.yaml", [{"model": "vae", "depth": 1, "z_dim": 2, "steps": 2,
+                                                  "n_train": 64, "width": 4, "sample_every": 0}])
+        done = subprocess.run([sys.executable, "-m", "genmodels", "sweep", "s.yaml", "--no-progress", "--executor",
+                               "dask", "--scheduler", address], cwd=project, env=env, capture_output=True,
+                              text=True, timeout=600)
+        assert done.returncode == 0 and "1 done" in done.stdout, done.stdout + done.stderr
+    finally:
+        for process in reversed(cluster):
+            os.killpg(process.pid, signal.SIGTERM)
+            process.wait(timeout=60)
+    spec = load_sweep(sweep, project / "results")[0]
+    assert spec.is_complete()
+    data = json.loads((spec.run_dir / store.META).read_text())["data"]
+    assert data["folder"] == str((project / "data").resolve()) and data["train"]["checksum"]
+    assert str(project / "data") in data["train"]["source"] and not (home / "data").exists()

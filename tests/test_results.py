@@ -164,3 +164,24 @@ def test_quick_profile_results_match_the_metrics_files(quick_results: Path, caps
         assert record["status"] == "complete"
         quality = json.loads((Path(record["run_dir"]) / store.METRICS).read_text())["quality"]
         assert (record["FID"], record["IS"]) == (quality["fid"], quality["inception_score_mean"])
+
+
+def test_a_data_set_whose_runs_trained_on_different_images_is_flagged(sweep: tuple[Path, Path], tmp_path: Path,
+                                                                      capsys: pytest.CaptureFixture[str]) -> None:
+    """As when one worker of a cluster fell back to other data: the fingerprints in meta.json differ."""
+    import shutil
+
+    _, root = sweep
+    copy = Path(shutil.copytree(root, tmp_path / "results"))
+    frame = results_frame(copy)
+    assert not frame.data_differs.any() and frame.data_fingerprint.nunique() == 1
+    assert set(frame.data_folder.dropna()) == {str(Path(genmodels.data.data_root()).resolve())}
+    meta_file = Path(frame[frame.model == "gan"].run_dir.iloc[0]) / store.META
+    meta = json.loads(meta_file.read_text())
+    meta["data"] = {**meta["data"], "folder": "/elsewhere", "train": {**meta["data"]["train"], "checksum": "0" * 16}}
+    store.write_json(meta_file, meta)
+    with pytest.warns(UserWarning, match="complete runs of mnist-5k trained on 2 different sets of images .*/elsewhere"):
+        frame = results_frame(copy)
+    assert frame.data_differs.tolist() == [True, True]
+    assert main(["results", "--results", str(copy)]) == 0
+    assert "note: the complete runs of mnist-5k trained on 2 different sets" in capsys.readouterr().err

@@ -130,6 +130,7 @@ def test_a_sound_run_is_complete_everywhere(sound: RunSpec) -> None:
     assert "1 configurations, 1 complete" in dry_run_table([sound])
 
 
+@pytest.mark.filterwarnings("ignore:.*cannot be read by this version")
 @pytest.mark.parametrize("kind", DAMAGES)
 def test_every_damage_is_named_alike_by_every_command(sound: RunSpec, kind: str) -> None:
     damage, reason = DAMAGES[kind]

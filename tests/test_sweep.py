@@ -212,3 +212,26 @@ def test_runs_side_by_side_are_pinned_to_their_threads(tmp_path: Path) -> None:
     metas = sorted(results.glob("*/*/*/meta.json"))
     assert len(metas) == 2
     assert all(json.loads(m.read_text())["device"]["torch_threads"] == 1 for m in metas)
+
+
+def test_blocks_adding_up_past_the_limit_are_refused_naming_the_entry(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each entry is counted before it is expanded, and the sweep as a whole too (a limit of 5 stands for 10,000)."""
+    from genmodels.runs import sweep as sweep_module
+
+    monkeypatch.setattr(sweep_module, "MAX_CONFIGURATIONS", 5)
+    grid = [{"model": "vae", "seed": [0, 1, 2]}, {"model": "gan", "seed": [0, 1, 2]}]
+    with pytest.raises(sweep_module.SweepError, match="grid entry 2 takes the sweep past 5 configurations"):
+        sweep_module.expand({"grid": grid})
+    with pytest.raises(sweep_module.SweepError, match="grid entry 1 crosses to 6 configurations, more than the 5"):
+        sweep_module.expand({"grid": [{"model": "vae", "seed": [0, 1, 2], "depth": [1, 2]}]})
+
+
+def test_the_summary_counts_every_run_whatever_its_outcome(tmp_path: Path) -> None:
+    from genmodels.runs.sweep import RunOutcome, SweepReport, expand
+
+    specs = expand({"grid": [{"model": "vae", "seed": list(range(5))}]}, tmp_path)
+    statuses = ["done", "failed", "busy", "interrupted", "failed"]
+    report = SweepReport([RunOutcome(s, status, attempts=3) for s, status in zip(specs, statuses)])
+    assert report.table().splitlines()[-1] == ("1 done, 0 skipped, 2 failed, 1 busy (running in another process), "
+                                               "1 interrupted")
+    assert len(report.failed) == 2

@@ -14,7 +14,6 @@ spread over the GPUs round-robin.
 
 from __future__ import annotations
 
-import dataclasses
 import os
 import uuid
 from pathlib import Path
@@ -27,6 +26,9 @@ from genmodels.runs.notebook_run import NOTEBOOK, RunOutcome, RunSpec, execute_s
 from genmodels.runs.kernels import kernel_name
 from genmodels.runs.placement import default_runs_per_gpu, slot_device, threads_per_run
 
+# a run that failed this often fails for a reason that another try does not fix (each try may take hours)
+MAX_RETRIES = 10
+RETRIES_WHY = "a run failing that often fails for a reason another try does not fix"
 GPU = "GPU"  # the Dask worker resource of a GPU; a run on one takes 1 / runs-per-GPU of it
 
 
@@ -106,7 +108,7 @@ class LocalExecutor:
                  threads: int | None = None, retries: int = 0, gpus: int | None = None) -> None:
         _side_by_side("--jobs", jobs)
         _at_least("--threads", threads, 1, MAX_THREADS, "a run's torch threads, as the config's threads field")
-        _at_least("--retries", retries, 0)
+        _at_least("--retries", retries, 0, MAX_RETRIES, RETRIES_WHY)
         self.notebook, self.kernel, self.jobs, self.threads, self.retries = notebook, kernel, jobs, threads, retries
         self.gpus = gpus
 
@@ -206,7 +208,7 @@ class DaskExecutor:
             _at_least("--workers", workers)
         _at_least("--threads-per-worker", threads_per_worker, 1, MAX_THREADS, "a run's torch threads, as the "
                                                                               "config's threads field")
-        _at_least("--retries", retries, 0)
+        _at_least("--retries", retries, 0, MAX_RETRIES, RETRIES_WHY)
         _at_least("--runs-per-gpu", runs_per_gpu)
         try:
             import distributed  # noqa: F401
@@ -281,8 +283,8 @@ class DaskExecutor:
         futures = {}
         for spec in specs:
             # absolute paths: a worker elsewhere resolves relative ones against its own working directory
-            absolute = dataclasses.replace(spec, run_dir=spec.run_dir.resolve(), results_root=spec.results_root.resolve())
-            future = self.client.submit(dask_task, absolute, str(self.notebook), kernel, self.runs_per_gpu or 1,
+            future = self.client.submit(dask_task, spec.shippable(), str(Path(self.notebook).resolve()), kernel,
+                                        self.runs_per_gpu or 1,
                                         retries=self.retries,
                                         resources=resources, pure=False, key=f"run-{spec.label}-{uuid.uuid4().hex}")
             futures[future] = spec

@@ -6,14 +6,19 @@ it never raises for a failed run: the failure is recorded in the run folder and 
 
 from __future__ import annotations
 
+import dataclasses
+import os
+import socket
 import time
 import traceback
+from contextlib import suppress
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from genmodels.core import store
 from genmodels.core.config import RunConfig
+from genmodels.data.files import data_root
 from genmodels.runs import kernels
 from genmodels.runs.kernels import kernel_name
 
@@ -44,6 +49,16 @@ class RunSpec:
 
     def is_complete(self) -> bool:
         return self.status() is store.Status.COMPLETE
+
+    def shippable(self) -> "RunSpec":
+        """This spec with every path absolute as this machine sees it (run folder, results root, data root), for
+        a worker elsewhere, which would resolve a relative path against its own working folder. The data root
+        is created here when missing, so that a worker that cannot see it can tell (`data_folder_problem`)."""
+        folder = data_root(self.config.data_root).resolve()
+        with suppress(OSError):  # a root that cannot be made here is reported by the run that needs it
+            folder.mkdir(parents=True, exist_ok=True)
+        return RunSpec(dataclasses.replace(self.config, data_root=str(folder)), self.run_dir.resolve(),
+                       Path(self.results_root).resolve())
 
 
 @dataclass
@@ -90,6 +105,9 @@ def _execute_claimed(spec: RunSpec, notebook: Path, kernel: str | None, threads:
     started = time.perf_counter()
     if spec.is_complete():  # another sweep finished it while this one waited
         return RunOutcome(spec, "skipped", metrics=store.read_metrics(spec.run_dir))
+    missing = data_folder_problem(spec.config.data_root)
+    if missing:  # never trained on whatever this machine happens to have instead
+        return RunOutcome(spec, "failed", error=store.record_failure(spec.run_dir, missing).splitlines()[0])
     partial = store.partial_notebook(spec.run_dir)
     log = kernels.runtime_dir() / f"{partial.stem}.log"  # the kernel's own output, kept if the run fails
     try:
@@ -116,6 +134,18 @@ def _execute_claimed(spec: RunSpec, notebook: Path, kernel: str | None, threads:
     partial.replace(spec.run_dir / store.EXECUTED)
     store.clear_partial_notebooks(spec.run_dir)
     return RunOutcome(spec, "done", time.perf_counter() - started, metrics=store.read_metrics(spec.run_dir))
+
+
+def data_folder_problem(folder: str | None) -> str | None:
+    """Why this machine cannot read the data folder a sweep shipped a run with (an absolute path: `shippable`),
+    in one line; None when it can, or when the run names none (it runs where the sweep started)."""
+    if folder is None or not os.path.isabs(folder):
+        return None
+    if os.path.isdir(folder) and os.access(folder, os.R_OK | os.X_OK):
+        return None
+    return (f"DataError: the data folder {folder} is not readable on {socket.gethostname()}, where this run was "
+            "sent; make it reachable there at the same path (a shared file system) or set data_root to a folder "
+            "every worker can read")
 
 
 def _replace_quietly(source: Path, target: Path) -> None:

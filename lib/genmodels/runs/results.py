@@ -97,7 +97,7 @@ def read_run(run_dir: Path) -> dict[str, Any]:
     row["images"] = _number(_get(meta, "summary", "images"))
     row["train_images"] = _number(train.get("images"))
     row["data_source"] = _text(train.get("source"))
-    row["data_folder"] = _text(train.get("folder"))
+    row["data_folder"] = _text(_get(meta, "data", "folder"))
     row["data_fingerprint"] = _text(train.get("checksum"))
     row["fallback"] = bool(train.get("fallback"))
     row["classifier_hash"] = _text(classifier.get("hash"))
@@ -166,10 +166,17 @@ def results_frame(results_root: str | os.PathLike[str] | None = None,
 
 
 def _data_differs(frame: pd.DataFrame) -> list[bool]:
-    """Per run, whether the complete runs of its data set trained on more than one set of images."""
-    done = frame[frame["status"] == store.Status.COMPLETE.value]
-    kinds = done.dropna(subset=["data_fingerprint"]).groupby("dataset")["data_fingerprint"].nunique()
-    return [bool(kinds.get(dataset, 0) > 1) for dataset in frame["dataset"]]
+    """Per run, whether the complete runs of its data set trained on more than one set of images (their
+    fingerprints, the checksum of the training split in meta.json, differ); a warning names each such data set."""
+    done = frame[frame["status"] == store.Status.COMPLETE.value].dropna(subset=["data_fingerprint"])
+    differing = []
+    for dataset, runs in done.groupby("dataset"):
+        if runs["data_fingerprint"].nunique() > 1:
+            differing.append(dataset)
+            folders = ", ".join(sorted({str(f) for f in runs["data_folder"].dropna()})) or "folders not recorded"
+            warnings.warn(f"the complete runs of {dataset} trained on {runs['data_fingerprint'].nunique()} different "
+                          f"sets of images (data folders: {folders}); their numbers are not comparable", stacklevel=3)
+    return [dataset in differing for dataset in frame["dataset"]]
 
 
 def _data_missing(root: Path, frame: pd.DataFrame) -> list[str | None]:

@@ -26,7 +26,7 @@ from genmodels import plots
 from genmodels.core import store
 from genmodels.core.config import ConfigError, RunConfig
 from genmodels.core.files import OutputError, check_own_folder, check_writable_dir, missing_folders
-from genmodels.data import DataError, ImageSet, load_dataset
+from genmodels.data import DataError, ImageSet, data_root, load_dataset
 from genmodels.training.generate import in_eval_mode, interpolation_grid
 from genmodels.core.registry import model_spec
 from genmodels.training.hooks import BOOKKEEPING_COLUMNS, Hook
@@ -131,8 +131,8 @@ def _run_locked(config: RunConfig, out: Path, resume: bool, hooks: list[Hook] | 
     summary = {"steps": trainer.step, "seconds": trainer.elapsed, "images": trainer.stream.images_seen}
     meta = {
         "run_name": config.run_name(), "config_hash": config.config_hash(),
-        "data": {"train": train_data.meta, "test": test_data.meta if test_data else None,
-                 "warnings": data_warnings},
+        "data": {"folder": str(data_root(resolved.data_root).resolve()),  # its checksums fingerprint the images
+                 "train": train_data.meta, "test": test_data.meta if test_data else None, "warnings": data_warnings},
         "device": _device_info(trainer.device), "versions": package_versions(), "git": git_commit(),
         "wall_seconds": {"training": round(trainer.elapsed, 2), "this_invocation": round(time.time() - started, 2)},
         "summary": summary, "resumed_from_step": resumed_from, "finished": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
