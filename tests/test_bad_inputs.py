@@ -203,6 +203,14 @@ def checkpoint(payload: Any = None, raw: bytes | None = None, cut: int | None = 
     return setup
 
 
+def fifo_checkpoint(e: Env) -> list[str]:
+    """--resume into a run folder whose checkpoint.pt is a FIFO: reading it would block forever."""
+    path = e.tmp / "run" / "checkpoint.pt"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    os.mkfifo(path)
+    return ["--resume"]
+
+
 def resumable(edit: Callable[[dict[str, Any]], object] = lambda state: None, resume: bool = True) -> Setup:
     """--resume into a run folder whose checkpoint is TRAIN's own at step 0 (a Trainer saves it, nothing trains),
     edited by `edit(state)`: a checkpoint that is right in every way but the one the case breaks."""
@@ -324,6 +332,7 @@ TRAIN_CASES: list[tuple[str, Setup, list[str]]] = [
     ("checkpoint claiming pickle protocol 180", checkpoint(raw=b"\x80\xb4" + GARBAGE[:3000]),
      ["{tmp}/run/checkpoint.pt", "damaged", "another --out"]),
     ("empty checkpoint", checkpoint(raw=b""), ["{tmp}/run/checkpoint.pt", "delete it"]),
+    ("checkpoint that is a FIFO", fifo_checkpoint, ["{tmp}/run", "checkpoint.pt"]),
     ("checkpoint without a config", checkpoint({"step": 1}), ["{tmp}/run/checkpoint.pt", "no valid run config"]),
     ("checkpoint holding code", checkpoint({"step": 1, "x": _Payload()}), ["{tmp}/run/checkpoint.pt", "delete it"]),
     # checkpoints read as data and checked as data (a KeyError traceback, a negative step accepted, NaN trained on)

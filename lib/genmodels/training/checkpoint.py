@@ -23,6 +23,7 @@ import numpy as np
 import torch
 
 from genmodels.core.config import ConfigError, RunConfig
+from genmodels.core import safe_read
 from genmodels.core.store import WEIGHT_KEYS, write_atomic
 
 START_OVER = "delete it (or its whole run folder) to start that run over, or choose another --out"
@@ -83,6 +84,10 @@ def read(path: str | os.PathLike[str], map_location: Any = "cpu") -> dict[str, A
     torch's own warnings are silenced while it reads: a damaged file can start with bytes that look like an
     unknown pickle protocol, and torch warns about that before failing, which would put a second line (its
     source path and all) above the one-line error."""
+    try:
+        safe_read.check_regular(path, safe_read.CHECKPOINT_LIMIT)  # a FIFO would block torch.load forever
+    except safe_read.UnsafeFile as err:
+        raise CheckpointError(f"{path}: {err}; {START_OVER}") from None
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
