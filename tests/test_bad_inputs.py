@@ -546,6 +546,14 @@ def test_bad_sweep_file_is_one_line(content: bytes | str | None, extra: list[str
     assert not (env.tmp / "results").exists()  # nothing ran
 
 
+def test_a_misspelt_offline_switch_is_one_line_for_a_sweep(env: Env, capsys: pytest.CaptureFixture[str]) -> None:
+    """What `train` says of $GENMODELS_OFFLINE, a sweep says too, before it lists or runs anything."""
+    env.monkeypatch.setenv("GENMODELS_OFFLINE", "TRUEE")
+    path = env.file("sweep.yaml", TINY + "grid: [{model: vae}]\n")
+    argv = ["sweep", str(path), "--dry-run", "--results", str(env.tmp / "results")]
+    assert_one_line(*run_cli(argv, capsys), ["$GENMODELS_OFFLINE", "'TRUEE'"], env.tmp)
+
+
 # ---------------------------------------------------------------------------------------------- sample, results, report
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory: pytest.TempPathFactory, single_thread: None) -> Path:

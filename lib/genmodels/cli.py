@@ -15,7 +15,7 @@ from typing import Any, Iterator, NoReturn, Sequence
 from genmodels.core import registry, store
 from genmodels.quality.classifier import ClassifierError
 from genmodels.core.config import ConfigError, RunConfig
-from genmodels.data import DataError
+from genmodels.data import DataError, downloads_allowed
 from genmodels.runs.executors import ExecutorError
 from genmodels.runs.placement import check_devices
 from genmodels.core.files import OutputError, check_writable_dir
@@ -110,6 +110,7 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     from genmodels.runs.executors import make_executor
     from genmodels.runs.sweep import dry_run_table, load_sweep, run_sweep, select
 
+    downloads_allowed()  # a misspelt $GENMODELS_OFFLINE is one line before anything is listed or run
     notes: list[str] = []
     specs = select(load_sweep(args.file, args.results, notes), args.only)
     if not specs:
