@@ -13,10 +13,10 @@ import pytest
 
 from genmodels.core.config import RunConfig
 from genmodels.core.registry import model_spec
-from genmodels.report import build_discussion, discussion, headline_sentences
-from genmodels.report.evidence import DECIMALS, RunRefs, Spread, cited_numbers, compare
-from genmodels.report.findings import fisher_exact
-from genmodels.report.prose import CONCLUSION_SENTENCES
+from genmodels.quality.metric_table import METRICS
+from genmodels.quality.statistics import fisher_exact
+from genmodels.report.evidence import RunRefs, Spread, cited_numbers, compare
+from genmodels.report.prose import CONCLUSION_SENTENCES, build_discussion, discussion, headline_sentences
 from genmodels.report.references import WORKS, cited_in, references_markdown
 
 
@@ -163,7 +163,7 @@ def test_the_kl_paragraph_finds_the_trade_off_and_the_collapse() -> None:
 
 def test_stability_counts_collapses_and_tests_them() -> None:
     text = paragraph(default_like(), "How stable")
-    assert "The seed's sigmoid discriminator output made the LSGAN less stable than a linear one" in text
+    assert "The assignment's sigmoid discriminator output made the LSGAN less stable than a linear one" in text
     assert re.search(r"2 of 3 runs with a sigmoid output \(R[\dR-]+\) against 0 of 5 runs with a linear output", text)
     assert f"p = {fisher_exact(2, 3, 0, 5):.2f}" in text and "not significant" in text
     assert "The gradient penalty trained the WGAN better" in text and "(Gulrajani et al. 2017)" in text
@@ -195,10 +195,10 @@ def test_the_recipe_paragraph_compares_where_both_ran_and_says_so_where_not() ->
     runs = pd.concat([runs, pd.DataFrame(seed)], ignore_index=True)
     text = paragraph(runs, "What did the training")
     assert "For the LSGAN (depth 3, z_dim 100, MNIST) the tuned recipe gave the better samples" in text
-    assert re.search(r"To first reach FID 31\.8 \(the seed-faithful median\) the tuned runs needed a median of 40 s "
-                     r"\(R4-R8\), the seed-faithful ones a median of 60 s \(R\d+-R\d+, 2 of 3 runs reached it\): 1\.5 "
+    assert re.search(r"To first reach FID 31\.8 \(the assignment's recipe's median\) the tuned runs needed a median of "
+                     r"40 s \(R4-R8\), those of the assignment's recipe a median of 60 s \(R\d+-R\d+, 2 of 3 runs reached it\): 1\.5 "
                      r"times faster\.", text)
-    # the seed-faithful runs are the recipe study's only: the collapse study still counts the 5 tuned seeds
+    # the assignment's recipe's runs are the recipe study's only: the collapse study still counts the 5 tuned seeds
     assert "against 0 of 5 runs with a linear output" in paragraph(runs, "How stable")
 
 
@@ -240,8 +240,8 @@ def test_every_referenced_number_equals_its_runs(variant: str) -> None:
     cited = cited_numbers(" ".join(d.paragraphs))
     for number in cited:
         rows = by_label.loc[[labels[n] for n in number.refs]]
-        columns = ["seconds"] if number.seconds else [c for c, places in DECIMALS.items()
-                                                      if places == number.decimals and c in rows]
+        columns = ["seconds"] if number.seconds else [c for c, m in METRICS.items()
+                                                      if m.prose_decimals == number.decimals and c in rows]
         assert any(_states(rows[c].astype(float), number) for c in columns), (number.text, list(rows.index))
     assert len(cited) >= 25
 

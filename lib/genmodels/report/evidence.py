@@ -14,12 +14,7 @@ from typing import Iterable
 
 import pandas as pd
 
-# the metrics the Discussion compares, whether lower is better, and how many decimals it prints
-LOWER_IS_BETTER = {"FID": True, "KID": True, "IS": False, "precision": False, "recall": False, "test_mse": True,
-                   "seconds": True, "reach": True}
-DECIMALS = {"FID": 1, "KID": 4, "IS": 2, "precision": 2, "recall": 2, "test_mse": 4, "seconds": 0, "reach": 0}
-# how a metric is named in prose
-WORDS = {"test_mse": "test MSE", "seconds": "s", "reach": "s"}
+from genmodels.quality.metric_table import Metric, metric
 
 
 # how `Spread.text` writes a number with its runs, read back by `cited_numbers`: "16.6 [15.2, 18.0] over 3 seeds
@@ -123,11 +118,12 @@ class Spread:
         return self.hi - self.lo
 
     @property
-    def lower_is_better(self) -> bool:
-        return LOWER_IS_BETTER[self.metric]
+    def facts(self) -> Metric:
+        """The metric's direction, decimals and name (`genmodels.quality.metric_table`)."""
+        return metric(self.metric)
 
     def number(self, value: float) -> str:
-        return f"{value:.{DECIMALS[self.metric]}f}"
+        return self.facts.prose_text(value)
 
     def median_text(self) -> str:
         """The median alone ("16.6"), where the spread is stated elsewhere or does not matter (training time)."""
@@ -147,15 +143,14 @@ class Spread:
         """ "FID 16.6 [15.2, 18.0] over 3 seeds (R1-R3)": the number as `value_text`, and its runs' references.
         Times read "41 s (R4)"."""
         value = self.value_text(seeds).replace(" (one seed)", "")
-        if self.metric in ("seconds", "reach"):
+        if self.metric == "seconds":
             value = value.replace(" over", " s over") if " over" in value else value + " s"
             return f"{value} ({refs.cite(self.labels)})"
-        label = WORDS.get(self.metric, self.metric)
-        return f"{label + ' ' if name else ''}{value} ({refs.cite(self.labels)})"
+        return f"{self.facts.label + ' ' if name else ''}{value} ({refs.cite(self.labels)})"
 
     def better_than(self, other: "Spread") -> bool:
         """Whether this median is better than the other's (strictly)."""
-        return self.median < other.median if self.lower_is_better else self.median > other.median
+        return self.facts.better(self.median, other.median)
 
 
 @dataclass(frozen=True)
@@ -199,7 +194,7 @@ def lead_clause(comparison: Comparison, noise: float | None = None, noise_name: 
     over seeds on firm ground, else what makes it uncertain (within the spread, or resting on single seeds).
     `noise` is the spread used where both sides are single runs, measured on `noise_name`."""
     c = comparison
-    unit = WORDS.get(c.better.metric, c.better.metric)
+    unit = c.better.facts.label
     if c.tied:
         return "the two are equal at this precision"
     if c.within_spread:
