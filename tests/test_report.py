@@ -167,6 +167,12 @@ def test_discussion_names_the_best_model_and_the_studies(built: Path, quick_resu
         assert f"## {heading}" in discussion_text(built)
 
 
+def test_no_sentence_template_appears_more_than_twice(built: Path) -> None:
+    from test_discussion import repeated_templates
+
+    assert repeated_templates(discussion_text(built)) == {}
+
+
 def test_missing_runs_are_reported_not_dropped(tmp_path: Path, quick_results: Path) -> None:
     """A sweep with one configuration that never ran: it shows up as missing."""
     sweep = tmp_path / "s.yaml"

@@ -50,5 +50,6 @@ def count_word(n: int) -> str:
 
 
 def paragraph(title: str, sentences: Iterable[str]) -> str:
-    """A Discussion paragraph: its question in bold, then its sentences (empty ones left out)."""
-    return f"**{title}** " + " ".join(s for s in sentences if s)
+    """A Discussion paragraph: its question in bold, then its sentences (empty ones left out); a sentence may
+    end in a list (a blank line), after which the text goes on without a leading space."""
+    return (f"**{title}** " + " ".join(s for s in sentences if s)).replace("\n\n ", "\n\n")

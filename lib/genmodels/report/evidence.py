@@ -153,6 +153,22 @@ class Spread:
         return self.facts.better(self.median, other.median)
 
 
+# Two sets of runs trained for equal time when their median training CPU-seconds differ by at most this fraction:
+# the time one configuration takes varies by about this much from run to run on a shared machine.
+EQUAL_TIME = 0.10
+
+
+def no_longer(seconds: float, other: float) -> bool:
+    """Whether a run of `seconds` trained no longer than one of `other`, within `EQUAL_TIME`: a ranking of the
+    first above the second cannot then be the larger budget's doing."""
+    return seconds <= other * (1 + EQUAL_TIME)
+
+
+def equal_time(seconds: float, other: float) -> bool:
+    """Whether two budgets of training CPU-seconds are equal within `EQUAL_TIME`."""
+    return no_longer(seconds, other) and no_longer(other, seconds)
+
+
 @dataclass(frozen=True)
 class Comparison:
     """Two sets of runs on one metric: which is better by median, and whether the difference is within the
@@ -189,10 +205,13 @@ def compare(a: Spread, b: Spread, noise: float | None = None) -> Comparison:
     return Comparison(better, worse, tied, within, single_seed=min(a.n, b.n) < 2)
 
 
-def lead_clause(comparison: Comparison, noise: float | None = None, noise_name: str = "") -> str:
+def lead_clause(comparison: Comparison, noise: float | None = None, noise_name: str = "",
+                numbers: bool = True) -> str:
     """The caveat to a claim that one set is better than another: empty when the difference exceeds the spread
     over seeds on firm ground, else what makes it uncertain (within the spread, or resting on single seeds).
-    `noise` is the spread used where both sides are single runs, measured on `noise_name`."""
+    `noise` is the spread used where both sides are single runs, measured on `noise_name`; without `numbers`
+    the caveat leaves the difference and that spread out (a sentence that gives one caveat for several models
+    states them beside each model)."""
     c = comparison
     unit = c.better.facts.label
     if c.tied:
@@ -202,12 +221,16 @@ def lead_clause(comparison: Comparison, noise: float | None = None, noise_name: 
             return "the ranges over seeds overlap, so the two are tied within the spread"
         if c.better.n >= 2 or c.worse.n >= 2:
             return "the single run lies within the other's range over seeds, so the difference may be chance"
+        if not numbers:
+            return f"the difference is within the spread over seeds of {noise_name}, so it may be chance"
         return (f"the difference of {c.better.number(c.difference)} is within the {c.better.number(noise or 0)}-"
                 f"{unit} spread over seeds of {noise_name}, so it may be chance")
     if c.within_spread is None:
         return "each side rests on a single seed and the spread over seeds is unknown, so the order may be chance"
     if c.single_seed:
         if c.better.n < 2 and c.worse.n < 2:
+            if not numbers:
+                return f"the difference exceeds the spread over seeds of {noise_name}, though each point rests on a single seed"
             return (f"the difference of {c.better.number(c.difference)} exceeds the {c.better.number(noise or 0)}-"
                     f"{unit} spread over seeds of {noise_name}, though each point rests on a single seed")
         return "the single run lies outside the other's range over seeds, but it is one seed"

@@ -6,17 +6,17 @@ the results.
 
 from __future__ import annotations
 
-import json
 import math
 from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
 
+from genmodels.core import store
 from genmodels.report.collect import HEADLINE, run_metrics
 from genmodels.report.english import join
 from genmodels.report.evidence import RunRefs
-from genmodels.report.questions import TAKEAWAYS, discussion_paragraphs, models, stability
+from genmodels.report.questions import TAKEAWAYS, discussion_paragraphs, kl_factor, models, stability
 from genmodels.report.references import cite
 
 # the Conclusion's length limit: what a reader should take away, not a second summary
@@ -28,7 +28,7 @@ def intro_markdown(runs: pd.DataFrame, sweep: str | Path) -> str:
     machine (from the first finished run's meta.json), each data set's training images and source; then the
     headline result in two sentences."""
     done = runs[runs.status == "complete"]
-    meta = json.loads((Path(done.iloc[0].run_dir) / "meta.json").read_text()) if len(done) else {}
+    meta = (store.read_json(Path(done.iloc[0].run_dir) / store.META) or {}) if len(done) else {}
     sources = done.groupby("dataset").agg(images=("train_images", "first"), source=("data_source", "first"),
                                           fallback=("fallback", "any")) if len(done) else pd.DataFrame()
     lines = [f"This report is generated from the runs of the sweep `{Path(sweep).name}`: "
@@ -36,13 +36,23 @@ def intro_markdown(runs: pd.DataFrame, sweep: str | Path) -> str:
              + (f" ({', '.join(f'{n} {s}' for s, n in runs[runs.status != 'complete'].status.value_counts().items())})"
                 if len(done) < len(runs) else "")
              + f", {done.seconds.sum() / 60:.1f} minutes of training in total"
-             + (f" on {meta['device']['cpus']} CPU cores ({meta['device']['type']})" if meta else "") + "."]
+             + _machine(meta.get("device") or {}) + "."]
     for dataset, row in sources.iterrows():
         note = (" -- full MNIST was not available, so runs trained on 4,000 images of the real 5,000-image subset; "
                 "the other 1,000 are held out as the metrics' reference" if row.fallback else "")
         lines.append(f"Training data for {dataset}: {row.images:,} images ({row.source}){note}.")
     headline = headline_sentences(runs)
     return " ".join(lines) + (f"\n\n**Headline.** {headline}" if headline else "")
+
+
+def _machine(device: dict) -> str:
+    """ " on 2 CPU cores", or " on an NVIDIA H200 GPU with 16 CPU cores": where the runs trained, from a run's
+    meta.json ("" when it does not say)."""
+    cores = f"{device['cpus']} CPU cores" if device.get("cpus") else ""
+    if device.get("type") == "cuda":
+        gpu = f"{device.get('name') or 'a'} GPU"
+        return f" on {gpu}" + (f" with {cores}" if cores else "")
+    return f" on {cores}" if cores else ""
 
 
 def headline_sentences(runs: pd.DataFrame, dataset: str = HEADLINE.dataset) -> str:
@@ -160,9 +170,17 @@ def limitations(runs: pd.DataFrame, dataset: str = HEADLINE.dataset) -> str:
     ranked = models.contenders(runs, dataset)
     seeds = sorted({c.spread("FID").n for c in ranked})
     if seeds:
-        out.append(f"Only each model's headline configuration ran over seeds ({join(map(str, seeds), 'or')} "
-                   "finished); every other point of the grid, the KL sweep and weight clipping rest on one seed, "
-                   f"and GAN results are known to vary with the seed {cite('lucic2018')}.")
+        lipschitz = stability.lipschitz_study(runs)
+        clipped_once = lipschitz is not None and lipschitz.clip.spread("FID").n < 2
+        outputs = stability.collapse_study(runs)
+        over = ["each model's headline configuration",
+                *(["the discriminator-output study"] if outputs is not None else []),
+                *(["weight clipping"] if lipschitz is not None and not clipped_once else [])]
+        one_seed = ["every other point of the grid", *(["the KL sweep"] if kl_factor.kl_study(runs, dataset) else []),
+                    *(["weight clipping"] if clipped_once else [])]
+        out.append(f"Only {join(over)} ran over seeds ({join(map(str, seeds), 'or')} seeds finished per headline); "
+                   f"{join(one_seed)} rest on one seed, and GAN results are known to vary with the seed "
+                   f"{cite('lucic2018')}.")
     if done.fallback.fillna(False).astype(bool).any():
         images = int(done[done.fallback.fillna(False).astype(bool)].train_images.iloc[0])
         out.append(f"Offline, MNIST is the 5,000-image subset: the models trained on {images:,} of its images and "

@@ -99,8 +99,9 @@ def lipschitz_section(cap: Captions, study: Study) -> None:
         cap.figure(figures.loss_curves(clip.iloc[0]), f"{wgan} with weight clipping: the Wasserstein estimate stays "
                    "small because clipping bounds the critic's weights, not its gradient.")
     cap.table(tables.metric_table(lipschitz_runs(study.runs)), f"{wgan} Lipschitz constraint: gradient penalty vs "
-              f"weight clipping at {_headline_words()}, at about the same training time (weight clipping keeps "
-              f"{_clipping_critic_steps()} critic steps per generator step).")
+              f"weight clipping at {_headline_words()}, seed 0, with each run's training seconds (weight clipping "
+              f"keeps {_clipping_critic_steps()} critic steps per generator step); the Discussion ranks the two "
+              "only where they trained for equal time.")
     cap.figure(figures.quality_time_figure(study.runs), "Quality against training time: FID (left) and Inception "
                f"Score (right) measured during training of each model's depth-{HEADLINE.depth}, z_dim-{HEADLINE.z_dim} "
                f"{_data()} runs, one line per seed, against the CPU-seconds of training (one thread per run). Models "

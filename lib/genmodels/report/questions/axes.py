@@ -5,6 +5,7 @@ more."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Callable
 
 import pandas as pd
 
@@ -12,7 +13,7 @@ from genmodels.core.config import DEPTHS
 from genmodels.core.registry import MODEL_NAMES, model_spec
 from genmodels.runs.results import COLLAPSE_IS
 from genmodels.report.collect import HEADLINE, finished, headline_runs, main_runs, sweep_axes
-from genmodels.report.english import capital, data_name, join, paragraph as lead, the
+from genmodels.report.english import capital, count_word, data_name, join, paragraph as lead, the
 from genmodels.report.evidence import Comparison, RunRefs, Spread, compare, lead_clause
 from genmodels.report.references import cite
 
@@ -128,27 +129,73 @@ SHAPES = {"depth": {"falls": "improving with every added layer", "rises": "worse
                     "interior": "with smaller and larger latents both worse", "mixed": "with no steady trend"}}
 
 
-def _axis_sentence(a: Axis, refs: RunRefs) -> str:
-    """Claim, evidence and caveat of one model along one axis: "The LSGAN is best at depth 3, ... (FID at z_dim
-    100: ...); against the runner-up, ..."."""
-    parts = []
-    for value in sorted(a.points):
-        note = ", collapsed" if value in a.collapsed and not a.all_collapsed else ""
-        parts.append(f"{a.points[value].text(refs, name=False)} at {a.name} {value}{note}")
-    steps = sorted(set(a.steps.values()))
-    if len(steps) > 1:
-        by_steps = {s: [v for v in sorted(a.steps) if a.steps[v] == s] for s in steps}
-        parts.append("trained " + join(f"{s} steps at {a.name} {join(map(str, vs))}" for s, vs in by_steps.items()))
-    if a.unfinished:
-        parts.append(f"{a.name} {join(map(str, a.unfinished))} did not finish ({join(a.unfinished.values())})")
-    text = (f"{capital(the(a.model))} is best at {a.name} {a.best}, {SHAPES[a.name][a.shape]} "
-            f"(FID at {a.fixed_name} {a.fixed}: {'; '.join(parts)})")
-    best, second = a.ranked[:2]
-    clause = lead_clause(a.versus(best, second), a.noise_width(), "its headline configuration")
-    text += f"; against the runner-up, {a.name} {second}, {clause}" if clause else ""
-    if a.all_collapsed:
-        text += f"; every point collapsed (IS < {COLLAPSE_IS:g}), so this order compares failed runs"
-    return text + "."
+def _subject(models: list[str], of: int) -> str:
+    """ "the VAE is", "the LSGAN and the WGAN are", "all three models are" (`of`: how many models the paragraph
+    discusses)."""
+    if len(models) == of >= 3:
+        return f"all {count_word(of).lower()} models are"
+    return join(the(m) for m in models) + (" is" if len(models) == 1 else " are")
+
+
+def _claims(axes: list[Axis]) -> str:
+    """Where each model is best along the axis and the shape of its curve, in one sentence: models that share
+    a best value and a shape are named together, so a pattern all share is said once."""
+    groups: dict[tuple[int, str], list[str]] = {}
+    for a in axes:
+        if not a.all_collapsed:
+            groups.setdefault((a.best, a.shape), []).append(a.model)
+    name = axes[0].name
+    parts = [f"{_subject(models, len(axes))} best at {name} {best}, {SHAPES[name][shape]}"
+             for (best, shape), models in groups.items()]
+    text = capital("; ".join(parts)) + "." if parts else ""
+    failed = [a.model for a in axes if a.all_collapsed]
+    if failed:
+        text += (f" Every point of {join(the(m) for m in failed)} collapsed (IS < {COLLAPSE_IS:g}), so "
+                 f"{'its' if len(failed) == 1 else 'their'} order compares failed runs.")
+    return text.strip()
+
+
+def _numbers(axes: list[Axis], refs: RunRefs) -> str:
+    """The FID of every point, one line per model (a list, not a sentence per model), with the steps where they
+    differ along the axis and the points that did not finish."""
+    name = axes[0].name
+    lines = []
+    for a in axes:
+        parts = []
+        for value in sorted(a.points):
+            note = ", collapsed" if value in a.collapsed and not a.all_collapsed else ""
+            parts.append(f"{a.points[value].text(refs, name=False)} at {name} {value}{note}")
+        line = f"- {a.name_of()} ({a.fixed_name} {a.fixed}): " + "; ".join(parts)
+        steps = sorted(set(a.steps.values()))
+        if len(steps) > 1:
+            by_steps = {s: [v for v in sorted(a.steps) if a.steps[v] == s] for s in steps}
+            line += "; trained " + join(f"{s} steps at {name} {join(map(str, vs))}" for s, vs in by_steps.items())
+        if a.unfinished:
+            line += f"; {name} {join(map(str, a.unfinished))} did not finish ({join(a.unfinished.values())})"
+        lines.append(line)
+    where = "median [min, max] where a point ran over several seeds"
+    return f"FID along the {name} axis ({where}):\n\n" + "\n".join(lines) + "\n\n"
+
+
+def _caveats(axes: list[Axis]) -> str:
+    """How firm each model's lead over its runner-up is, one sentence per kind of caveat, naming the models it
+    applies to."""
+    groups: dict[str, list[str]] = {}
+    for a in axes:
+        if a.all_collapsed:
+            continue
+        best, second = a.ranked[:2]
+        comparison = a.versus(best, second)
+        clause = lead_clause(comparison, a.noise_width(), "the model's headline configuration", numbers=False)
+        if not clause:
+            continue
+        where = f"{a.name_of()} {a.name} {second}"
+        noise = a.noise_width()
+        if comparison.single_seed and comparison.better.n < 2 and comparison.worse.n < 2 and noise:
+            where += (f", {comparison.better.number(comparison.difference)} against a spread of "
+                      f"{comparison.better.number(noise)}")
+        groups.setdefault(clause, []).append(where)
+    return " ".join(f"Against the runner-up ({'; '.join(where)}), {clause}." for clause, where in groups.items())
 
 
 def _not_run(axes: list[Axis], name: str, runs: pd.DataFrame, dataset: str) -> str:
@@ -174,20 +221,28 @@ def _axes(runs: pd.DataFrame, dataset: str, name: str) -> list[Axis]:
     return [a for a in (axis(runs, m, dataset, name) for m in MODEL_NAMES) if a is not None]
 
 
-def depth_paragraph(runs: pd.DataFrame, refs: RunRefs, dataset: str = HEADLINE.dataset) -> str:
-    title = "How does depth change each model?"
-    axes = _axes(runs, dataset, "depth")
+def _axis_paragraph(runs: pd.DataFrame, refs: RunRefs, dataset: str, name: str, title: str,
+                    discussion: Callable[[list[Axis]], list[str]]) -> str:
+    """A question on one axis: the claims, the numbers as a list, the caveats, then `discussion`'s sentences
+    (what the axis's shape means) and what the sweep did not run."""
+    axes = _axes(runs, dataset, name)
     if not axes:
-        return lead(title, [f"The sweep ran no model at more than one depth on {data_name(dataset)}, so depth is "
-                             "not discussed.", _not_run(axes, "depth", runs, dataset)])
-    sentences = [_axis_sentence(a, refs) for a in axes]
+        what = "depth is" if name == "depth" else "the latent size is"
+        return lead(title, [f"The sweep ran no model at more than one {name} on {data_name(dataset)}, so {what} not "
+                            "discussed.", _not_run(axes, name, runs, dataset)])
+    return lead(title, [_claims(axes), _numbers(axes, refs), _caveats(axes), *discussion(axes),
+                        _not_run(axes, name, runs, dataset)])
+
+
+def depth_paragraph(runs: pd.DataFrame, refs: RunRefs, dataset: str = HEADLINE.dataset) -> str:
+    return _axis_paragraph(runs, refs, dataset, "depth", "How does depth change each model?", _depth_discussion)
+
+
+def _depth_discussion(axes: list[Axis]) -> list[str]:
     clear = [a for a in axes if a.clear]
-    if len({a.best for a in clear}) > 1:
-        sentences.append("The best depth differs between models (" + join(f"{a.name_of()} {a.best}" for a in clear)
-                         + ").")
-    sentences.append(_depth_explanation(axes))
-    sentences.append(_not_run(axes, "depth", runs, dataset))
-    return lead(title, sentences)
+    differs = ("The best depth differs between models (" + join(f"{a.name_of()} {a.best}" for a in clear) + ")."
+               if len({a.best for a in clear}) > 1 else "")
+    return [differs, _depth_explanation(axes)]
 
 
 def _depth_explanation(axes: list[Axis]) -> str:
@@ -213,12 +268,12 @@ def _depth_explanation(axes: list[Axis]) -> str:
 
 
 def latent_paragraph(runs: pd.DataFrame, refs: RunRefs, dataset: str = HEADLINE.dataset) -> str:
-    title = "How does the latent size change each model?"
-    axes = _axes(runs, dataset, "z_dim")
-    if not axes:
-        return lead(title, [f"The sweep ran no model at more than one z_dim on {data_name(dataset)}, so the latent "
-                             "size is not discussed.", _not_run(axes, "z_dim", runs, dataset)])
-    sentences = [_axis_sentence(a, refs) for a in axes]
+    return _axis_paragraph(runs, refs, dataset, "z_dim", "How does the latent size change each model?",
+                           _latent_discussion)
+
+
+def _latent_discussion(axes: list[Axis]) -> list[str]:
+    sentences = []
     small = [a for a in axes if min(a.points) <= 2 and a.ranked[-1] == min(a.points) and not a.all_collapsed
              and a.versus(min(a.points), a.best).within_spread is False]
     if small:
@@ -244,13 +299,13 @@ def latent_paragraph(runs: pd.DataFrame, refs: RunRefs, dataset: str = HEADLINE.
         sentences.append(f"From z_dim {min(min(z for z in a.points if z >= 16) for a in flat)} up the latent size "
                          f"hardly matters for {join(the(a.model) for a in flat)}, whose differences there are within "
                          f"the spread over seeds: {join(why)}.")
-    sentences.append(_not_run(axes, "z_dim", runs, dataset))
-    return lead(title, sentences)
+    return sentences
 
 
 # ------------------------------------------------------------------ the Conclusion
 def takeaway(runs: pd.DataFrame, dataset: str = HEADLINE.dataset) -> str:
-    """The Conclusion's sentence on the grid: whether depth or the latent size moved each model's FID more."""
+    """The Conclusion's sentence on the grid: whether depth or the latent size moved each model's FID more, with
+    the spans it rests on and the axes whose points trained for different numbers of steps."""
     depth_axes = _axes(runs, dataset, "depth")
     z_axes = _axes(runs, dataset, "z_dim")
     both = [(d, z) for d in depth_axes for z in z_axes if d.model == z.model
@@ -258,10 +313,18 @@ def takeaway(runs: pd.DataFrame, dataset: str = HEADLINE.dataset) -> str:
     if both:
         deeper = [the(d.model) for d, z in both if d.span > z.span]
         wider = [the(d.model) for d, z in both if d.span <= z.span]
+        spans = ", ".join(f"{d.name_of()} {d.span:.1f} and {z.span:.1f}" for d, z in both)
+        unequal = [f"the {a.name_of()}'s {a.name} axis at {min(a.steps.values())} to {max(a.steps.values())} steps"
+                   for pair in both for a in pair if len(set(a.steps.values())) > 1]
+        budget = ("equal steps along every axis" if not unequal else "equal steps along each axis but "
+                  + join(unequal))
         return ("Within the grid, " + (f"depth moved FID more than the latent size for {join(deeper)}"
                                        if deeper else "")
                 + ("; " if deeper and wider else "")
-                + (f"the latent size moved it more than depth for {join(wider)}" if wider else "")) + "."
-    if any(a.clear for a in depth_axes):
-        return "The best depth is " + join(f"{a.best} for {the(a.model)}" for a in depth_axes if a.clear) + "."
+                + (f"the latent size moved it more than depth for {join(wider)}" if wider else "")
+                + f" (span of median FID along depth and z_dim: {spans}; {budget}).")
+    clear = [a for a in depth_axes if a.clear]
+    if clear:
+        return ("The best depth is " + join(f"{a.best} for {the(a.model)}" for a in clear)
+                + " (its lead over the runner-up exceeds the spread over seeds).")
     return ""

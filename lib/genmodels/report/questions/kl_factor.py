@@ -118,10 +118,10 @@ def paragraph(runs: pd.DataFrame, refs: RunRefs, dataset: str = HEADLINE.dataset
         claim = (f"In this sweep the KL factor shows no trade-off: kl={best_fid.factor:g} gives {vae} both its best "
                  "reconstructions and its best samples.")
     trend = ("rises with the factor" if study.mse_rises else "does not rise steadily with the factor")
-    evidence = (f"At depth {study.depth}, z_dim {study.z_dim}, the test reconstruction error {trend}: "
-                + "; ".join(f"kl={p.factor:g}: {p.spread('test_mse').text(refs)}, {p.spread('FID').text(refs)}"
-                            + (f", {_nats(p.kl_nats)} nats in the codes" if math.isfinite(p.kl_nats) else "")
-                            for p in study.points) + ".")
+    evidence = (f"At depth {study.depth}, z_dim {study.z_dim}, the test reconstruction error {trend}:\n\n"
+                + "\n".join(f"- kl={p.factor:g}: {p.spread('test_mse').text(refs)}, {p.spread('FID').text(refs)}"
+                             + (f", {_nats(p.kl_nats)} nats in the codes" if math.isfinite(p.kl_nats) else "")
+                             for p in study.points) + "\n\n")
     collapse = study.first_collapse
     if collapse is not None:
         collapsed = (f"From kl={collapse.factor:g} on the posterior has collapsed: the codes carry "
@@ -153,13 +153,19 @@ def _nats(value: float) -> str:
 
 
 def takeaway(runs: pd.DataFrame, dataset: str = HEADLINE.dataset) -> str:
-    """The Conclusion's sentence on the KL factor: the factor that samples best, and where the posterior
-    collapses."""
+    """The Conclusion's sentence on the KL factor: the factor that samples best and where the posterior
+    collapses, with the FIDs and nats it rests on and the steps every factor trained."""
     kl = kl_study(runs, dataset)
     if kl is None:
         return ""
+    steps = sorted({int(p.run.steps) for p in kl.points})
+    budget = f"{steps[0]} steps each" if len(steps) == 1 else "at " + join(map(str, steps)) + " steps"
     collapse = kl.first_collapse
     if collapse is kl.points[0]:
-        return f"{capital(the(kl.model))}'s posterior collapsed at every KL factor of the sweep."
+        return (f"{capital(the(kl.model))}'s posterior collapsed at every KL factor of the sweep (at most "
+                f"{_nats(max(p.kl_nats for p in kl.points))} nats in the codes, one run per factor, {budget}).")
+    fids = ", ".join(f"{p.run.FID:.1f} at kl={p.factor:g}" for p in kl.points)
+    nats = f"; {_nats(collapse.kl_nats)} nats in the codes at kl={collapse.factor:g}" if collapse else ""
     return (f"For {the(kl.model)}, kl={kl.best_fid.factor:g} gives the best samples"
-            + (f" and from kl={collapse.factor:g} the posterior collapses." if collapse else "."))
+            + (f" and from kl={collapse.factor:g} the posterior collapses" if collapse else "")
+            + f" (FID {fids}{nats}; one run per factor, {budget}).")

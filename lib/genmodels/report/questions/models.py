@@ -13,7 +13,7 @@ from genmodels.core.registry import MODEL_NAMES, model_spec
 from genmodels.quality.metric_table import metric
 from genmodels.report.collect import HEADLINE, finished, headline_runs, long_runs, main_runs
 from genmodels.report.english import capital, data_name, join, paragraph as lead, the
-from genmodels.report.evidence import Comparison, RunRefs, Spread, compare, lead_clause
+from genmodels.report.evidence import EQUAL_TIME, RunRefs, Spread, compare, lead_clause, no_longer
 from genmodels.report.references import cite
 
 # the metrics beside FID that the question asks about
@@ -214,8 +214,9 @@ def _cost(runs: pd.DataFrame, ranked: list[Contender], refs: RunRefs, dataset: s
     text = ("Training cost (median CPU-seconds per run, one thread): "
             + join(f"{MODEL_NAMES[m]} {seconds[m].median_text()} s" for m in seconds) + "; ")
     ratio = seconds[best].median / seconds[cheapest].median if best in seconds else math.nan
-    if ratio < 1.1:
-        text += f"{the(best)}, lowest in FID, cost no more training time than the others (within 10 %)."
+    if best in seconds and no_longer(seconds[best].median, seconds[cheapest].median):
+        text += (f"{the(best)}, lowest in FID, cost no more training time than the others (within "
+                 f"{100 * EQUAL_TIME:.0f} %).")
     else:
         text += f"{the(best)}, lowest in FID, took {ratio:.1f} times the training time of {the(cheapest)}."
     longer = []
@@ -287,13 +288,28 @@ def headline(runs: pd.DataFrame, dataset: str = HEADLINE.dataset) -> str:
 
 
 def takeaway(runs: pd.DataFrame, dataset: str = HEADLINE.dataset) -> str:
-    """The Conclusion's sentence on the best model ("" when fewer than two models were scored)."""
+    """The Conclusion's sentence on the best model, with its evidence (median FID over seeds at the headline
+    configuration) and the budgets: no model is called best over one that trained for less time ("" when fewer
+    than two models were scored)."""
     ranked = contenders(runs, dataset)
     if len(ranked) < 2:
         return ""
+    best = ranked[0]
+    fids = ", ".join(f"{c.name} {c.spread('FID').median_text()}" for c in ranked)
+    seeds = join(str(c.spread("FID").n) for c in ranked)
+    evidence = f"median FID {fids} over {seeds} seeds at {_config(best)}"
+    seconds = {c.model: c.spread("seconds").median for c in ranked}
+    budgets = "training " + ", ".join(f"{c.name} {c.spread('seconds').median_text()} s and "
+                                      f"{int(c.runs.steps.median())} steps" for c in ranked)
     c = compare(ranked[0].spread("FID"), ranked[1].spread("FID"))
     if c.within_spread:
-        return (f"{capital(the(ranked[0].model))} and {the(ranked[1].model)} generate samples of equal quality "
-                "within the spread over seeds; more seeds would separate them.")
+        return (f"{capital(the(best.model))} and {the(ranked[1].model)} generate samples of equal quality within the "
+                f"spread over seeds ({evidence}; {budgets}); more seeds would separate them.")
+    longer = [o for o in ranked[1:] if not no_longer(seconds[best.model], seconds[o.model])]
+    if longer:
+        return (f"{capital(the(best.model))} has the lowest median FID on {data_name(dataset)} ({evidence}) but "
+                f"trained longer than {join(the(o.model) for o in longer)} ({budgets}), so the budgets could explain "
+                "the order and no ranking is claimed.")
     tail = "" if c.within_spread is False else ", on single seeds"
-    return f"{capital(the(ranked[0].model))} generates the best samples by FID on {data_name(dataset)}{tail}."
+    return (f"{capital(the(best.model))} generates the best samples by FID on {data_name(dataset)}{tail} "
+            f"({evidence}), in no more training time than the others ({budgets}).")

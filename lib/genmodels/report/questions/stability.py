@@ -14,7 +14,7 @@ from genmodels.quality.statistics import fisher_exact
 from genmodels.runs.results import COLLAPSE_IS
 from genmodels.report.collect import HEADLINE, default_recipe, finished, is_long, study_model
 from genmodels.report.english import capital, data_name, join, paragraph as lead
-from genmodels.report.evidence import RunRefs, Spread, compare, lead_clause
+from genmodels.report.evidence import Comparison, RunRefs, Spread, compare, equal_time, lead_clause
 from genmodels.report.references import cite
 
 
@@ -85,8 +85,10 @@ def collapse_study(runs: pd.DataFrame) -> CollapseStudy | None:
 
 @dataclass(frozen=True, eq=False)
 class LipschitzArm:
+    """The finished, scored runs of one constraint at one budget (steps), over their seeds."""
+
     method: str  # "gp" or "clip"
-    runs: pd.DataFrame  # finished and scored
+    runs: pd.DataFrame
 
     def spread(self, metric: str) -> Spread:
         return Spread.of(self.runs, metric)
@@ -95,12 +97,44 @@ class LipschitzArm:
     def steps(self) -> int:
         return int(self.runs.steps.median())
 
+    @property
+    def seconds(self) -> float:
+        return self.spread("seconds").median
 
-def lipschitz_study(runs: pd.DataFrame) -> dict[str, LipschitzArm]:
-    """The owner of `lipschitz` at the headline configuration, all seeds, per constraint ({} unless both ran)."""
+
+@dataclass(frozen=True, eq=False)
+class LipschitzStudy:
+    """The gradient penalty's runs beside the weight-clipping runs whose training time is nearest to theirs, and
+    whether the two trained for equal time (`evidence.equal_time`): only then does the text rank them."""
+
+    gp: LipschitzArm
+    clip: LipschitzArm
+
+    @property
+    def equal_time(self) -> bool:
+        return equal_time(self.gp.seconds, self.clip.seconds)
+
+    @property
+    def comparison(self) -> Comparison:
+        return compare(self.gp.spread("FID"), self.clip.spread("FID"))
+
+    @property
+    def clip_better(self) -> bool:
+        return self.clip.spread("FID").better_than(self.gp.spread("FID"))
+
+
+def lipschitz_study(runs: pd.DataFrame) -> LipschitzStudy | None:
+    """The owner of `lipschitz` at the headline configuration, all seeds: the gradient penalty's most repeated
+    budget, and the weight-clipping budget nearest to it in training time (None unless both ran)."""
     pick = finished(lipschitz_runs(runs, seed=None))
-    arms = {str(m): LipschitzArm(str(m), g) for m, g in pick.groupby("lipschitz")}
-    return arms if len(arms) >= 2 else {}
+    arms: dict[str, list[LipschitzArm]] = {}
+    for (method, _), group in pick.groupby(["lipschitz", "steps"]):
+        arms.setdefault(str(method), []).append(LipschitzArm(str(method), group))
+    if "gp" not in arms or "clip" not in arms:
+        return None
+    gp = max(arms["gp"], key=lambda arm: len(arm.runs))
+    clip = min(arms["clip"], key=lambda arm: (abs(arm.seconds - gp.seconds), -len(arm.runs)))
+    return LipschitzStudy(gp, clip)
 
 
 def collapse_table(runs: pd.DataFrame) -> pd.DataFrame:
@@ -174,33 +208,36 @@ def _outputs(runs: pd.DataFrame, refs: RunRefs) -> str:
 
 
 def _lipschitz(runs: pd.DataFrame, refs: RunRefs) -> str:
-    arms = lipschitz_study(runs)
+    study = lipschitz_study(runs)
     wgan = MODEL_NAMES[study_model("lipschitz")]
-    if not arms:
+    if study is None:
+        methods = set(finished(lipschitz_runs(runs, seed=None)).lipschitz)
+        if methods:
+            return f"The sweep ran the {wgan} with {join(sorted(methods))} only; no comparison."
         return (f"The sweep did not run the {wgan} with both weight clipping and the gradient penalty at depth "
                 f"{HEADLINE.depth}, z_dim {HEADLINE.z_dim}, so the two are not compared.")
-    gp, clip = arms.get("gp"), arms.get("clip")
-    if gp is None or clip is None:
-        return f"The sweep ran the {wgan} with {join(arms)} only; no comparison."
-    comparison = compare(gp.spread("FID"), clip.spread("FID"))
-    winner = "the gradient penalty" if gp.spread("FID").better_than(clip.spread("FID")) else "weight clipping"
+    gp, clip, comparison = study.gp, study.clip, study.comparison
+    numbers = (f"FID {gp.spread('FID').text(refs, name=False)} with the gradient penalty after {gp.steps} steps "
+               f"({gp.spread('seconds').median_text()} s of training), {clip.spread('FID').text(refs, name=False)} "
+               f"with weight clipping after {clip.steps} steps ({clip.spread('seconds').median_text()} s)")
+    slow = (f"clipping's small RMSprop steps (learning rate 5e-5, {cite('arjovsky2017')[1:-1]}) learn slowly, so a "
+            "short budget cannot tell slow learning from failure")
+    if not study.equal_time:
+        return (f"Weight clipping and the gradient penalty did not train the {wgan} for equal time: {numbers}. "
+                f"{capital(slow)}; the two are therefore not ranked here.")
     if comparison.within_spread:
-        claim = f"Weight clipping and the gradient penalty trained the {wgan} about equally well"
+        claim = f"At equal training time, weight clipping and the gradient penalty trained the {wgan} about equally well"
     else:
-        claim = f"{capital(winner)} trained the {wgan} better"
-    evidence = (f"{claim}: FID {gp.spread('FID').text(refs, name=False)} with the gradient penalty after "
-                f"{gp.steps} steps ({gp.spread('seconds').median_text()} s of training), "
-                f"{clip.spread('FID').text(refs, name=False)} with weight clipping after {clip.steps} steps "
-                f"({clip.spread('seconds').median_text()} s).")
+        winner = "weight clipping" if study.clip_better else "the gradient penalty"
+        claim = f"At equal training time, {winner} trained the {wgan} better"
     explanation = ("Weight clipping costs the critic capacity: clipping every weight to a small interval confines "
                    "it to a narrow family of simple functions and lets its gradients vanish or explode, whereas the "
-                   f"penalty constrains the gradient norm itself {cite('gulrajani2017')}; clipping's small RMSprop "
-                   f"steps (learning rate 5e-5, {cite('arjovsky2017')[1:-1]}) also learn slowly in a short budget.")
-    if winner != "the gradient penalty" or comparison.within_spread:
+                   f"penalty constrains the gradient norm itself {cite('gulrajani2017')}; {slow}.")
+    if study.clip_better or comparison.within_spread:
         explanation = ("The gradient penalty was introduced because clipping costs the critic capacity "
                        f"{cite('gulrajani2017')}; in these runs that cost did not show.")
     caveat = lead_clause(comparison)
-    return " ".join(s for s in (evidence, explanation, f"Caveat: {caveat}." if caveat else "") if s)
+    return " ".join(s for s in (f"{claim}: {numbers}.", explanation, f"Caveat: {caveat}." if caveat else "") if s)
 
 
 def headline(runs: pd.DataFrame) -> str:
@@ -213,26 +250,42 @@ def headline(runs: pd.DataFrame) -> str:
         parts.append(f"the assignment's sigmoid discriminator output collapsed the {MODEL_NAMES[study.model]} in "
                      f"{len(sig.collapsed)} of {len(sig.finished)} runs, a linear output in {len(lin.collapsed)} of "
                      f"{len(lin.finished)}")
-    arms = lipschitz_study(runs)
-    if {"gp", "clip"} <= set(arms):
-        gp, clip = arms["gp"].spread("FID"), arms["clip"].spread("FID")
-        parts.append(f"weight clipping left the {MODEL_NAMES[study_model('lipschitz')]} at FID "
-                     f"{clip.median_text()} against {gp.median_text()} with the gradient penalty")
+    lipschitz = lipschitz_study(runs)
+    if lipschitz is not None and lipschitz.equal_time:
+        parts.append(f"at equal training time weight clipping left the {MODEL_NAMES[study_model('lipschitz')]} at "
+                     f"FID {lipschitz.clip.spread('FID').median_text()} against "
+                     f"{lipschitz.gp.spread('FID').median_text()} with the gradient penalty")
     return capital("; ".join(parts)) + "." if parts else ""
 
 
 def takeaway(runs: pd.DataFrame) -> str:
-    """The Conclusion's sentence on stability: the safer discriminator output and the Lipschitz constraint."""
-    stable = []
+    """The Conclusion's sentence on stability, each part with its evidence and budget: the safer discriminator
+    output (runs of one configuration, so at equal steps), and the Lipschitz constraint ranked only at equal
+    training time."""
+    parts = []
     study = collapse_study(runs)
     if study is not None and {"sigmoid", "linear"} <= set(study.arms):
         sig, lin = study.arms["sigmoid"], study.arms["linear"]
-        if sig.rate > lin.rate:
-            stable.append("a linear discriminator output is the safer choice over the assignment's sigmoid"
-                          + (" (though not yet significantly)" if study.p_value >= 0.05 else ""))
-    arms = lipschitz_study(runs)
-    if {"gp", "clip"} <= set(arms):
-        c = compare(arms["gp"].spread("FID"), arms["clip"].spread("FID"))
-        if not c.within_spread and arms["gp"].spread("FID").better_than(arms["clip"].spread("FID")):
-            stable.append("a WGAN needs the gradient penalty, not weight clipping")
-    return capital(join(stable, "and")) + "." if stable else ""
+        if sig.rate > lin.rate and len(sig.finished) and len(lin.finished):
+            steps = int(study.arms["linear"].finished.steps.median())
+            parts.append("a linear discriminator output is the safer choice over the assignment's sigmoid "
+                         f"({len(sig.collapsed)} of {len(sig.finished)} sigmoid runs collapsed against "
+                         f"{len(lin.collapsed)} of {len(lin.finished)} linear ones, all at {steps} steps"
+                         + ("; not yet significant" if study.p_value >= 0.05 else "") + ")")
+    lipschitz = lipschitz_study(runs)
+    if lipschitz is not None:
+        gp, clip = lipschitz.gp, lipschitz.clip
+        numbers = (f"FID {gp.spread('FID').median_text()} after {gp.seconds:.0f} s against "
+                   f"{clip.spread('FID').median_text()} after {clip.seconds:.0f} s")
+        if not lipschitz.equal_time:
+            parts.append(f"weight clipping and the gradient penalty were not trained for equal time ({numbers}), so "
+                         "neither is ranked above the other")
+        elif lipschitz.comparison.within_spread is False:
+            winner, loser = (("weight clipping", "the gradient penalty") if lipschitz.clip_better else
+                             ("the gradient penalty", "weight clipping"))
+            parts.append(f"at equal training time {winner} trains the {MODEL_NAMES[study_model('lipschitz')]} better "
+                         f"than {loser} ({numbers})")
+        else:
+            parts.append(f"at equal training time weight clipping and the gradient penalty are not told apart "
+                         f"({numbers})")
+    return capital(join(parts, "and")) + "." if parts else ""
