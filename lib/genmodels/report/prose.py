@@ -40,7 +40,7 @@ def intro_markdown(runs: pd.DataFrame, sweep: str | Path) -> str:
     for dataset, row in sources.iterrows():
         note = (" -- full MNIST was not available, so runs trained on 4,000 images of the real 5,000-image subset; "
                 "the other 1,000 are held out as the metrics' reference" if row.fallback else "")
-        lines.append(f"Training data for {dataset}: {row.images:,} images ({row.source}){note}.")
+        lines.append(f"Training data for {dataset}: {row.images:,.0f} images ({row.source}){note}.")
     headline = headline_sentences(runs)
     return " ".join(lines) + (f"\n\n**Headline.** {headline}" if headline else "")
 

@@ -171,7 +171,8 @@ def _numbers(axes: list[Axis], refs: RunRefs) -> str:
             by_steps = {s: [v for v in sorted(a.steps) if a.steps[v] == s] for s in steps}
             line += "; trained " + join(f"{s} steps at {name} {join(map(str, vs))}" for s, vs in by_steps.items())
         if a.unfinished:
-            line += f"; {name} {join(map(str, a.unfinished))} did not finish ({join(a.unfinished.values())})"
+            statuses = join(dict.fromkeys(a.unfinished.values()))
+            line += f"; {name} {join(map(str, a.unfinished))} did not finish ({statuses})"
         lines.append(line)
     where = "median [min, max] where a point ran over several seeds"
     return f"FID along the {name} axis ({where}):\n\n" + "\n".join(lines) + "\n\n"
