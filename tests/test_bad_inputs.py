@@ -706,7 +706,8 @@ def test_damaged_finished_runs_are_reported_as_damaged_and_run_again(env: Env,
     metrics). Each is "damaged" with what is wrong in `results`, `sweep --dry-run` and the report, and the next
     sweep's run of it (`run_config`, what the notebook calls) completes it again: the emptied metrics by resuming
     at its last step, without training again."""
-    from genmodels.report import collect_runs, unfinished_table
+    from genmodels.report import collect_runs
+    from genmodels.report.tables import unfinished_table
     from genmodels.core import store
     from genmodels.runs.run import run_config
     from genmodels.runs.sweep import load_sweep

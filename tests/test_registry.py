@@ -20,10 +20,11 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from genmodels import report
+from genmodels.report.collect import main_runs
+from genmodels.report.designs import architecture_table
 
 from genmodels.core import registry
-from genmodels.core.config import ConfigError, RunConfig, default_variant
+from genmodels.core.config import DEFAULT_VARIANT, ConfigError, RunConfig, default_variant
 from genmodels.core.registry import ModelSpec
 
 TOY = "hinge"
@@ -110,9 +111,9 @@ def test_toy_model_trains_scores_and_reaches_results_and_report_rows(hinge_gan: 
     assert (row.model, row.variant, row.status) == (TOY, "hinge loss", "complete")
     assert math.isfinite(row.FID) and math.isfinite(row.loss_critic_loss)
 
-    main = report.main_runs(frame)  # the report's rows: every knob at its default, tuned recipe, seed 0
+    main = main_runs(frame)  # the report's rows: every knob at its default, tuned recipe, seed 0
     assert list(main.label) == [row.label]
-    assert report.MODEL_NAMES[TOY] == "Hinge GAN" and list(report.MODEL_NAMES)[-1] == TOY
+    assert registry.MODEL_NAMES[TOY] == "Hinge GAN" and list(registry.MODEL_NAMES)[-1] == TOY
 
     history = pd.read_csv(run_dir / "history.csv")
     figure = plots.loss_curves(history, TOY)
@@ -170,15 +171,15 @@ def test_results_and_report_facts_agree_with_the_registry(model: str) -> None:
     from genmodels.runs.results import variant
 
     spec = registry.model_spec(model)
-    assert report.MODEL_NAMES[model] == spec.display_name
+    assert registry.MODEL_NAMES[model] == spec.display_name
     default = RunConfig(model=model).resolved()
-    assert variant(default) == report.DEFAULT_VARIANT[model] == default_variant(model)
-    assert list(report.MODEL_NAMES) == list(registry.MODELS)
+    assert variant(default) == DEFAULT_VARIANT[model] == default_variant(model)
+    assert list(registry.MODEL_NAMES) == list(registry.MODELS)
 
 
 def test_display_names_are_the_reports() -> None:
-    assert dict(report.MODEL_NAMES) == {"vae": "VAE", "gan": "LSGAN", "wgan": "WGAN"}
-    assert dict(report.DEFAULT_VARIANT) == {"vae": "kl=0.001", "gan": "linear output", "wgan": "gradient penalty"}
+    assert dict(registry.MODEL_NAMES) == {"vae": "VAE", "gan": "LSGAN", "wgan": "WGAN"}
+    assert dict(DEFAULT_VARIANT) == {"vae": "kl=0.001", "gan": "linear output", "wgan": "gradient penalty"}
 
 
 @pytest.mark.parametrize("model", ["vae", "gan", "wgan"])
@@ -248,7 +249,7 @@ def test_report_architecture_table_is_the_built_models() -> None:
     """The report's parameter table names each model's parts from the registry and counts the built networks."""
     from genmodels.models import build_model, count_parameters
 
-    table = report.architecture_table(width=4, z_dim=2)
+    table = architecture_table(width=4, z_dim=2)
     expected = [f"{spec.display_name} {part}" for spec in registry.MODELS.values() for _, part in spec.parts]
     assert list(table.columns) == expected
     gan = build_model(RunConfig(model="gan", depth=2, z_dim=2, width=4))

@@ -122,7 +122,8 @@ def measured(run_dir: Path) -> dict[str, float]:
 def test_every_number_the_discussion_cites_equals_a_metrics_file(built: Path, quick_results: Path) -> None:
     """Each number written with run references ("149.8 [149.0, 150.5] over 2 seeds (R1-R2)") is, as printed, the
     value in those runs' metrics files, or their median [min, max]."""
-    from genmodels.report.evidence import DECIMALS, cited_numbers
+    from genmodels.core.metric_table import METRICS
+    from genmodels.report.evidence import cited_numbers
 
     text = " ".join(discussion_text(built).split())
     labels = cited_runs(built)
@@ -130,7 +131,7 @@ def test_every_number_the_discussion_cites_equals_a_metrics_file(built: Path, qu
     assert len(numbers) >= 10, text
     for number in numbers:
         values = [measured(quick_results / labels[n]) for n in number.refs]
-        names = ["seconds"] if number.seconds else [k for k, places in DECIMALS.items() if places == number.decimals]
+        names = ["seconds"] if number.seconds else [k for k, m in METRICS.items() if m.prose_decimals == number.decimals]
         fmt = lambda v: f"{v:.{number.decimals}f}"  # noqa: E731
         ok = False
         for name in (n for n in names if all(n in v for v in values)):
@@ -166,6 +167,12 @@ def test_discussion_names_the_best_model_and_the_studies(built: Path, quick_resu
         assert f"## {heading}" in discussion_text(built)
 
 
+def test_no_sentence_template_appears_more_than_twice(built: Path) -> None:
+    from test_discussion import repeated_templates
+
+    assert repeated_templates(discussion_text(built)) == {}
+
+
 def test_missing_runs_are_reported_not_dropped(tmp_path: Path, quick_results: Path) -> None:
     """A sweep with one configuration that never ran: it shows up as missing."""
     sweep = tmp_path / "s.yaml"
@@ -174,7 +181,7 @@ def test_missing_runs_are_reported_not_dropped(tmp_path: Path, quick_results: Pa
     sweep.write_text(document)
     runs = collect_runs(sweep, quick_results)
     assert runs.status.value_counts().to_dict() == {"complete": 9, "todo": 1}
-    from genmodels.report import discussion
+    from genmodels.report.prose import discussion
 
     assert discussion(runs)[0].startswith("1 of 10 configurations have no finished run (1 todo)")
 

@@ -145,11 +145,13 @@ SHAPES = {
 def shape_tables(name: str) -> list[tuple[Any, str]]:
     """Every table the report draws from a sweep's runs, for one shape, with a caption holding LaTeX's specials."""
     from genmodels.report import tables
+    from genmodels.report.questions.kl_factor import kl_table
+    from genmodels.report.questions.stability import collapse_table
 
     runs = shape_runs(SHAPES[name])
     done, dataset = runs[runs.status == "complete"], runs.dataset.iloc[0]
-    frames = [tables.metric_table(runs), tables.kl_table(runs, dataset), tables.seed_spread_table(runs, dataset),
-              tables.collapse_table(runs), tables.equal_compute_table(runs, dataset), tables.long_run_table(runs),
+    frames = [tables.metric_table(runs), kl_table(runs, dataset), tables.seed_spread_table(runs, dataset),
+              collapse_table(runs), tables.equal_compute_table(runs, dataset), tables.long_run_table(runs),
               tables.classifier_table(done), tables.budget_table(done), tables.unfinished_table(runs)]
     return [(frame, f"{name}: 50 % of runs_done & #1 [range] {{x}} ~ $\\alpha$") for frame in frames
             if frame is not None and not frame.empty]

@@ -6,7 +6,8 @@ from __future__ import annotations
 import pandas as pd
 
 from genmodels.core.config import DEFAULT_VARIANT
-from genmodels.report import long_run_table, long_runs, main_runs
+from genmodels.report.collect import long_runs, main_runs
+from genmodels.report.tables import long_run_table
 
 
 def run(model: str, depth: int, steps: int, seed: int = 0, fid: float = 10.0, is_: float = 7.0) -> dict:
@@ -40,7 +41,7 @@ def test_a_sweep_without_long_runs_has_an_empty_table() -> None:
 
 
 def test_studies_compare_at_the_grids_budget() -> None:
-    from genmodels.report import lipschitz_runs
+    from genmodels.report.questions.stability import lipschitz_runs
 
     runs = table()
     runs.loc[len(runs)] = run("wgan", 3, 6000, fid=3.2, is_=8.0)

@@ -54,6 +54,7 @@ from filelock import FileLock, Timeout
 from genmodels.core import safe_read
 from genmodels.core.config import ConfigError, RunConfig
 from genmodels.core.files import OutputError, remove_empty, writing
+from genmodels.core.metric_table import STORED_RANGES
 
 DEFAULT_ROOT = "results"
 
@@ -85,12 +86,8 @@ JSON_FILES = (CONFIG, METRICS, META)
 # the keys of a checkpoint that reading a run's weights back needs (`load_run`, `sample`); a finished run whose
 # checkpoint lacks one is damaged. Resuming needs more (genmodels.training.checkpoint.RESUME_KEYS), and says so.
 WEIGHT_KEYS = ("config", "model", "step")
-# metrics.json's quality values and the range each can take (null: not measured); any other number in the file
-# must be finite. IS is exp(mean KL) >= 1; precision, recall and coverage are fractions; KID's unbiased
-# estimate may be slightly negative.
-METRIC_RANGES = {"fid": (0.0, math.inf), "kid_mean": (-math.inf, math.inf), "kid_std": (0.0, math.inf),
-                 "inception_score_mean": (1.0 - 1e-6, math.inf), "inception_score_std": (0.0, math.inf),
-                 "precision": (0.0, 1.0), "recall": (0.0, 1.0), "density": (0.0, math.inf), "coverage": (0.0, 1.0)}
+# how far a stored score may stray past its range by float rounding (an IS of 0.9999999 is an IS of 1)
+ROUNDING = 1e-6
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 # what completes a damaged run again, as every command that reports one says it
 REPAIR = "running its sweep again (or `train --resume` into the folder) completes it again"
@@ -336,17 +333,18 @@ def config_problem(values: dict[str, Any]) -> str | None:
 
 def metrics_problem(metrics: dict[str, Any]) -> str | None:
     """The first value of a metrics.json that no run writes: a quality metric that is neither null nor a number
-    in its range (`METRIC_RANGES`), or any number that is NaN or infinite; None when there is none."""
+    in its range (`metric_table.STORED_RANGES`, with a rounding margin), or any number that is NaN or infinite;
+    None when there is none."""
     quality = metrics.get("quality")
     if quality is not None and not isinstance(quality, dict):
         return f"quality holds a {type(quality).__name__}, not a JSON object"
-    for key, (low, high) in METRIC_RANGES.items():
+    for key, (low, high) in STORED_RANGES.items():
         value = (quality or {}).get(key)
         if value is None:
             continue
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             return f"quality.{key} is {value!r}, not a number"
-        if not math.isfinite(value) or not low <= value <= high:
+        if not math.isfinite(value) or not low - ROUNDING <= value <= high + ROUNDING:
             shown = f"[{low:g}, {high:g}]".replace("inf", "∞")
             return f"quality.{key} is {value!r}, outside {shown}"
     return _not_finite(metrics, "")

@@ -22,10 +22,8 @@ import pandas as pd
 from genmodels.core import store
 from genmodels.core.config import ConfigError, RunConfig
 from genmodels.core.registry import model_spec
+from genmodels.core.metric_table import METRICS, QUALITY_SCORES, metric
 
-# metrics.json key -> column name, and whether lower is better
-METRICS = {"fid": ("FID", True), "kid_mean": ("KID", True), "inception_score_mean": ("IS", False),
-           "precision": ("precision", False), "recall": ("recall", False)}
 # a generator whose samples the classifier puts (almost) all in one class has collapsed: IS < 1.5 means
 # fewer than ~1.5 effective classes of 10. Recall is not used: at short budgets it is ~0 for every run.
 COLLAPSE_IS = 1.5
@@ -52,11 +50,7 @@ def variant(c: RunConfig) -> str:
 
 def format_metric(value: Any, column: str) -> str:
     """A metric as the report and the results table print it ("n/a" when it was not measured)."""
-    if value is None or (isinstance(value, float) and math.isnan(value)):
-        return "n/a"
-    if column == "KID":
-        return f"{value:.4f}"
-    return f"{value:.2f}" if column in ("FID", "IS") else f"{value:.3f}"
+    return metric(column).table_text(value)
 
 
 class ResultsError(ConfigError):
@@ -92,7 +86,7 @@ def read_run(run_dir: Path) -> dict[str, Any]:
     quality = _mapping(metrics.get("quality"))
     train = _mapping(_get(meta, "data", "train"))
     classifier = _mapping(metrics.get("classifier"))
-    row: dict[str, Any] = {name: _number(quality.get(key)) for key, (name, _) in METRICS.items()}
+    row: dict[str, Any] = {name: _number(quality.get(METRICS[name].key)) for name in QUALITY_SCORES}
     row["seconds"] = _number(_get(meta, "wall_seconds", "training"))
     row["images"] = _number(_get(meta, "summary", "images"))
     row["train_images"] = _number(train.get("images"))
@@ -242,7 +236,7 @@ def _plain(value: Any) -> Any:
 
 
 def _cell(value: Any, column: str, status: str) -> str:
-    if column in ("FID", "KID", "IS", "precision", "recall"):
+    if column in QUALITY_SCORES:
         return format_metric(value, column) if status == "complete" else ""
     if column == "seconds":
         return f"{value:.0f}" if isinstance(value, (int, float)) and math.isfinite(value) else ""
