@@ -125,7 +125,7 @@ def shape_runs(entries: list[tuple[dict[str, Any], str, dict[str, Any]]]) -> Any
 
     rows = []
     for i, (values, status, measured) in enumerate(entries):
-        row = run_row(RunConfig(**values), Path(f"run-{i}"), store.Status.TODO, f"run {i}")
+        row = run_row(RunConfig(**values), Path(f"run-{i}"), store.RunState(store.Status.TODO), f"run {i}")
         rows.append({**row, **{column: math.nan for column in RUN_COLUMNS}, "status": status, **measured})
     return pd.DataFrame(rows)
 
@@ -194,10 +194,10 @@ def test_every_shape_of_sweep_sets_its_tables_in_the_pdf(tmp_path: Path) -> None
 
 
 @pytest.mark.parametrize(("damage", "named"), [
-    (lambda run: (run / "figures" / "samples.png").write_bytes(b"not an image"), "figures/samples.png is not a PNG"),
-    (lambda run: (run / "history.csv").write_text("step,loss\n1,abc\n"), "history.csv holds text in column 'loss'"),
+    (lambda run: (run / "figures" / "samples.png").write_bytes(b"not an image"), "figures/samples.png is not a PNG image"),
+    (lambda run: (run / "history.csv").write_text("step,loss\n1,abc\n"), "history.csv: line 2 holds text"),
     (lambda run: (run / "samples").mkdir() or (run / "samples" / "step_000010.png").write_text("<html>"),
-     "samples/step_000010.png is not a PNG"),
+     "samples/step_000010.png is not a PNG image"),
 ])
 def test_a_notebook_failing_on_a_damaged_run_names_the_run_folder_and_the_file(
         damage: Any, named: str, out: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -216,7 +216,7 @@ def test_a_notebook_failing_on_a_damaged_run_names_the_run_folder_and_the_file(
     run = fake_finished_run(spec.run_dir, spec.config.config_hash())
     (run / "train.ipynb").write_text("{}")  # as a sweep leaves it
     (run / "figures").mkdir()
-    (run / "figures" / "samples.png").write_bytes(b"\x89PNG\r\n\x1a\n" + bytes(16))
+    (run / "figures" / "samples.png").write_bytes(b"\x89PNG\r\n\x1a\n" + bytes(4) + b"IHDR" + bytes(16))
     damage(run)
     before = {p: hashlib.sha256(p.read_bytes()).hexdigest() for p in run.rglob("*") if p.is_file()}
     stand_in_papermill(monkeypatch, then=PapermillExecutionError(3, 1, "R.x()", "SyntaxError", "not a PNG file", []))

@@ -70,6 +70,13 @@ def _grid(content: bytes) -> Callable[[Path], None]:
     return edit
 
 
+def _figure(content: bytes) -> Callable[[Path], None]:
+    def edit(run: Path) -> None:
+        (run / store.FIGURES).mkdir(exist_ok=True)
+        (run / store.FIGURES / "samples.png").write_bytes(content)
+    return edit
+
+
 # damage -> what it does to a sound finished run folder, and the reason every command gives
 DAMAGES: dict[str, tuple[Callable[[Path], None], str]] = {
     "config of the wrong type": (_json_edit(store.CONFIG, depth="deep"), "config.json: not a valid configuration"),
@@ -90,6 +97,7 @@ DAMAGES: dict[str, tuple[Callable[[Path], None], str]] = {
     "history of ragged rows": (lambda run: (run / store.HISTORY).write_text("step,loss\n1\n"),
                                "history.csv: line 2 has 1 fields, the header 2"),
     "sample grid not an image": (_grid(b"GIF89a not a png"), "samples/step_000001.png is not a PNG image"),
+    "figure not an image": (_figure(b"<html>"), "figures/samples.png is not a PNG image"),
     "checkpoint without its step": (_checkpoint_without("step"), "checkpoint.pt: has no 'step'"),
     "checkpoint without its weights": (_checkpoint_without("model"), "has no 'model', which loading"),
     "checkpoint negative step": (lambda run: torch.save({**dict.fromkeys((*store.WEIGHT_KEYS, "optimizers", "stream", "elapsed", "history", "fixed_noise", "ema", "rng")), "step": -4},

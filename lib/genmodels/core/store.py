@@ -301,7 +301,7 @@ def damage(run_dir: str | os.PathLike[str]) -> str | None:
                  history_problem(data) if name == HISTORY else checkpoint_problem(path))
         if wrong is not None:
             return f"{name}: {wrong}" if not wrong.startswith(name) else wrong
-    return _grids_problem(run_dir)
+    return _images_problem(run_dir)
 
 
 def _json_problem(name: str, data: bytes, run_dir: Path) -> str | None:
@@ -406,13 +406,14 @@ def checkpoint_problem(path: Path) -> str | None:
     return None
 
 
-def _grids_problem(run_dir: Path) -> str | None:
-    """The first sample grid that is not a PNG image (read: its first bytes), or None."""
-    for grid in sample_grids(run_dir):
-        name = f"{SAMPLES}/{grid.name}"
+def _images_problem(run_dir: Path) -> str | None:
+    """The first image of the run folder (its sample grids and figures, which the report shows) that is not a PNG
+    image (read: its first bytes), or None."""
+    for image in [*sample_grids(run_dir), *sorted((run_dir / FIGURES).glob("*.png"))]:
+        name = image.relative_to(run_dir).as_posix()
         try:
-            safe_read.check_regular(grid, safe_read.JSON_LIMIT, inside=run_dir)
-            with open(grid, "rb") as f:
+            safe_read.check_regular(image, safe_read.JSON_LIMIT, inside=run_dir)
+            with open(image, "rb") as f:
                 head = f.read(16)
         except OSError as err:
             return f"{name}: {err}" if isinstance(err, safe_read.UnsafeFile) else f"{name} cannot be read"

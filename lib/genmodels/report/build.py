@@ -109,32 +109,17 @@ def _build(sweep_file: str | os.PathLike[str], results_root: str | os.PathLike[s
     return BuildResult(out / EXECUTED, out / HTML, out / PDF, f"wrote {out / PDF} and {out / HTML}")
 
 
-PNG = b"\x89PNG\r\n\x1a\n"  # the first bytes of every PNG file
-
-
 def unreadable_run_file(sweep_file: str | os.PathLike[str], results_root: str | os.PathLike[str]) -> str | None:
-    """The first file the report reads of a finished run (its figures, sample grids and history; the JSON files are
-    checked by the run's status) that cannot be read as what it should be, as "run folder R: F is not ...", or None. Asked when the notebook failed: its error ("not a PNG file", a float where text
-    belongs) names neither the run nor the file, and a user needs both to repair or re-run it."""
-    import pandas as pd
-
+    """The first run of the sweep whose folder is damaged (`store.run_state`: a figure or sample grid that is not a
+    PNG, a history holding text, ...), as "run folder R: what is wrong", or None. Asked when the notebook failed:
+    its error ("not a PNG file", a float where text belongs) names neither the run nor the file, and a user needs
+    both to repair or re-run it."""
     from genmodels.runs.sweep import load_sweep
 
     for spec in load_sweep(sweep_file, results_root):
-        if not spec.is_complete():
-            continue
-        folder = spec.run_dir
-        for path in sorted([*folder.glob(f"{store.FIGURES}/*.png"), *store.sample_grids(folder)]):
-            with open(path, "rb") as f:
-                if f.read(len(PNG)) != PNG:
-                    return f"run folder {folder}: {path.relative_to(folder)} is not a PNG image"
-        try:
-            history = pd.read_csv(folder / store.HISTORY)
-        except (OSError, ValueError) as err:
-            return f"run folder {folder}: {store.HISTORY} cannot be read ({str(err).splitlines()[0][:80]})"
-        text = [c for c in history.columns if not pd.api.types.is_numeric_dtype(history[c])]
-        if text:
-            return f"run folder {folder}: {store.HISTORY} holds text in column {text[0]!r}, not numbers"
+        state = spec.state()
+        if state.status is store.Status.DAMAGED:
+            return f"run folder {spec.run_dir}: {state.reason}"
     return None
 
 
