@@ -36,8 +36,11 @@ $(VENV)/.installed: pyproject.toml constraints.txt
 	$(PY) -m ipykernel install --sys-prefix --name $(KERNEL) --display-name "genmodels (.venv)" >/dev/null
 	touch $@
 
+# the suite on every core (pytest-xdist); tests sharing an expensive fixture stay on one worker (docs/testing.md)
+TEST_WORKERS ?= $(shell nproc 2>/dev/null || echo 2)
+
 test: setup
-	$(PY) -m pytest -q
+	$(PY) -m pytest -q -n $(TEST_WORKERS) --dist loadgroup
 
 sweep: setup
 	$(PY) -m genmodels sweep configs/$(PROFILE).yaml

@@ -1,7 +1,13 @@
-"""Shared test set-up: offline data in a per-session folder, real files only.
+"""Shared test set-up: offline data in a per-session folder, real files only, and the grouping that lets
+pytest-xdist run the suite on every core.
 
 The MNIST test idx files are imported from ``$GENMODELS_IMPORT`` when set, else from the sibling
 ``../shared/data`` folder this project's CI provides; tests that need them skip with a reason otherwise.
+
+Under pytest-xdist (`make test`: ``-n <cores> --dist loadgroup``) each worker process and everything it starts
+uses one torch thread, so the workers do not fight over the cores; tests that share an expensive fixture wider
+than a test are kept on one worker by an ``xdist_group`` mark (`pytest_collection_modifyitems`), so that fixture
+is built once.
 """
 
 from __future__ import annotations
@@ -22,6 +28,13 @@ if "GENMODELS_IMPORT" not in os.environ and SHARED_DATA.is_dir():
     os.environ["GENMODELS_IMPORT"] = str(SHARED_DATA)
 # one data root for the whole session, inside the repo's ignored data/ so repeated runs reuse imports
 os.environ.setdefault("GENMODELS_DATA", str(ROOT / "data"))
+# an xdist worker shares the cores with the other workers: one thread each, for the worker and for the processes
+# it starts (sweeps, kernels, the CLI), or tiny models run many times slower on contended threads
+if os.environ.get("PYTEST_XDIST_WORKER"):
+    os.environ["OMP_NUM_THREADS"] = "1"
+    import torch
+
+    torch.set_num_threads(1)
 
 
 def classifier_cache() -> Path:
@@ -85,15 +98,21 @@ def short_tmp() -> Iterator[Path]:
     shutil.rmtree(folder, ignore_errors=True)
 
 
+QUICK_PROFILE_JOBS = ("--jobs", "2", "--threads", "1")
+
+
 @pytest.fixture(scope="session")
 def quick_results(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The quick profile's sweep, run once per session (the chain train -> metrics, ~2-3 minutes)."""
+    """The quick profile's sweep, run once per session (the chain train -> metrics, ~2-3 minutes): two runs side
+    by side on one torch thread each, as on the project's 2-core machine, whatever this machine has (the Dask
+    test compares its own sweep with these run folders)."""
     import subprocess
     import sys
 
     root = tmp_path_factory.mktemp("quick-results")
     done = subprocess.run([sys.executable, "-m", "genmodels", "sweep", str(ROOT / "configs" / "quick.yaml"),
-                           "--results", str(root), "--no-progress"], capture_output=True, text=True, timeout=1200)
+                           "--results", str(root), "--no-progress", *QUICK_PROFILE_JOBS],
+                          capture_output=True, text=True, timeout=1200)
     assert done.returncode == 0, done.stdout[-4000:] + done.stderr[-4000:]
     return root
 
@@ -122,3 +141,34 @@ def single_thread() -> Iterator[None]:
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(before)
+
+
+# ---------------------------------------------------------------------------------------------- xdist groups
+# fixtures wider than a test that cost nothing to build twice: they do not tie their tests to one worker
+CHEAP_SHARED_FIXTURES = frozenset({"single_thread", "mnist5k"})
+# session fixtures built from the quick profile's sweep: every test that uses one runs on the same worker
+QUICK_PROFILE_FIXTURES = frozenset({"quick_results", "built_report"})
+
+
+def shared_fixture_group(item: pytest.Item) -> str | None:
+    """The xdist group of a test that uses an expensive fixture wider than itself: ``quick-profile`` for the quick
+    sweep and the report built from it, else the test's file for a fixture scoped to its module (or session).
+    None for a test that shares nothing expensive: xdist may run it on any worker."""
+    if QUICK_PROFILE_FIXTURES & set(item.fixturenames):
+        return "quick-profile"
+    definitions = getattr(item, "_fixtureinfo", None)
+    for name, defs in (definitions.name2fixturedefs.items() if definitions else ()):
+        # a fixture of this project (pytest's own, such as tmp_path_factory, have no base id)
+        ours = bool(defs) and bool(defs[-1].baseid)
+        if ours and name not in CHEAP_SHARED_FIXTURES and defs[-1].scope != "function":
+            return item.path.name
+    return None
+
+
+@pytest.hookimpl(tryfirst=True)  # before xdist's own hook reads the marks
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    for item in items:
+        group = shared_fixture_group(item)
+        if group and item.get_closest_marker("xdist_group") is None:
+            item.add_marker(pytest.mark.xdist_group(group))
+

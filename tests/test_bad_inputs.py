@@ -653,6 +653,8 @@ def test_other_commands_bad_input_is_one_line(command: Callable[[Env, Path], lis
 
 
 # ---------------------------------------------------------------------------------------------- through a process
+# a fresh interpreter imports torch and the CLI's modules (~10 s on two busy cores): the slow tier
+@pytest.mark.slow
 @pytest.mark.parametrize("case", ["checkpoint of garbage", "checkpoint claiming pickle protocol 180"])
 def test_a_real_process_prints_one_line(case: str, env: Env) -> None:
     """The same through `python -m genmodels` (warnings, stderr buffering and exit codes of a real process)."""
@@ -663,6 +665,7 @@ def test_a_real_process_prints_one_line(case: str, env: Env) -> None:
     assert_one_line(done.returncode, done.stdout, done.stderr, fragments, env.tmp)
 
 
+@pytest.mark.slow
 def test_a_real_process_refuses_an_alias_bomb(env: Env) -> None:
     path = env.file("sweep.yaml", alias_bomb())
     done = subprocess.run([sys.executable, "-m", "genmodels", "sweep", str(path), "--dry-run"], capture_output=True,

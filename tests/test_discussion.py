@@ -6,6 +6,7 @@ with a run reference equals that run's value in the table."""
 from __future__ import annotations
 
 import re
+from typing import Callable, TypeVar
 
 import numpy as np
 import pandas as pd
@@ -18,6 +19,8 @@ from genmodels.quality.statistics import fisher_exact
 from genmodels.report.evidence import RunRefs, Spread, cited_numbers, compare
 from genmodels.report.prose import CONCLUSION_SENTENCES, build_discussion, discussion, headline_sentences
 from genmodels.report.references import WORKS, cited_in, references_markdown
+
+T = TypeVar("T")
 
 
 def row(model: str, depth: int = 3, z_dim: int = 100, seed: int = 0, fid: float = 20.0, is_: float = 7.0,
@@ -72,13 +75,31 @@ def default_like(vae: tuple = (8.2, 8.0, 8.5), gan: tuple = (16.6, 15.0, 18.0, 1
     return pd.DataFrame(rows)
 
 
+def once_per_table(generate: Callable[[pd.DataFrame], T]) -> Callable[[pd.DataFrame], T]:
+    """`generate(runs)` computed once per distinct table (its JSON text): the generators are functions of the table
+    alone, each call is about a second of pandas work, and most tests read several paragraphs of the same table."""
+    results: dict[str, T] = {}
+
+    def cached(runs: pd.DataFrame) -> T:
+        key = runs.to_json()
+        if key not in results:
+            results[key] = generate(runs)
+        return results[key]
+
+    return cached
+
+
+discussion_of = once_per_table(discussion)
+built = once_per_table(build_discussion)
+
+
 def text_of(runs: pd.DataFrame) -> str:
-    return " ".join(" ".join(discussion(runs)).split())
+    return " ".join(" ".join(discussion_of(runs)).split())
 
 
 def paragraph(runs: pd.DataFrame, title: str) -> str:
     """The paragraph whose question starts with `title`, without the question."""
-    text = next(p for p in discussion(runs) if p.startswith(f"**{title}"))
+    text = next(p for p in discussion_of(runs) if p.startswith(f"**{title}"))
     return text.split("** ", 1)[1]
 
 
@@ -102,7 +123,7 @@ def test_two_models_within_the_spread_are_called_tied() -> None:
     assert "Caveat: the ranges over seeds overlap; more seeds would be needed to separate the VAE and the LSGAN" in text
     assert "generates the best samples" not in text
     assert "no model generates clearly better samples" in headline_sentences(runs)
-    conclusion = build_discussion(runs).conclusion
+    conclusion = built(runs).conclusion
     assert conclusion.startswith("The VAE and the LSGAN generate samples of equal quality within the spread")
 
 
@@ -207,7 +228,7 @@ def test_the_recipe_paragraph_compares_where_both_ran_and_says_so_where_not() ->
 
 
 def test_conclusion_is_short_and_limitations_name_the_budget_metrics_seeds_and_data() -> None:
-    d = build_discussion(default_like())
+    d = built(default_like())
     assert 1 <= len(re.findall(r"[.!?](?:\s|$)", d.conclusion)) <= CONCLUSION_SENTENCES
     for words in ("CPU budget", "classifier trained on the data set itself", "98.5 %", "ran over seeds",
                   "5,000-image subset", "4,000"):
@@ -238,7 +259,7 @@ def test_every_referenced_number_equals_its_runs(variant: str) -> None:
     runs = default_like(vae=(16.6, 15.0, 18.0), gan=(8.2, 8.0, 8.5, 8.1, 8.3)) if variant == "flipped" else default_like()
     if variant == "single seed":
         runs = runs[runs.seed == 0]
-    d = build_discussion(runs)
+    d = built(runs)
     labels = dict((int(ref[1:]), label) for ref, label in d.refs.listing())
     by_label = runs.set_index("label")
     cited = cited_numbers(" ".join(d.paragraphs))

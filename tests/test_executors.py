@@ -133,12 +133,13 @@ def _final_numbers(run_dir: Path) -> dict:
 
 
 @pytest.mark.slow
-def test_quick_profile_on_dask_matches_the_local_executor(tmp_path: Path) -> None:
+def test_quick_profile_on_dask_matches_the_local_executor(tmp_path: Path, quick_results: Path,
+                                                          capsys: pytest.CaptureFixture[str]) -> None:
     """The same run folders, hashes and final metrics (CPU, one thread per run) from both executors; a second
-    sweep of the same file skips everything."""
+    sweep of the same file skips everything. The local executor's sweep is the session's quick profile
+    (conftest.quick_results: two runs at a time, one thread each, as the Dask workers here)."""
     profile = ROOT / "configs" / "quick.yaml"
-    local, dask = tmp_path / "local", tmp_path / "dask"
-    assert main(["sweep", str(profile), "--results", str(local), "--no-progress", "--jobs", "2", "--threads", "1"]) == 0
+    local, dask = quick_results, tmp_path / "dask"
     assert main(["sweep", str(profile), "--results", str(dask), "--no-progress", "--executor", "dask",
                  "--workers", "2", "--threads-per-worker", "1"]) == 0
     specs = load_sweep(profile, local)
@@ -152,9 +153,11 @@ def test_quick_profile_on_dask_matches_the_local_executor(tmp_path: Path) -> Non
         assert json.loads((a / store.CONFIG).read_text())["config_hash"] == json.loads((b / store.CONFIG).read_text())["config_hash"]
         assert _final_numbers(a) == _final_numbers(b), relative
         assert json.loads((b / store.META).read_text())["device"]["torch_threads"] == 1
-    again = subprocess.run(sweep_command(profile, dask, "--executor", "dask", "--workers", "2"),
-                           capture_output=True, text=True, timeout=300)
-    assert again.returncode == 0 and f"0 done, {len(specs)} skipped, 0 failed" in again.stdout, again.stdout
+    capsys.readouterr()
+    assert main(["sweep", str(profile), "--results", str(dask), "--no-progress", "--executor", "dask",
+                 "--workers", "2"]) == 0
+    again = capsys.readouterr().out
+    assert f"0 done, {len(specs)} skipped, 0 failed" in again, again
 
 
 def _kernels_of(pid: int) -> list:

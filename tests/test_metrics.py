@@ -403,6 +403,33 @@ def test_classifier_cache_detects_tampering(tmp_path, monkeypatch) -> None:
         get_classifier("mnist", tmp_path, log=None)
 
 
+def test_two_callers_wanting_one_classifier_at_once_train_it_once(tmp_path, monkeypatch) -> None:
+    """Two test workers (or sweep workers) asking for a classifier nobody has cached yet: the cache's lock lets one
+    train it while the other waits, then loads what the first wrote. Threads stand in for the processes: each
+    call opens its own lock file, and flock excludes two open files in one process as in two."""
+    import threading
+
+    monkeypatch.delenv("GENMODELS_CLASSIFIERS", raising=False)  # a fresh cache, not the session's
+    settings = TrainSettings(epochs=1, max_train_images=256, batch_size=64)
+    trained, hashes, errors = [], [], []
+
+    def want() -> None:
+        try:
+            model = get_classifier("mnist-5k", tmp_path, settings=settings, log=trained.append)
+            hashes.append(model.meta["hash"])
+        except BaseException as err:  # noqa: BLE001  (reported below, in the test's thread)
+            errors.append(err)
+
+    callers = [threading.Thread(target=want) for _ in range(2)]
+    for caller in callers:
+        caller.start()
+    for caller in callers:
+        caller.join(timeout=300)
+    assert not errors, errors
+    assert len([line for line in trained if line.startswith("training the mnist feature classifier")]) == 1, trained
+    assert len(hashes) == 2 and hashes[0] == hashes[1]
+
+
 @pytest.mark.slow
 def test_run_with_the_official_files_hidden_is_scored_on_the_held_out_split(tmp_path, monkeypatch) -> None:
     """A fresh machine offline, no $GENMODELS_IMPORT, no system copy: a run still gets quality metrics, measured on
