@@ -165,10 +165,25 @@ def shared_fixture_group(item: pytest.Item) -> str | None:
     return None
 
 
+def name_the_group_in_the_node_id(item: pytest.Item, group: str) -> None:
+    """xdist's scheduler reads a test's group from its node id (``<node id>@<group>``), which pytest-xdist 3.8 writes
+    to `item._nodeid`; pytest 9 builds the node id from `item._id` instead, so the group is written there."""
+    try:
+        from _pytest.nodeid import NodeId
+    except ImportError:  # an older pytest: xdist's own renaming works
+        return
+    if "@" not in item.nodeid:
+        item._id = NodeId.parse(f"{item.nodeid}@{group}")  # type: ignore[attr-defined]
+
+
 @pytest.hookimpl(tryfirst=True)  # before xdist's own hook reads the marks
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     for item in items:
-        group = shared_fixture_group(item)
-        if group and item.get_closest_marker("xdist_group") is None:
-            item.add_marker(pytest.mark.xdist_group(group))
+        if item.get_closest_marker("xdist_group") is None:
+            group = shared_fixture_group(item)
+            if group:
+                item.add_marker(pytest.mark.xdist_group(group))
+        mark = item.get_closest_marker("xdist_group")
+        if mark and getattr(config.option, "loadgroup", False):
+            name_the_group_in_the_node_id(item, str(mark.args[0] if mark.args else mark.kwargs.get("name", "default")))
 
