@@ -17,6 +17,9 @@ from genmodels.core.config import RunConfig
 
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = ROOT / "notebooks"
+# a cell that hangs (a kernel that stops answering) fails its test instead of holding the suite up; a cell of
+# these notebooks takes seconds
+CELL_TIMEOUT = 300
 TINY = dict(model="vae", dataset="mnist-5k", depth=1, z_dim=2, width=8, batch_size=16, steps=8, n_train=256,
             sample_every=4, checkpoint_every=0, metric_samples=0, progress=False)
 
@@ -65,7 +68,8 @@ def test_explore_notebook_under_nbval_headless(tmp_path: Path, finished_run: Pat
 def test_explore_picks_the_newest_finished_run(tmp_path: Path, finished_run: Path) -> None:
     executed = tmp_path / "explore.ipynb"
     pm.execute_notebook(str(NOTEBOOKS / "explore.ipynb"), str(executed),
-                        parameters={"results_root": str(finished_run.parent), "n_samples": 16}, progress_bar=False)
+                        parameters={"results_root": str(finished_run.parent), "n_samples": 16}, progress_bar=False,
+                        execution_timeout=CELL_TIMEOUT)
     nb = nbformat.read(executed, as_version=4)
     text = "".join(o.get("text", "") for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", []))
     assert f"{finished_run}: vae on mnist-5k, depth 1, z_dim 2" in text
@@ -82,7 +86,7 @@ def test_explore_finds_the_results_from_the_notebooks_folder(tmp_path: Path, fin
     (project / "notebooks").mkdir()
     executed = project / "notebooks" / "explore.ipynb"
     pm.execute_notebook(str(NOTEBOOKS / "explore.ipynb"), str(executed), cwd=str(executed.parent),
-                        parameters={"n_samples": 16}, progress_bar=False)
+                        parameters={"n_samples": 16}, progress_bar=False, execution_timeout=CELL_TIMEOUT)
     nb = nbformat.read(executed, as_version=4)
     text = "".join(o.get("text", "") for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", []))
     assert f"{run}: vae on mnist-5k" in text
