@@ -33,7 +33,7 @@ from genmodels.core.config import MAX_SAMPLES, MAX_SEED, MIN_METRIC_SAMPLES, Run
 from genmodels.data import load_dataset
 from conftest import fake_finished_run
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 # a tiny GAN on 64 real images: cases that get as far as training take a second or two
 TRAIN = ["train", "--model", "gan", "--dataset", "mnist-5k", "--depth", "1", "--z-dim", "4", "--width", "4",
          "--steps", "2", "--n-train", "64", "--batch-size", "8", "--metric-samples", "0", "--sample-every", "0",

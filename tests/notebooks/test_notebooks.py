@@ -15,7 +15,7 @@ import pytest
 from genmodels.runs.run import run_config
 from genmodels.core.config import RunConfig
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 NOTEBOOKS = ROOT / "notebooks"
 TINY = dict(model="vae", dataset="mnist-5k", depth=1, z_dim=2, width=8, batch_size=16, steps=8, n_train=256,
             sample_every=4, checkpoint_every=0, metric_samples=0, progress=False)
