@@ -36,7 +36,7 @@ def without_checkpoint(e: Env, run: Path) -> Path:
 
 # (id, the whole command from (env, a finished run), fragments the one line must contain)
 COMMAND_CASES: list[tuple[str, Callable[[Env, Path], list[str]], list[str]]] = [
-    # the seed rule of train, where sample reads one too (issue 19: "Overflow when unpacking long long")
+    # the seed rule of train, where sample reads one too (a seed beyond 64 bits would overflow in torch)
     ("sample --seed 2**70", lambda e, run: ["sample", str(run), "--seed", str(2**70), "--out", str(e.tmp / "s.png")],
      ["--seed", str(MAX_SEED)]),
     ("sample --seed -1", lambda e, run: ["sample", str(run), "--seed", "-1", "--out", str(e.tmp / "s.png")], ["--seed"]),
@@ -48,7 +48,7 @@ COMMAND_CASES: list[tuple[str, Callable[[Env, Path], list[str]], list[str]]] = [
      ["{tmp}/grid.png", "is a folder"]),
     ("sample --out of 300 characters", lambda e, run: ["sample", str(run), "--out", str(e.tmp / ("x" * 300 + ".png"))],
      ["--out", "too long"]),
-    # the right reason ("still running, or stopped before its first" before)
+    # the right reason: a finished run whose checkpoint is gone is damaged, not still running
     ("sample a finished run whose checkpoint was deleted",
      lambda e, run: ["sample", str(without_checkpoint(e, run)), "--out", str(e.tmp / "s.png")],
      ["{tmp}/damaged is damaged: checkpoint.pt is missing", "sweep again"]),
@@ -60,7 +60,7 @@ COMMAND_CASES: list[tuple[str, Callable[[Env, Path], list[str]], list[str]]] = [
     ("sample --out an existing file", lambda e, run: ["sample", str(run), "--out", str(e.file("mine.png", "mine"))],
      ["--out {tmp}/mine.png exists", "--overwrite"]),
     ("results --results FILE", lambda e, run: ["results", "--results", str(e.file("afile"))],
-     ["{tmp}/afile", "is a file"]),  # "not found" before
+     ["{tmp}/afile", "is a file"]),  # a file, not "not found"
     # "wrote report.pdf" before, the PDF saying 0 runs finished
     ("report --results EMPTYDIR",
      lambda e, run: ["report", "--sweep", str(e.file("s.yaml", TINY + "grid: [{model: vae}]\n")), "--results",

@@ -36,7 +36,7 @@ FIFO = b"<a FIFO>"  # the sweep file is a named pipe: reading it would wait for 
 SWEEP_CASES: list[tuple[str, bytes | str | None, list[str], list[str]]] = [
     # (id, file content (None: no file), extra flags, fragments)
     ("missing file", None, [], ["sweep.yaml", "not found"]),
-    ("a folder for a sweep file", FOLDER, [], ["sweep.yaml", "is a folder"]),  # "not found" before (issue 19)
+    ("a folder for a sweep file", FOLDER, [], ["sweep.yaml", "is a folder"]),  # a folder, not "not found"
     ("empty file", "", [], ["sweep.yaml", "'grid'"]),
     ("binary file", bytes(range(256)) * 8, [], ["sweep.yaml", "not a text file"]),
     ("invalid YAML", "grid: [\n", [], ["sweep.yaml", "not valid YAML"]),
@@ -50,7 +50,7 @@ SWEEP_CASES: list[tuple[str, bytes | str | None, list[str], list[str]]] = [
     ("no grid", "defaults: {model: vae}\n", [], ["sweep.yaml", "'grid'"]),
     ("unknown top-level key", "grid: [{model: vae}]\nextra: 1\n", [], ["unknown top-level key", "extra"]),
     ("empty grid", "grid: []\n", [], ["'grid'", "non-empty"]),
-    # one all-defaults run that a real sweep would train (issue 19)
+    # one all-defaults run that a real sweep would train
     ("empty grid mapping", "grid: {}\n", [], ["'grid'", "non-empty"]),
     ("an empty grid entry", TINY + "grid: [{model: vae}, {}]\n", [], ["grid entry 2 is empty"]),
     ("grid entry not a mapping", "grid: [vae]\n", [], ["grid entry 1", "mapping"]),
@@ -74,14 +74,14 @@ SWEEP_CASES: list[tuple[str, bytes | str | None, list[str], list[str]]] = [
     ("width 100000", TINY + "grid: [{model: gan, width: 100000}]\n", [], ["grid entry 1", "width=100000"]),
     ("--only matching nothing", TINY + "grid: [{model: vae}]\n", ["--only", "nothing*"], ["--only", "nothing*"]),
     ("--jobs 0", TINY + "grid: [{model: vae}]\n", ["--jobs", "0", "--no-progress"], ["--jobs"]),
-    # issue 17: GPU settings, checked for every run before any starts
+    # GPU settings, checked for every run before any starts
     ("--runs-per-gpu 0", TINY + "grid: [{model: vae}]\n", ["--runs-per-gpu", "0", "--no-progress"],
      ["--runs-per-gpu must be an integer >= 1, got 0"]),
     ("--runs-per-gpu with --jobs", TINY + "grid: [{model: vae}]\n",
      ["--runs-per-gpu", "2", "--jobs", "2", "--no-progress"], ["--jobs 2 and --runs-per-gpu 2"]),
     ("a device beyond the GPUs present", TINY + "grid: [{model: vae}, {model: gan, device: 'cuda:99'}]\n", [],
      ["mnist-5k/gan/", "device='cuda:99'"]),
-    # executor flags a dry run did not check, and --jobs without a bound (issue 19)
+    # executor flags, checked by a dry run too, and --jobs within a bound
     ("--executor bogus, dry run", TINY + "grid: [{model: vae}]\n", ["--executor", "bogus"], ["unknown executor 'bogus'"]),
     ("--threads 0, dry run", TINY + "grid: [{model: vae}]\n", ["--threads", "0"], ["--threads", ">= 1"]),
     ("--jobs 1000, dry run", TINY + "grid: [{model: vae}]\n", ["--jobs", "1000", "--dry-run"], ["--jobs", "at most"]),
@@ -146,7 +146,7 @@ def test_a_real_process_refuses_an_alias_bomb(env: Env) -> None:
     assert_one_line(done.returncode, done.stdout, done.stderr, ["sweep.yaml", "aliases"], env.tmp)
 
 
-# three ways a finished run folder was found damaged, and what each must be reported as (issue 19)
+# three ways a finished run folder gets damaged, and what each must be reported as
 DAMAGES: dict[str, tuple[Callable[[Path], object], str]] = {
     "deleted checkpoint": (lambda run: (run / "checkpoint.pt").unlink(), "checkpoint.pt is missing"),
     "emptied metrics.json": (lambda run: (run / "metrics.json").write_text(""), "metrics.json is empty"),
@@ -206,7 +206,7 @@ def test_damaged_finished_runs_are_reported_as_damaged_and_run_again(env: Env,
 
 
 def test_identical_grid_entries_are_said(env: Env, capsys: pytest.CaptureFixture[str]) -> None:
-    """Entries that are the same run run once, as before, and each repeat is now a note (merged silently before)."""
+    """Entries that are the same run run once, and each repeat is a note, never merged silently."""
     sweep = env.file("s.yaml", TINY + "grid:\n  - {model: vae}\n  - {model: vae, seed: [0, 1]}\n")
     assert main(["sweep", str(sweep), "--results", str(env.tmp / "results"), "--dry-run"]) == 0
     out, err = capsys.readouterr()

