@@ -13,7 +13,7 @@ KERNEL := genmodels
 setup: system-packages $(VENV)/.installed
 
 # Debian packages: the Fashion-MNIST data set, TeX + pandoc for nbconvert's PDF, and Chromium + chromedriver
-# for the browser tests (tests/test_browser.py). Skipped (with a note) where apt is unavailable; see README
+# for the browser tests (tests/notebooks/test_browser.py). Skipped (with a note) where apt is unavailable; see README
 # "Without apt".
 system-packages:
 	@missing=$$(for p in $(APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \

@@ -152,7 +152,8 @@ QUICK_PROFILE_FIXTURES = frozenset({"quick_results", "built_report"})
 
 def shared_fixture_group(item: pytest.Item) -> str | None:
     """The xdist group of a test that uses an expensive fixture wider than itself: ``quick-profile`` for the quick
-    sweep and the report built from it, else the test's file for a fixture scoped to its module (or session).
+    sweep and the report built from it, else the test's file (its path under the root, unique across folders) for
+    a fixture scoped to its module (or session).
     None for a test that shares nothing expensive: xdist may run it on any worker."""
     if QUICK_PROFILE_FIXTURES & set(item.fixturenames):
         return "quick-profile"
@@ -161,7 +162,7 @@ def shared_fixture_group(item: pytest.Item) -> str | None:
         # a fixture of this project (pytest's own, such as tmp_path_factory, have no base id)
         ours = bool(defs) and bool(defs[-1].baseid)
         if ours and name not in CHEAP_SHARED_FIXTURES and defs[-1].scope != "function":
-            return item.path.name
+            return item.nodeid.split("::")[0]
     return None
 
 

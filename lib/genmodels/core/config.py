@@ -57,7 +57,7 @@ MAX_SAMPLES = 50_000
 # 1.04 billion parameters (GAN/WGAN; VAE 0.64 billion); sizes beyond this fail in the allocator, after start-up.
 MAX_PARAMETERS = 2_000_000_000
 # Up to these sizes every model has fewer parameters than that (1.05 billion at most: parameters only grow with
-# each size, and tests/test_bad_inputs.py counts the corner), so validation counts parameters only beyond them.
+# each size, and tests/cli/test_train_inputs.py counts the corner), so validation counts parameters only beyond them.
 SAFE_SIZES = {"width": 512, "z_dim": 1024, "h_dim": 512}
 
 class ConfigError(ValueError):

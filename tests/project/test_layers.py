@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-PACKAGE = Path(__file__).resolve().parents[1] / "lib" / "genmodels"
+PACKAGE = Path(__file__).resolve().parents[2] / "lib" / "genmodels"
 
 # bottom to top; a module belongs to the first prefix that matches its dotted name
 LAYERS: list[tuple[str, tuple[str, ...]]] = [

@@ -157,7 +157,7 @@ def test_empty_results_folder(tmp_path: Path, capsys: pytest.CaptureFixture[str]
 @pytest.mark.slow
 def test_quick_profile_results_match_the_metrics_files(quick_results: Path, capsys: pytest.CaptureFixture[str]) -> None:
     """The real sweep: every configuration listed, every finished run's numbers those of its metrics.json."""
-    quick = Path(__file__).resolve().parents[1] / "configs" / "quick.yaml"
+    quick = Path(__file__).resolve().parents[2] / "configs" / "quick.yaml"
     records = json.loads(_cli(capsys, str(quick), "--results", str(quick_results), "--format", "json"))
     assert len(records) == len(load_sweep(quick, quick_results))
     for record in records:

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 CONDA_TO_PIP = {"pytorch": "torch"}  # conda package name -> PyPI name
 CONDA_ONLY = {"python", "pip", "texlive-core", "pandoc"}  # the interpreter and system tools (TeX, pandoc)

@@ -217,7 +217,7 @@ def test_readme_registration_snippet_runs(tmp_path: Path, single_thread: None) -
     import genmodels
     from genmodels.training.loop import Trainer
 
-    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
     code = readme.split("## Adding a model or data set", 1)[1].split("```python\n", 1)[1].split("```", 1)[0]
     namespace: dict[str, Any] = {}
     try:

@@ -17,7 +17,7 @@ import pytest
 from genmodels.core import registry
 from genmodels.core.config import RunConfig
 
-NOTEBOOK = Path(__file__).resolve().parents[1] / "notebooks" / "train.ipynb"
+NOTEBOOK = Path(__file__).resolve().parents[2] / "notebooks" / "train.ipynb"
 NOTEBOOK_ONLY = ("results_root",)  # where the results live: the notebook's, not part of a run's config
 
 

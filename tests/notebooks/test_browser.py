@@ -29,7 +29,7 @@ from genmodels.core import store
 from genmodels.core.config import RunConfig
 from genmodels.runs.run import run_config
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 CHROMIUM = next(filter(None, map(shutil.which, ("chromium", "chromium-browser", "google-chrome"))), None)
 CHROMEDRIVER = shutil.which("chromedriver")
 try:

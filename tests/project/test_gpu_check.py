@@ -19,7 +19,7 @@ import torch
 
 from genmodels.runs.sweep import expand
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def bench(name: str) -> ModuleType:

@@ -15,7 +15,7 @@ import pytest
 from genmodels.runs.run import run_config
 from genmodels.core.config import RunConfig
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 NOTEBOOKS = ROOT / "notebooks"
 # a cell that hangs (a kernel that stops answering) fails its test instead of holding the suite up; a cell of
 # these notebooks takes seconds

@@ -172,7 +172,7 @@ def test_import_genmodels_stays_light() -> None:
 def test_readme_snippet_runs(runs: dict[str, Path], monkeypatch: pytest.MonkeyPatch,
                              capsys: pytest.CaptureFixture[str]) -> None:
     """README "Using a trained model": its Python block runs as printed, on a tiny GAN run."""
-    root = Path(__file__).resolve().parents[1]
+    root = Path(__file__).resolve().parents[2]
     section = (root / "README.md").read_text().split("## Using a trained model", 1)[1]
     code = section.split("```python\n", 1)[1].split("```", 1)[0]
     assert "runs/gan-1min" in code

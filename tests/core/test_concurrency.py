@@ -18,7 +18,7 @@ from genmodels.cli import main
 from genmodels.core import store
 from genmodels.runs import run as run_module
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 TRAIN = ["train", "--model", "gan", "--dataset", "mnist-5k", "--depth", "1", "--z-dim", "4", "--width", "4",
          "--steps", "2", "--n-train", "64", "--batch-size", "8", "--metric-samples", "0", "--sample-every", "0",
          "--no-progress"]

@@ -1,5 +1,5 @@
 """The HTML report's formulas are MathML written at export time and the page loads nothing from the network,
-so it reads the same offline (the browser check is tests/test_browser.py)."""
+so it reads the same offline (the browser check is tests/notebooks/test_browser.py)."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ import pytest
 
 from genmodels.report.mathml import UNRENDERED, OfflineHTMLExporter, latex_to_mathml
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 INLINE_MATH = re.compile(r"(?<![$\\])\$(?!\$)(.+?)(?<![$\\])\$")
 
 

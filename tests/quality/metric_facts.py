@@ -1,6 +1,6 @@
 """The facts the metric-validation tests check on real MNIST, computed in one place, with their bounds.
 
-Shared by tests/test_metrics.py (which asserts each bound) and bench/metric_margins.py (which measures every
+Shared by tests/quality/test_metrics.py (which asserts each bound) and bench/metric_margins.py (which measures every
 statistic over classifiers trained from several seeds and prints the margin left to each bound). Every bound
 depends on a classifier trained on the machine running the tests, so each carries the spread measured over
 seeds beside it: a bound must leave a margin several times the spread, never the last digit of one machine.

@@ -19,7 +19,7 @@ from genmodels.cli import main
 from genmodels.core.store import EXECUTED, PARTIAL
 from genmodels.runs.sweep import SweepError, expand, load_sweep, select
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 TINY = {"dataset": "mnist-5k", "width": 8, "batch_size": 16, "n_train": 256, "sample_every": 0,
         "checkpoint_every": 5, "metric_samples": 0}
 
@@ -101,7 +101,7 @@ def test_shipped_profiles_expand(tmp_path: Path) -> None:
 @pytest.mark.slow
 def test_failures_are_isolated_and_completed_runs_skipped(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     """One run fails (it asks for more training images than the data set has, which only training finds out; a
-    data set missing altogether is set aside before anything runs, tests/test_availability.py), the other
+    data set missing altogether is set aside before anything runs, tests/runs/test_availability.py), the other
     completes; the command ends non-zero with a summary."""
     sweep = write_sweep(tmp_path / "s.yaml", [
         {"model": "vae", "depth": 1, "z_dim": 2, "steps": 6},

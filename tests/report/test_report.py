@@ -16,7 +16,7 @@ from PIL import Image
 
 from genmodels.report import collect_runs, pdf_text
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 QUICK = ROOT / "configs" / "quick.yaml"
 HAVE_TEX = all(shutil.which(t) for t in ("xelatex", "pandoc", "pdftotext", "pdfimages"))
 

@@ -23,7 +23,7 @@ from genmodels.runs.notebook_run import error_text
 from genmodels.core.files import OutputError
 from genmodels.runs.sweep import load_sweep
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def write_sweep(path: Path, grid: list[dict], defaults: dict | None = None) -> Path:

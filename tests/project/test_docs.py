@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 README = ROOT / "README.md"
 DOCS = [README, *sorted((ROOT / "docs").glob("*.md"))]
 MAX_README_LINES = 250  # a guide read in five minutes; measurements and catalogues live in docs/
@@ -26,7 +26,7 @@ LINK = re.compile(r"!?\[[^\]\n]*\]\(\s*<?([^)\s>]+)>?(?:\s+\"[^\"]*\")?\s*\)")
 HEADING = re.compile(r"^(#{1,6})\s+(.*?)\s*#*\s*$", re.M)
 MODULE_PATH = re.compile(r"(?<![\w/.-])genmodels(?:\.[A-Za-z_]\w*)+")
 PACKAGE_FILE = re.compile(r"(?<![\w/.-])(?:lib/)?genmodels/[\w./-]*\w")
-REPO_FILE = re.compile(r"(?<![\w/.-])(?:bench|configs|notebooks|tests)/[\w.-]+\.(?:py|yaml|ipynb)\b")
+REPO_FILE = re.compile(r"(?<![\w/.-])(?:bench|configs|notebooks|tests)/(?:[\w-]+/)*[\w.-]+\.(?:py|yaml|ipynb)\b")
 
 
 def _name(path: Path) -> str:
