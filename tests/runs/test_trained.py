@@ -358,8 +358,8 @@ def test_every_quick_profile_run_loads_with_best_and_final_weights(quick_results
 
 
 def test_the_store_checks_the_keys_a_trained_checkpoint_holds(runs: dict[str, Path]) -> None:
-    """`store.CHECKPOINT_KEYS` (what a damaged checkpoint lacks) names only keys the trainer writes."""
+    """`store.WEIGHT_KEYS` (what a damaged checkpoint lacks) names only keys the trainer writes."""
     for folder in runs.values():
         state = torch.load(folder / store.CHECKPOINT, weights_only=True)
-        assert set(store.CHECKPOINT_KEYS) <= set(state), folder
+        assert set(store.WEIGHT_KEYS) <= set(state), folder
         assert store.run_state(folder).status is store.Status.COMPLETE

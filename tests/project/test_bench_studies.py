@@ -11,7 +11,7 @@ from types import ModuleType
 import pytest
 import torch
 
-BENCH = Path(__file__).resolve().parents[1] / "bench"
+BENCH = Path(__file__).resolve().parents[2] / "bench"
 
 
 def bench(name: str) -> ModuleType:
