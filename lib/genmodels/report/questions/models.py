@@ -182,7 +182,7 @@ def _blur_explains_recall(dataset: str) -> str:
         return ""
     b = BLUR_CONTROL
     return (f" Measured apart from this sweep, recall here reads blur rather than missing digits: real held-out "
-            f"digits blurred by a Gaussian of σ {b['sigma']} px, the VAE's sharpness, fall from recall "
+            f"digits given a Gaussian blur of standard deviation {b['sigma']} px, the VAE's sharpness, fall from recall "
             f"{b['real_recall']:.2f} to {b['blurred_recall']:.2f} while their precision stays at "
             f"{b['blurred_precision']:.2f}; the VAE's reconstructions of the reference images themselves reach only "
             f"{b['reconstruction_recall']:.2f}, and sampling from N(0, I) instead of the mixture leaves recall at "
