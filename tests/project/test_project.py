@@ -137,7 +137,7 @@ def test_make_setup_installs_with_the_constraints() -> None:
 
 @pytest.mark.parametrize("uid, allow_root", [("0", True), ("1000", False)], ids=["root", "user"])
 def test_make_lab_starts_jupyterlab_as_root_and_as_a_user(tmp_path: Path, uid: str, allow_root: bool) -> None:
-    """JupyterLab refuses to start as root without --allow-root (issue 19): `make lab` adds it for root only.
+    """JupyterLab refuses to start as root without --allow-root: `make lab` adds it for root only.
     Run with a stand-in `jupyter` that prints its arguments and an `id` that says who we are; `setup` is
     taken as done (-o), so nothing is installed."""
     import os

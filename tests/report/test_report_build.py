@@ -1,4 +1,4 @@
-"""How a report build's files appear (issue 19): the executed notebook, HTML and PDF are renamed into place
+"""How a report build's files appear: the executed notebook, HTML and PDF are renamed into place
 together at the end, so a build killed while its notebook runs or while LaTeX works leaves the previous report
 as it was, and a build without a PDF removes the previous PDF. Papermill and LaTeX are stood in for (what is
 tested is the order of writes, not the notebook); the real build is in test_report.py."""
@@ -190,7 +190,7 @@ def test_every_shape_of_sweep_sets_its_tables_in_the_pdf(tmp_path: Path) -> None
     (tmp_path / "shapes.pdf").write_bytes(pdf)
     text = " ".join(build.pdf_text(tmp_path / "shapes.pdf").split())
     assert all(f"{name}: 50 % of runs_done" in text for name in SHAPES), text[:2000]
-    assert "[range]" in text  # the header's second line, set as text (it stopped LaTeX before)
+    assert "[range]" in text  # the header's second line, set as text (LaTeX reads "\\[" as a length)
 
 
 @pytest.mark.parametrize(("damage", "named"), [

@@ -1,5 +1,5 @@
 """A data set that cannot be had is found before anything trains: its runs are set aside with the reason, one
-line per data set, the results and the report name it, and the other runs go on (issue 17: configs/full.yaml
+line per data set, the results and the report name it, and the other runs go on (configs/full.yaml
 offline, where CIFAR-10 can only be downloaded, failed its 45 CIFAR-10 runs one by one).
 
 No run trains here: the executor is a recorder. The availability check itself is run on real (tiny) files.

@@ -1,4 +1,4 @@
-"""The training step never waits for the device, and CPU training is bit for bit what it was (issue 17).
+"""The training step never waits for the device, and CPU training is bit for bit what it was.
 
 On CUDA, reading a value back (``.item()``, ``bool(t)``, ``.tolist()``) or copying a pageable CPU tensor to
 the GPU makes the CPU wait for every kernel queued before it. Without a GPU this is checked on PyTorch's
