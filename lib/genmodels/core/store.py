@@ -401,8 +401,17 @@ def checkpoint_problem(path: Path) -> str | None:
     missing = [key for key in WEIGHT_KEYS if key not in state]
     if missing:
         return f"has no {missing[0]!r}, which loading the run needs"
-    if isinstance(state["step"], bool) or not isinstance(state["step"], int) or state["step"] < 0:
-        return f"holds step {state['step']!r}, not a count of training steps"
+    return step_problem(state["step"])
+
+
+# the most training steps a checkpoint may claim: far beyond any run, far below what makes arithmetic overflow
+MAX_STEP = 10**12
+
+
+def step_problem(step: Any) -> str | None:
+    """Why a checkpoint's step is not a count of training steps (an integer from 0 to `MAX_STEP`), or None."""
+    if isinstance(step, bool) or not isinstance(step, int) or not 0 <= step <= MAX_STEP:
+        return f"holds step {step!r}, not a count of training steps (an integer >= 0, at most {MAX_STEP:,})"
     return None
 
 
@@ -432,7 +441,7 @@ def mark_started(run_dir: str | os.PathLike[str]) -> None:
         (Path(run_dir) / name).unlink(missing_ok=True)
 
 
-def remove_unstarted(run_dir: str | os.PathLike[str], created: list[Path]) -> None:
+def remove_unstarted(run_dir: str | os.PathLike[str], created: list[Path], lock_is_new: bool = False) -> None:
     """Undo a run that stopped before it saved a checkpoint, in a folder this process created (`created`, from
     `files.missing_folders`): its config, sample grids, TensorBoard log and lock, then the folders if empty.
 
@@ -441,9 +450,14 @@ def remove_unstarted(run_dir: str | os.PathLike[str], created: list[Path]) -> No
     folder then stays). A sweep's folders exist before their run starts (the claim), so this never touches them:
     a failed sweep run keeps its config beside its error.txt. Called after the lock is released: a second process
     that waited on it meanwhile creates the folder again (holding the lock of a removed file; only two `train`s
-    racing for one new folder, the first refused at start-up, get there)."""
+    racing for one new folder, the first refused at start-up, get there). In a folder that was there (a user's), only
+    the lock file goes, where this run made it (`lock_is_new`)."""
     run_dir = Path(run_dir)
-    if not created or (run_dir / CHECKPOINT).exists():
+    if os.path.lexists(run_dir / CHECKPOINT):
+        return
+    if not created:  # a folder that was there: only the lock file this run made (`lock_is_new`) goes
+        if lock_is_new:
+            (run_dir / LOCK).unlink(missing_ok=True)
         return
     for name in (CONFIG, LOCK):
         (run_dir / name).unlink(missing_ok=True)

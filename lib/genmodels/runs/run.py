@@ -30,7 +30,7 @@ from genmodels.data import DataError, ImageSet, data_root, load_dataset
 from genmodels.training.generate import in_eval_mode, interpolation_grid
 from genmodels.core.registry import model_spec
 from genmodels.training.hooks import BOOKKEEPING_COLUMNS, Hook
-from genmodels.training.loop import Trainer, train
+from genmodels.training.loop import Trainer, make_trainer
 
 T = TypeVar("T")
 
@@ -73,6 +73,7 @@ def run_config(config: RunConfig, out_dir: str | os.PathLike[str], resume: bool 
     trained or evaluated again. A run that stops before its first checkpoint in a folder this call created
     leaves no folder behind (`store.remove_unstarted`)."""
     out = Path(out_dir)
+    lock_is_new = not os.path.lexists(out / store.LOCK)  # a refused run removes the lock file it made
     try:
         created = missing_folders(out)  # what this call creates: undone if the run stops before a checkpoint
     except OSError:
@@ -84,7 +85,7 @@ def run_config(config: RunConfig, out_dir: str | os.PathLike[str], resume: bool 
                 return load_finished(config, out)
             return _run_locked(config, out, resume, hooks, evaluate, results_root)
     except BaseException:
-        store.remove_unstarted(out, created)  # refused at start-up: no folder that looks like a partial run
+        store.remove_unstarted(out, created, lock_is_new)  # refused at start-up: nothing left that it made
         raise
 
 
@@ -105,10 +106,6 @@ def _run_locked(config: RunConfig, out: Path, resume: bool, hooks: list[Hook] | 
 
         summary_writer_class()  # the package is there, or one line now, before the folder is touched
     resumed_from = check_resumable(resolved, out) if resume else 0
-    out.mkdir(parents=True, exist_ok=True)
-    store.mark_started(out)
-    store.write_json(out / store.CONFIG, {**resolved.to_dict(), "config_hash": config.config_hash()})
-
     train_data, data_warnings = _with_warnings(lambda: load_dataset(resolved.dataset, "train", resolved.data_root))
     test_data, test_warnings = _with_warnings(lambda: _load_test(resolved))
     data_warnings += test_warnings  # a missing or damaged test split is why quality is null: meta.json says so
@@ -116,7 +113,14 @@ def _run_locked(config: RunConfig, out: Path, resume: bool, hooks: list[Hook] | 
     extra_hooks = list(hooks or [])
     if evaluate is not None:
         extra_hooks.append(evaluate.hook(test_data))
-    trainer = train(resolved, out, resume=resume, train_data=train_data, hooks=extra_hooks)
+    trainer = make_trainer(resolved, out, train_data=train_data, hooks=extra_hooks)
+    if resume and os.path.lexists(out / store.CHECKPOINT):
+        # loaded in full before anything in the folder changes: a checkpoint refused here leaves it as it was
+        trainer.load_checkpoint(out / store.CHECKPOINT)
+    out.mkdir(parents=True, exist_ok=True)
+    store.mark_started(out)
+    store.write_json(out / store.CONFIG, {**resolved.to_dict(), "config_hash": config.config_hash()})
+    trainer.fit(resume=False)
 
     figures = draw_figures(trainer, test_data, out / store.FIGURES)
     metrics: dict[str, Any] = {"recipe": resolved.recipe, "final_losses": final_losses(trainer.history),
@@ -262,9 +266,9 @@ def check_resumable(config: RunConfig, out: Path) -> int:
     from genmodels.training import checkpoint
 
     path = out / store.CHECKPOINT
-    if not path.is_file():
+    if not os.path.lexists(path):
         return 0
-    state = checkpoint.read(path)
+    state = checkpoint.read(path, inside=out)  # not a file (/dev/zero) or a link out of the folder: refused
     checkpoint.check_resumable(state, path, config)
     if state["step"] > config.total_steps:
         raise ConfigError(f"{out} has already trained {state['step']} steps, more than the {config.total_steps} "
