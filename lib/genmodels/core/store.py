@@ -205,10 +205,10 @@ def write_json(path: str | os.PathLike[str], payload: Any) -> Path:
 
 def read_json(path: str | os.PathLike[str]) -> Any | None:
     """A JSON file's content, or None when it is missing or unreadable (a run still being written), or not a
-    regular file of at most `safe_read.JSON_LIMIT` bytes in its folder."""
+    regular file of at most `safe_read.JSON_LIMIT` bytes in its folder, or nested deeper than the parser can go."""
     try:
         return json.loads(safe_read.read_bytes(path, safe_read.JSON_LIMIT, inside=Path(path).parent))
-    except (OSError, ValueError):
+    except (OSError, ValueError, RecursionError):
         return None
 
 
@@ -250,7 +250,10 @@ def is_complete(run_dir: str | os.PathLike[str], config_hash: str | None = None,
 def _finished(run_dir: str | os.PathLike[str], config_hash: str | None) -> bool:
     """Whether complete.json says the run (of `config_hash`, when given) finished."""
     done = read_json(Path(run_dir) / COMPLETE)
-    return isinstance(done, dict) and (config_hash is None or done.get("config_hash") == config_hash)
+    if not isinstance(done, dict):
+        return False
+    # a hash that is no string is no other configuration's: a damaged record, which `damage` names
+    return config_hash is None or not isinstance(done.get("config_hash"), str) or done["config_hash"] == config_hash
 
 
 def run_state(run_dir: str | os.PathLike[str], config_hash: str | None = None, *, notebook: bool = False) -> RunState:
@@ -309,12 +312,16 @@ def _json_problem(name: str, data: bytes, run_dir: Path) -> str | None:
         value = json.loads(data)
     except ValueError:
         return f"{name} is not valid JSON"
+    except RecursionError:
+        return f"{name} is nested too deeply to be read"
     if not isinstance(value, dict):
         return f"{name} holds a {type(value).__name__}, not a JSON object"
     if name == METRICS:
         return metrics_problem(value)
     if name == CONFIG:
         done = read_json(run_dir / COMPLETE)
+        if isinstance(done, dict) and not isinstance(done.get("config_hash"), str):
+            return f"{COMPLETE} names no configuration hash ({done.get('config_hash')!r})"
         if "config_hash" in value and isinstance(done, dict) and done.get("config_hash") != value["config_hash"]:
             return f"{name} is of another configuration than {COMPLETE}"
         return config_problem(value)
@@ -351,13 +358,15 @@ def metrics_problem(metrics: dict[str, Any]) -> str | None:
 
 
 def _not_finite(value: Any, where: str) -> str | None:
-    if isinstance(value, float) and not math.isfinite(value):
-        return f"{where or 'a value'} is {value!r}, not a finite number"
-    items = value.items() if isinstance(value, dict) else enumerate(value) if isinstance(value, list) else ()
-    for key, item in items:
-        found = _not_finite(item, f"{where}.{key}" if where else str(key))
-        if found:
-            return found
+    """The first NaN or infinite number in a JSON value, by its dotted path; walked with a stack, not recursion,
+    so that a value nested as deep as the JSON parser allows is checked too."""
+    stack = [(value, where)]
+    while stack:
+        value, where = stack.pop()
+        if isinstance(value, float) and not math.isfinite(value):
+            return f"{where or 'a value'} is {value!r}, not a finite number"
+        items = value.items() if isinstance(value, dict) else enumerate(value) if isinstance(value, list) else ()
+        stack.extend((item, f"{where}.{key}" if where else str(key)) for key, item in reversed(list(items)))
     return None
 
 
@@ -370,7 +379,10 @@ def history_problem(data: bytes) -> str | None:
         return "not UTF-8 text"
     if not text.endswith("\n"):
         return "cut mid-line (its last line has no end)"
-    rows = list(csv.reader(io.StringIO(text)))
+    try:
+        rows = list(csv.reader(io.StringIO(text)))
+    except csv.Error as err:  # a field longer than the csv module's limit, a NUL byte
+        return f"is not CSV ({err})"
     if not rows or not rows[0]:
         return "has no header"
     for number, row in enumerate(rows[1:], start=2):

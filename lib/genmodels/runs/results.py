@@ -192,8 +192,11 @@ def _found_runs(root: Path) -> Iterable[tuple[RunConfig | None, Path, store.RunS
     """Every folder under `root` holding a run's config.json (wherever `train --out` put it), by label; one whose
     config this version cannot read comes with None for its config (its state says why, once it finished)."""
     found = []
-    for path in root.glob(f"**/{store.CONFIG}"):
-        run_dir = path.parent
+    # every folder holding a config.json, even one a glob for the name would skip (a link loop: damaged, not absent)
+    for run_dir in root.glob("**/"):
+        path = run_dir / store.CONFIG
+        if not os.path.lexists(path):
+            continue
         values = store.read_json(path)
         config_hash = values.pop("config_hash", None) if isinstance(values, dict) else None
         wrong = store.config_problem(values) if isinstance(values, dict) else "not a readable JSON object"

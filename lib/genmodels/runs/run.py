@@ -72,6 +72,9 @@ def run_config(config: RunConfig, out_dir: str | os.PathLike[str], resume: bool 
     A run that is already complete (the same config, finished by this or another process) is loaded, not
     trained or evaluated again. A run that stops before its first checkpoint in a folder this call created
     leaves no folder behind (`store.remove_unstarted`)."""
+    if not isinstance(config, RunConfig):
+        raise ConfigError(f"run_config takes a RunConfig (RunConfig(**fields) or RunConfig.from_dict(values)), got a "
+                          f"{type(config).__name__}")
     out = Path(out_dir)
     lock_is_new = not os.path.lexists(out / store.LOCK)  # a refused run removes the lock file it made
     try:

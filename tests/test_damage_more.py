@@ -1,0 +1,113 @@
+"""Damage that once made a command fail with a traceback, or made two commands disagree about one folder: each is
+one answer from `store.run_state`, the same in `results`, the dry run and `load_run` (what `sample` calls), and
+one line in the CLI; plus values of the Python API that are a `ConfigError` in one line (docs/reliability.md).
+
+The run folders are tiny fakes (`conftest.fake_finished_run`): no training."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any, Callable
+
+import pytest
+
+from genmodels.core import store
+from genmodels.core.config import ConfigError, RunConfig
+from genmodels.runs.notebook_run import RunSpec
+from genmodels.runs.results import results_frame
+from genmodels.runs.run import run_config
+from genmodels.runs.sweep import dry_run_table
+from genmodels.runs.trained import RunError, load_run
+from test_bad_inputs import (TRAIN, Env, assert_one_line, assert_unchanged, env, resumable, run_cli,  # noqa: F401
+                             snapshot)
+from test_run_state import _snapshot, sound  # noqa: F401
+
+DEEP = 100_000  # levels of nesting: far past the JSON parser's recursion limit
+
+
+def _write(name: str, text: str) -> Callable[[Path], None]:
+    return lambda run: (run / name).write_text(text)
+
+
+def _loop(name: str) -> Callable[[Path], None]:
+    def edit(run: Path) -> None:
+        (run / name).unlink()
+        (run / name).symlink_to(name)
+    return edit
+
+
+def _complete_hash(value: Any) -> Callable[[Path], None]:
+    return _write(store.COMPLETE, json.dumps({"config_hash": value, "finished": "now"}))
+
+
+# damage -> what it does to a sound finished run folder, and the reason every command gives
+DAMAGES: dict[str, tuple[Callable[[Path], None], str]] = {
+    "metrics.json nested 100,000 deep": (_write(store.METRICS, '{"a":' + "[" * DEEP + "]" * DEEP + "}"),
+                                         "metrics.json is nested too deeply"),
+    "metrics.json nested 900 deep": (_write(store.METRICS, '{"a":' + "[" * 900 + "1e999" + "]" * 900 + "}"),
+                                     "is inf, not a finite number"),
+    "config.json nested 100,000 deep": (_write(store.CONFIG, '{"a":' + "[" * DEEP + "]" * DEEP + "}"),
+                                        "config.json is nested too deeply"),
+    "meta.json nested 100,000 deep": (_write(store.META, "[" * DEEP + "]" * DEEP), "meta.json is nested too deeply"),
+    "history.csv with a field of 200,000 characters": (_write(store.HISTORY, "step," + "a" * 200_000 + "\n1,2\n"),
+                                                       "history.csv: is not CSV"),
+    "config.json a link loop": (_loop(store.CONFIG), "config.json is a link that cannot be followed"),
+    "complete.json naming a list as its hash": (_complete_hash(["x"]), "complete.json names no configuration hash"),
+}
+
+
+@pytest.mark.filterwarnings("ignore:.*cannot be read by this version")
+@pytest.mark.parametrize("kind", DAMAGES)
+def test_damage_is_one_answer_everywhere(sound: RunSpec, kind: str) -> None:
+    damage, reason = DAMAGES[kind]
+    damage(sound.run_dir)
+    before = _snapshot(sound.results_root.parent)
+    state = store.run_state(sound.run_dir)
+    assert state.status is store.Status.DAMAGED and reason in (state.reason or ""), state
+    assert sound.state() == state  # with the sweep's hash: the same answer
+    frame = results_frame(sound.results_root)
+    assert list(frame.status) == ["damaged"] and list(frame.problem) == [state.reason]
+    assert f"damaged: {state.reason}" in dry_run_table([sound])
+    with pytest.raises(RunError, match="is damaged: ") as info:
+        load_run(sound.run_dir)
+    assert "\n" not in str(info.value)
+    assert _snapshot(sound.results_root.parent) == before
+
+
+def test_an_unreadable_complete_json_is_unfinished_everywhere(sound: RunSpec) -> None:
+    _write(store.COMPLETE, "[" * DEEP + "]" * DEEP)(sound.run_dir)
+    assert store.run_state(sound.run_dir).status is store.Status.PARTIAL
+    assert list(results_frame(sound.results_root).status) == ["partial"]
+
+
+@pytest.mark.parametrize("make", [lambda: RunConfig(model=["gan"]), lambda: RunConfig.from_dict(None),  # type: ignore
+                                  lambda: RunConfig.from_dict([1]),  # type: ignore[arg-type]
+                                  lambda: RunConfig(model="gan", lr=1e308), lambda: RunConfig(model="gan", lr=-1),
+                                  lambda: RunConfig(model="vae", kl_factor=1e300),
+                                  lambda: run_config({"model": "gan"}, "unused")],  # type: ignore[arg-type]
+                         ids=["model a list", "from_dict(None)", "from_dict([1])", "lr 1e308", "lr -1",
+                              "kl_factor 1e300", "run_config of a dict"])
+def test_api_values_are_one_line_config_errors(make: Callable[[], object], tmp_path: Path,
+                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(ConfigError) as info:
+        make()
+    assert "\n" not in str(info.value)
+    assert not (tmp_path / "unused").exists()
+
+
+@pytest.mark.parametrize(("edit", "fragment"), [
+    (lambda state: state.__setitem__("history", "abc"), "'history' that is not a list of rows"),
+    (lambda state: state.__setitem__("history", ["a"]), "'history' that is not a list of rows"),
+    (lambda state: state.__setitem__("elapsed", float("nan")), "'elapsed' nan"),
+    (lambda state: state.__setitem__("elapsed", -100.0), "'elapsed' -100.0"),
+    (lambda state: state.__setitem__("step", 10**30), "at most 1,000,000,000,000"),
+], ids=["history a str", "history a list of str", "elapsed NaN", "elapsed negative", "step 10**30"])
+def test_a_resumed_checkpoints_bookkeeping_is_checked(edit: Callable[[dict[str, Any]], object], fragment: str,
+                                                      env: Env, capsys: pytest.CaptureFixture[str]) -> None:
+    argv = [*TRAIN, "--steps", "3", "--out", str(env.tmp / "run"), "--results", str(env.tmp / "results"),
+            *resumable(edit)(env)]
+    before = snapshot(env.tmp / "run")
+    assert_one_line(*run_cli(argv, capsys), [fragment], env.tmp)
+    assert_unchanged(before, env.tmp / "run")
