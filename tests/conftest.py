@@ -68,7 +68,9 @@ def fake_finished_run(run_dir: Path, config_hash: str = "hash") -> Path:
     store.write_json(run_dir / store.METRICS, {"quality": None, "step": 1})
     store.write_json(run_dir / store.META, {"config_hash": config_hash})
     store.write_text(run_dir / store.HISTORY, "step\n1\n")
-    torch.save({**dict.fromkeys((*store.WEIGHT_KEYS, "optimizers", "stream", "elapsed", "history", "fixed_noise", "ema", "rng")), "step": 1}, run_dir / store.CHECKPOINT)
+    torch.save({**dict.fromkeys((*store.WEIGHT_KEYS, "optimizers", "stream", "elapsed", "history", "fixed_noise", "ema", "rng")),
+                "step": 1, "model": {"weight": torch.zeros(2)}, "config": RunConfig().to_dict()},
+               run_dir / store.CHECKPOINT)
     store.mark_complete(run_dir, config_hash, "now")
     return run_dir
 

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 import pytest
+import torch
 
 from genmodels.core import store
 from genmodels.core.config import ConfigError, RunConfig
@@ -111,3 +112,33 @@ def test_a_resumed_checkpoints_bookkeeping_is_checked(edit: Callable[[dict[str, 
     before = snapshot(env.tmp / "run")
     assert_one_line(*run_cli(argv, capsys), [fragment], env.tmp)
     assert_unchanged(before, env.tmp / "run")
+
+
+def _checkpoint(**changes: Any) -> Callable[[Path], None]:
+    def edit(run: Path) -> None:
+        state = torch.load(run / store.CHECKPOINT, weights_only=True)
+        torch.save({**state, **changes}, run / store.CHECKPOINT)
+    return edit
+
+
+# damage of a checkpoint that loading refuses: the store calls the run damaged too, so a sweep runs it again
+CHECKPOINT_DAMAGES: dict[str, tuple[Callable[[Path], None], str]] = {
+    "weights all NaN": (_checkpoint(model={"weight": torch.full((2,), float("nan"))}), "not finite numbers"),
+    "weight average infinite": (_checkpoint(ema={"weight": torch.full((2,), float("inf"))}), "not finite numbers"),
+    "model a str": (_checkpoint(model="weights"), "holds no weights in its 'model'"),
+    "model empty": (_checkpoint(model={}), "holds no weights in its 'model'"),
+    "config a str": (_checkpoint(config="gan"), "holds a str as its 'config'"),
+    "step 10**30": (_checkpoint(step=10**30), "at most 1,000,000,000,000"),
+}
+
+
+@pytest.mark.parametrize("kind", CHECKPOINT_DAMAGES)
+def test_a_checkpoint_load_run_refuses_is_damaged_everywhere(sound: RunSpec, kind: str) -> None:
+    damage, reason = CHECKPOINT_DAMAGES[kind]
+    damage(sound.run_dir)
+    state = store.run_state(sound.run_dir)
+    assert state.status is store.Status.DAMAGED and reason in (state.reason or ""), state
+    assert list(results_frame(sound.results_root).status) == ["damaged"]
+    assert "the sweep runs it again" in dry_run_table([sound])
+    with pytest.raises(RunError, match="is damaged: "):
+        load_run(sound.run_dir)

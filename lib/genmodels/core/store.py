@@ -398,7 +398,8 @@ def history_problem(data: bytes) -> str | None:
 
 
 def checkpoint_problem(path: Path) -> str | None:
-    """Why a checkpoint cannot be loaded (not plain data, a key loading needs missing), or None. Read as plain
+    """Why a checkpoint cannot be loaded (not plain data, a key loading needs missing, no weights or not finite ones,
+    a configuration this version refuses, a step out of range), or None: what `load_run` checks. Read as plain
     data (``weights_only``), its tensors mapped rather than read, so a dry run over many runs stays quick."""
     import torch
 
@@ -413,7 +414,29 @@ def checkpoint_problem(path: Path) -> str | None:
     missing = [key for key in WEIGHT_KEYS if key not in state]
     if missing:
         return f"has no {missing[0]!r}, which loading the run needs"
-    return step_problem(state["step"])
+    if step_problem(state["step"]) is not None:
+        return step_problem(state["step"])
+    if not isinstance(state["model"], dict) or not state["model"]:
+        return "holds no weights in its 'model'"
+    if not isinstance(state["config"], dict):
+        return f"holds a {type(state['config']).__name__} as its 'config', not a configuration"
+    return config_problem(state["config"]) or weights_problem(state)
+
+
+def weights_problem(state: dict[str, Any], keys: tuple[str, ...] = ("model", "ema")) -> str | None:
+    """Which of a checkpoint's weights under `keys` are not finite numbers (a run that diverged), or None: what
+    loading a run's weights refuses, so the store calls such a run damaged too. Read through the checkpoint's memory
+    map: each tensor is read once, here."""
+    import torch
+
+    bad = total = 0
+    for key in keys:
+        weights = state.get(key)
+        for value in weights.values() if isinstance(weights, dict) else ():
+            if isinstance(value, torch.Tensor) and value.is_floating_point():
+                total += 1
+                bad += not bool(torch.isfinite(value).all())
+    return f"holds weights that are not finite numbers (NaN or infinite in {bad} of {total} tensors)" if bad else None
 
 
 # the most training steps a checkpoint may claim: far beyond any run, far below what makes arithmetic overflow

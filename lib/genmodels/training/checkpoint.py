@@ -170,20 +170,11 @@ def check_belongs(state: dict[str, Any], path: str | os.PathLike[str], config: R
 
 
 def check_finite(state: dict[str, Any], path: str | os.PathLike[str], keys: Iterable[str] = ("model", "ema")) -> None:
-    """The weights under `keys` are finite numbers: a checkpoint of NaN weights would draw only NaN images, and
-    resuming it would train nothing."""
-    bad = total = 0
-    for key in keys:
-        weights = state.get(key)
-        if not isinstance(weights, dict):
-            continue
-        for value in weights.values():
-            if isinstance(value, torch.Tensor) and value.is_floating_point():
-                total += 1
-                bad += not bool(torch.isfinite(value).all())
-    if bad:
-        raise CheckpointError(f"{path} holds weights that are not finite numbers (NaN or infinite in {bad} of "
-                              f"{total} tensors): the run it saved had diverged; {START_OVER}")
+    """The weights under `keys` are finite numbers (`store.weights_problem`): a checkpoint of NaN weights would
+    draw only NaN images, and resuming it would train nothing."""
+    wrong = store.weights_problem(state, tuple(keys))
+    if wrong is not None:
+        raise CheckpointError(f"{path} {wrong}: the run it saved had diverged; {START_OVER}")
 
 
 def first_sentence(err: BaseException, limit: int = 100) -> str:
