@@ -142,3 +142,17 @@ def test_a_checkpoint_load_run_refuses_is_damaged_everywhere(sound: RunSpec, kin
     assert "the sweep runs it again" in dry_run_table([sound])
     with pytest.raises(RunError, match="is damaged: "):
         load_run(sound.run_dir)
+
+
+def test_a_sample_grid_cut_short_is_damaged_everywhere(sound: RunSpec) -> None:
+    """A grid whose first bytes are a PNG's but whose end is gone: the report would fail on it ("broken PNG")."""
+    from PIL import Image
+
+    grid = store.sample_grid(sound.run_dir, 1)
+    grid.parent.mkdir()
+    Image.new("L", (8, 8)).save(grid, format="png")
+    assert store.run_state(sound.run_dir).status is store.Status.COMPLETE  # a whole PNG is sound
+    grid.write_bytes(grid.read_bytes()[:40])
+    state = store.run_state(sound.run_dir)
+    assert state == store.RunState(store.Status.DAMAGED, "samples/step_000001.png is cut short (no PNG end chunk)")
+    assert list(results_frame(sound.results_root).status) == ["damaged"]

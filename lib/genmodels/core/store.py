@@ -89,6 +89,7 @@ WEIGHT_KEYS = ("config", "model", "step")
 # how far a stored score may stray past its range by float rounding (an IS of 0.9999999 is an IS of 1)
 ROUNDING = 1e-6
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+PNG_END = b"\x00\x00\x00\x00IEND\xaeB`\x82"  # the empty IEND chunk every PNG ends with: a cut file lacks it
 # what completes a damaged run again, as every command that reports one says it
 REPAIR = "running its sweep again (or `train --resume` into the folder) completes it again"
 
@@ -451,18 +452,22 @@ def step_problem(step: Any) -> str | None:
 
 
 def _images_problem(run_dir: Path) -> str | None:
-    """The first image of the run folder (its sample grids and figures, which the report shows) that is not a PNG
-    image (read: its first bytes), or None."""
+    """The first image of the run folder (its sample grids and figures, which the report shows) that is not a whole
+    PNG image (read: its first bytes and its end chunk, so a file cut short is found without decoding it), or None."""
     for image in [*sample_grids(run_dir), *sorted((run_dir / FIGURES).glob("*.png"))]:
         name = image.relative_to(run_dir).as_posix()
         try:
             safe_read.check_regular(image, safe_read.JSON_LIMIT, inside=run_dir)
             with open(image, "rb") as f:
                 head = f.read(16)
+                f.seek(max(0, f.seek(0, os.SEEK_END) - len(PNG_END)))
+                tail = f.read()
         except OSError as err:
             return f"{name}: {err}" if isinstance(err, safe_read.UnsafeFile) else f"{name} cannot be read"
         if not head.startswith(PNG_SIGNATURE) or head[12:16] != b"IHDR":
             return f"{name} is not a PNG image"
+        if tail != PNG_END:
+            return f"{name} is cut short (no PNG end chunk)"
     return None
 
 
