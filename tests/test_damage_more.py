@@ -16,11 +16,11 @@ import torch
 from genmodels.core import store
 from genmodels.core.config import ConfigError, RunConfig
 from genmodels.runs.notebook_run import RunSpec
-from genmodels.runs.results import results_frame
+from genmodels.runs.results import ResultsError, results_frame
 from genmodels.runs.run import run_config
 from genmodels.runs.sweep import dry_run_table
 from genmodels.runs.trained import RunError, load_run
-from test_bad_inputs import (TRAIN, Env, assert_one_line, assert_unchanged, env, resumable, run_cli,  # noqa: F401
+from test_bad_inputs import (TINY, TRAIN, Env, assert_one_line, assert_unchanged, env, resumable, run_cli,  # noqa: F401
                              snapshot)
 from test_run_state import _snapshot, sound  # noqa: F401
 
@@ -156,3 +156,42 @@ def test_a_sample_grid_cut_short_is_damaged_everywhere(sound: RunSpec) -> None:
     state = store.run_state(sound.run_dir)
     assert state == store.RunState(store.Status.DAMAGED, "samples/step_000001.png is cut short (no PNG end chunk)")
     assert list(results_frame(sound.results_root).status) == ["damaged"]
+
+
+@pytest.mark.parametrize("setup", [
+    lambda e: ["--results", str(e.file("afile"))],
+    lambda e: ["--results", "/dev/null"],
+    lambda e: e.monkeypatch.setenv("GENMODELS_DATA", "/dev/zero") or ["--results", str(e.tmp / "results")],
+], ids=["--results FILE", "--results /dev/null", "data root /dev/zero"])
+def test_a_dry_run_refuses_what_the_sweep_refuses(setup: Callable[[Env], list[str]], env: Env,
+                                                  capsys: pytest.CaptureFixture[str]) -> None:
+    sweep = env.file("s.yaml", TINY + "grid: [{model: vae}]\n")
+    before = snapshot(env.tmp)
+    code, out, err = run_cli(["sweep", str(sweep), "--dry-run", *setup(env)], capsys)
+    assert code == 2 and len(err.strip().splitlines()) == 1 and "Traceback" not in err, (code, err)
+    assert_unchanged(before, env.tmp)
+
+
+def test_an_empty_results_path_is_an_error_not_the_current_folder(env: Env,
+                                                                   capsys: pytest.CaptureFixture[str]) -> None:
+    assert_one_line(*run_cli(["results", "--results", ""], capsys), ["must be named"], env.tmp)
+    with pytest.raises(ResultsError):
+        results_frame("")
+
+
+def test_negative_seconds_are_not_measured(sound: RunSpec) -> None:
+    meta = json.loads((sound.run_dir / store.META).read_text())
+    (sound.run_dir / store.META).write_text(json.dumps({**meta, "wall_seconds": {"training": -5}}))
+    assert results_frame(sound.results_root)["seconds"].isna().all()
+
+
+def test_resume_refuses_a_checkpoint_linked_from_outside_the_run(env: Env, capsys: pytest.CaptureFixture[str]) -> None:
+    extra = resumable()(env)
+    run = env.tmp / "run"
+    elsewhere = env.tmp / "elsewhere.pt"
+    (run / "checkpoint.pt").rename(elsewhere)
+    (run / "checkpoint.pt").symlink_to(elsewhere)
+    before = snapshot(env.tmp)
+    argv = [*TRAIN, "--steps", "3", "--out", str(run), "--results", str(env.tmp / "results"), *extra]
+    assert_one_line(*run_cli(argv, capsys), ["link leading out of its folder"], env.tmp)
+    assert_unchanged(before, env.tmp)

@@ -87,7 +87,7 @@ def read_run(run_dir: Path) -> dict[str, Any]:
     train = _mapping(_get(meta, "data", "train"))
     classifier = _mapping(metrics.get("classifier"))
     row: dict[str, Any] = {name: _number(quality.get(METRICS[name].key)) for name in QUALITY_SCORES}
-    row["seconds"] = _number(_get(meta, "wall_seconds", "training"))
+    row["seconds"] = _amount(_get(meta, "wall_seconds", "training"))
     row["images"] = _number(_get(meta, "summary", "images"))
     row["train_images"] = _number(train.get("images"))
     row["data_source"] = _text(train.get("source"))
@@ -112,6 +112,12 @@ def _number(value: Any) -> float:
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
         return np.nan
     return value
+
+
+def _amount(value: Any) -> float:
+    """A `_number` that is an amount (seconds): a negative one is no measurement, NaN like a missing one."""
+    number = _number(value)
+    return number if not number < 0 else np.nan
 
 
 def _text(value: Any) -> str | None:
@@ -140,6 +146,8 @@ def results_frame(results_root: str | os.PathLike[str] | None = None,
     kernel in notebooks/ finds it). A folder whose config.json this version cannot read is listed with unknown
     knobs and its state (damaged, when it finished). `data_differs` marks the runs of a data set whose complete
     runs trained on different images (their meta.json's fingerprints differ: another data folder, a fallback)."""
+    if results_root is not None and not os.fspath(results_root).strip():  # Path('') is the current folder
+        raise ResultsError(f"the results folder must be named, got {os.fspath(results_root)!r}; pass --results DIR")
     root = Path(results_root) if results_root is not None else store.find_results_root()
     if sweep is None and not root.is_dir():  # an empty table would read as "no runs yet", hiding a mistyped path
         state = "is a file, not a folder" if root.exists() else "not found"

@@ -27,6 +27,7 @@ from genmodels.core import store
 from genmodels.core.config import ConfigError, RunConfig
 from genmodels.core.files import OutputError, check_own_folder, check_writable_dir, missing_folders
 from genmodels.data import DataError, ImageSet, data_root, load_dataset
+from genmodels.data.files import check_data_root
 from genmodels.training.generate import in_eval_mode, interpolation_grid
 from genmodels.core.registry import model_spec
 from genmodels.training.hooks import BOOKKEEPING_COLUMNS, Hook
@@ -167,17 +168,13 @@ def check_train(config: RunConfig, out: str | os.PathLike[str], results_root: st
     written, quality asked for and turned off at once, a classifier cache that cannot be written. Returns the run
     folder and whether the run measures quality; the folder's content is checked under its lock
     (`check_run_folder`), where no second process can write between the check and the run."""
-    from genmodels.data import data_root, downloads_allowed
+    from genmodels.data import downloads_allowed
     from genmodels.runs.placement import check_devices
 
     check_devices([("--device", config)])
     downloads_allowed()  # a misspelt $GENMODELS_OFFLINE is one line now, not after the run's start-up
     folder = check_output_folder(out, "--out", results_root)
-    root_flag = "--data-root" if config.data_root else ("$GENMODELS_DATA" if os.environ.get("GENMODELS_DATA")
-                                                        else "the data root")
-    check_writable_dir(data_root(config.data_root), root_flag,
-                       hint="data files are imported and unpacked there; choose a writable one and list a read-only "
-                            "copy's folder in $GENMODELS_IMPORT")
+    check_data_root(config.data_root, "--data-root")
     if no_metrics and config.metrics_every:
         raise ConfigError(f"--metrics-every {config.metrics_every} asks for quality metrics during training, but "
                           "--no-metrics turns them off; drop one of them")
