@@ -195,3 +195,23 @@ def test_resume_refuses_a_checkpoint_linked_from_outside_the_run(env: Env, capsy
     argv = [*TRAIN, "--steps", "3", "--out", str(run), "--results", str(env.tmp / "results"), *extra]
     assert_one_line(*run_cli(argv, capsys), ["link leading out of its folder"], env.tmp)
     assert_unchanged(before, env.tmp)
+
+
+def test_a_failed_runs_reason_is_one_short_line(tmp_path: Path) -> None:
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / store.ERROR).write_text("x" * 5000 + "\nsecond line\n")
+    state = store.run_state(run)
+    assert state.status is store.Status.FAILED and len(state.reason or "") == store.REASON_LIMIT
+
+
+def test_reconstruct_refuses_a_batch_larger_than_generation_allows() -> None:
+    from genmodels.core.config import MAX_SAMPLES
+    from genmodels.runs.trained import TrainedRun
+
+    model = torch.nn.Module()
+    model.image_channels = 1  # type: ignore[assignment]
+    run = TrainedRun(Path("run"), RunConfig(model="vae"), {}, model, torch.device("cpu"), Path("run/checkpoint.pt"), 1)
+    images = torch.zeros(1, 1, 32, 32).expand(MAX_SAMPLES + 1, 1, 32, 32)  # a view: no memory
+    with pytest.raises(ConfigError, match=f"at most {MAX_SAMPLES}"):
+        run.reconstruct(images)

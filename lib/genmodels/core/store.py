@@ -506,13 +506,19 @@ def remove_unstarted(run_dir: str | os.PathLike[str], created: list[Path], lock_
     remove_empty(created)
 
 
+# the most of a failed run's reason that a status line shows
+REASON_LIMIT = 200
+
+
 def error_summary(run_dir: str | os.PathLike[str]) -> str:
-    """The first line of a failed run's error.txt ("" when there is none)."""
+    """The first line of a failed run's error.txt, cut to `REASON_LIMIT` characters ("" when there is none): it
+    stands in one line of `results` and the dry run, whatever a kernel wrote."""
     try:
         text = safe_read.read_bytes(Path(run_dir, ERROR), safe_read.TEXT_LIMIT, inside=run_dir)
-        return text.decode("utf-8", "replace").strip().splitlines()[0]
+        line = text.decode("utf-8", "replace").strip().splitlines()[0]
     except (OSError, IndexError):
         return ""
+    return line if len(line) <= REASON_LIMIT else line[:REASON_LIMIT - 1] + "…"
 
 
 def record_failure(run_dir: str | os.PathLike[str], message: str) -> str:

@@ -115,6 +115,7 @@ class TrainedRun:
         batch = x.unsqueeze(0) if single else x
         if batch.dim() != 4 or tuple(batch.shape[1:]) != shape:
             raise RunError(f"reconstruct takes {needs}, got shape {tuple(x.shape)}")
+        check_sample_count("reconstruct's batch", len(batch))  # the same bound as generating: held at once
         out = self.model.reconstruct(batch.float().to(self.device)).cpu()
         return out[0] if single else out
 
