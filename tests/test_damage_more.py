@@ -215,3 +215,13 @@ def test_reconstruct_refuses_a_batch_larger_than_generation_allows() -> None:
     images = torch.zeros(1, 1, 32, 32).expand(MAX_SAMPLES + 1, 1, 32, 32)  # a view: no memory
     with pytest.raises(ConfigError, match=f"at most {MAX_SAMPLES}"):
         run.reconstruct(images)
+
+
+def test_a_linked_run_folder_is_listed_and_a_loop_is_walked_once(sound: RunSpec, tmp_path: Path) -> None:
+    elsewhere = tmp_path / "other-disk" / "run"
+    elsewhere.parent.mkdir()
+    sound.run_dir.rename(elsewhere)
+    sound.run_dir.symlink_to(elsewhere)
+    (sound.run_dir.parent / "up").symlink_to(sound.results_root)  # a link back up: walked once, not forever
+    frame = results_frame(sound.results_root)
+    assert list(frame.status) == ["complete"] == [store.run_state(sound.run_dir).status.value]

@@ -14,7 +14,7 @@ import math
 import os
 import warnings
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any, Iterable, Iterator
 
 import numpy as np
 import pandas as pd
@@ -200,10 +200,9 @@ def _found_runs(root: Path) -> Iterable[tuple[RunConfig | None, Path, store.RunS
     """Every folder under `root` holding a run's config.json (wherever `train --out` put it), by label; one whose
     config this version cannot read comes with None for its config (its state says why, once it finished)."""
     found = []
-    # every folder holding a config.json, even one a glob for the name would skip (a link loop: damaged, not absent)
-    for run_dir in root.glob("**/"):
+    for run_dir in _folders(root):
         path = run_dir / store.CONFIG
-        if not os.path.lexists(path):
+        if not os.path.lexists(path):  # a config.json that is a link loop is there (damaged), not absent
             continue
         values = store.read_json(path)
         config_hash = values.pop("config_hash", None) if isinstance(values, dict) else None
@@ -214,6 +213,19 @@ def _found_runs(root: Path) -> Iterable[tuple[RunConfig | None, Path, store.RunS
                           "with unknown knobs", stacklevel=3)
         found.append((config, run_dir, store.run_state(run_dir, config_hash), run_dir.relative_to(root).as_posix()))
     return sorted(found, key=lambda entry: entry[3])
+
+
+def _folders(root: Path) -> Iterator[Path]:
+    """`root` and every folder below it, links to folders followed (a run folder, or a data set's folder, on another
+    disk is listed like any other), each real folder once: a link that leads back up is not walked again."""
+    seen: set[str] = set()
+    for folder, subfolders, _ in os.walk(root, followlinks=True):
+        real = os.path.realpath(folder)
+        if real in seen:
+            subfolders[:] = []
+            continue
+        seen.add(real)
+        yield Path(folder)
 
 
 # ------------------------------------------------------------------ text
