@@ -14,9 +14,12 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Iterator
+from typing import TYPE_CHECKING, Iterator
 
 import pytest
+
+if TYPE_CHECKING:
+    from genmodels.runs.notebook_run import RunSpec
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED_DATA = ROOT.parent / "shared" / "data"
@@ -81,9 +84,36 @@ def fake_finished_run(run_dir: Path, config_hash: str = "hash") -> Path:
     store.write_json(run_dir / store.METRICS, {"quality": None, "step": 1})
     store.write_json(run_dir / store.META, {"config_hash": config_hash})
     store.write_text(run_dir / store.HISTORY, "step\n1\n")
-    torch.save({**dict.fromkeys((*store.WEIGHT_KEYS, "optimizers", "stream", "elapsed", "history", "fixed_noise", "ema", "rng")), "step": 1}, run_dir / store.CHECKPOINT)
+    torch.save({**dict.fromkeys((*store.WEIGHT_KEYS, "optimizers", "stream", "elapsed", "history", "fixed_noise", "ema", "rng")),
+                "step": 1, "model": {"weight": torch.zeros(2)}, "config": RunConfig().to_dict()},
+               run_dir / store.CHECKPOINT)
     store.mark_complete(run_dir, config_hash, "now")
     return run_dir
+
+
+def tree_snapshot(root: Path) -> dict[str, bytes | str]:
+    """Every entry under `root` and its content (a link's target, a FIFO's kind): what a command must not change."""
+    seen: dict[str, bytes | str] = {}
+    for path in sorted(root.rglob("*")):
+        key = str(path.relative_to(root))
+        seen[key] = (f"link {os.readlink(path)}" if path.is_symlink() else "folder" if path.is_dir() else
+                     path.read_bytes() if path.is_file() else "other")
+    return seen
+
+
+@pytest.fixture
+def sound(tmp_path: Path) -> "RunSpec":
+    """A finished run of the default configuration, as a sweep leaves it (executed notebook included)."""
+    from genmodels.core import store
+    from genmodels.core.config import RunConfig
+    from genmodels.runs.notebook_run import RunSpec
+
+    config = RunConfig()
+    root = tmp_path / "results"
+    run = fake_finished_run(store.run_folder(root, config.dataset, config.model, config.run_name()),
+                            config.config_hash())
+    store.write_text(run / store.EXECUTED, "{}")
+    return RunSpec(config, run, root)
 
 
 @pytest.fixture

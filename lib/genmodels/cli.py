@@ -107,6 +107,7 @@ class _NoteOnceTraining:
 
 
 def cmd_sweep(args: argparse.Namespace) -> int:
+    from genmodels.data.files import check_data_root
     from genmodels.runs.executors import make_executor
     from genmodels.runs.sweep import dry_run_table, load_sweep, run_sweep, select
 
@@ -121,12 +122,14 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     executor = make_executor(args.executor, jobs=args.jobs, threads=args.threads, workers=args.workers,
                              threads_per_worker=args.threads_per_worker, scheduler=args.scheduler,
                              retries=args.retries, runs_per_gpu=args.runs_per_gpu)
+    check_writable_dir(args.results, "--results")  # the dry run checks what the sweep would: it passes or both fail
+    for root in dict.fromkeys(spec.config.data_root for spec in specs):
+        check_data_root(root, "data_root")
     for note in notes:
         print(f"note: {note}", file=sys.stderr)
     if args.dry_run:
         print(dry_run_table(specs))
         return 0
-    check_writable_dir(args.results, "--results")
     with executor:  # connects, or starts the cluster: a bad address fails here, before anything runs
         if not args.no_progress:
             print(f"{len(specs)} configurations; {executor.describe()}")
@@ -177,7 +180,7 @@ def cmd_results(args: argparse.Namespace) -> int:
 
     from genmodels.runs.results import results_frame, summary_text
 
-    root = Path(args.results)
+    root = args.results
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         frame = results_frame(root, args.sweep)

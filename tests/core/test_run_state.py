@@ -15,7 +15,7 @@ from typing import Callable
 import pytest
 import torch
 
-from conftest import fake_finished_run
+from conftest import fake_finished_run, tree_snapshot
 from genmodels.core import safe_read, store
 from genmodels.core.config import RunConfig
 from genmodels.runs.notebook_run import RunSpec
@@ -111,27 +111,6 @@ DAMAGES: dict[str, tuple[Callable[[Path], None], str]] = {
 }
 
 
-def _snapshot(root: Path) -> dict[str, bytes | str]:
-    """Every entry under `root` and its content (a link's target, a FIFO's kind): what must not change."""
-    seen: dict[str, bytes | str] = {}
-    for path in sorted(root.rglob("*")):
-        key = str(path.relative_to(root))
-        seen[key] = (f"link {os.readlink(path)}" if path.is_symlink() else "folder" if path.is_dir() else
-                     path.read_bytes() if path.is_file() else "other")
-    return seen
-
-
-@pytest.fixture
-def sound(tmp_path: Path) -> RunSpec:
-    """A finished run of the default configuration, as a sweep leaves it (executed notebook included)."""
-    config = RunConfig()
-    root = tmp_path / "results"
-    run = fake_finished_run(store.run_folder(root, config.dataset, config.model, config.run_name()),
-                            config.config_hash())
-    store.write_text(run / store.EXECUTED, "{}")
-    return RunSpec(config, run, root)
-
-
 def test_a_sound_run_is_complete_everywhere(sound: RunSpec) -> None:
     assert sound.state() == store.RunState(store.Status.COMPLETE)
     assert list(results_frame(sound.results_root).status) == ["complete"]
@@ -143,7 +122,7 @@ def test_a_sound_run_is_complete_everywhere(sound: RunSpec) -> None:
 def test_every_damage_is_named_alike_by_every_command(sound: RunSpec, kind: str) -> None:
     damage, reason = DAMAGES[kind]
     damage(sound.run_dir)
-    before = _snapshot(sound.results_root.parent)
+    before = tree_snapshot(sound.results_root.parent)
     state = sound.state()
     assert state.status is store.Status.DAMAGED and reason in (state.reason or ""), state
     frame = results_frame(sound.results_root)
@@ -152,7 +131,7 @@ def test_every_damage_is_named_alike_by_every_command(sound: RunSpec, kind: str)
     with pytest.raises(RunError, match="is damaged: ") as info:
         load_run(sound.run_dir)
     assert state.reason in str(info.value) and "\n" not in str(info.value)
-    assert _snapshot(sound.results_root.parent) == before  # nothing read was changed
+    assert tree_snapshot(sound.results_root.parent) == before  # nothing read was changed
 
 
 def test_results_never_pass_text_as_a_number(sound: RunSpec) -> None:

@@ -184,7 +184,7 @@ class RunConfig:
         if self.n_critic is not None:
             _int_range("n_critic", self.n_critic, 1)
         if self.lr is not None:
-            _float_min("lr", self.lr, 0.0)
+            _float_min("lr", self.lr, 0.0, high=MAX_LR)
         for beta in ("beta1", "beta2"):
             value = getattr(self, beta)
             if value is not None and (not _is_number(value) or not 0.0 <= value < 1.0):
@@ -238,6 +238,8 @@ class RunConfig:
     @classmethod
     def from_dict(cls, values: dict[str, Any]) -> "RunConfig":
         """Build from loose input (YAML, JSON): unknown keys are errors, numeric strings become numbers."""
+        if not isinstance(values, Mapping):
+            raise ConfigError(f"a configuration is a mapping of field names to values, got {_show(values)}.")
         check_known_fields(values)
         return cls(**{k: _coerce_number(k, v) for k, v in values.items()})
 
@@ -293,7 +295,7 @@ def _is_number(value: Any) -> bool:
 
 
 def _choice(name: str, value: Any, allowed: Collection[str]) -> None:
-    if value not in allowed:
+    if not isinstance(value, str) or value not in allowed:  # a list is no name (and unhashable)
         hint = _closest(str(value), allowed)
         raise ConfigError(
             f"{name} must be one of {', '.join(allowed)}; got {_show(value)}"
@@ -368,6 +370,11 @@ def default_variant(model: str) -> str:
 # model name -> its default variant label ("gan" -> "linear output"), live as the registry
 DEFAULT_VARIANT: Mapping[str, str] = registry.FactView(registry.MODELS, lambda spec: default_variant(spec.name))
 
+# the largest value a float knob takes (a loss weight, a clipping bound): far past any useful one, small enough that
+# the arithmetic it enters stays finite; a learning rate above `MAX_LR` makes Adam's update itself overflow
+MAX_FLOAT = 1e6
+MAX_LR = 10.0
+
 _PARAMETER_COUNTS: dict[tuple[object, ...], int] = {}
 
 
@@ -405,10 +412,11 @@ def _check_size(config: RunConfig) -> None:
                           f"gradients and Adam moments), more than the limit of {MAX_PARAMETERS:.3g}; lower {fields_}.")
 
 
-def _float_min(name: str, value: Any, low: float, strict: bool = True) -> None:
-    ok = _is_number(value) and (value > low if strict else value >= low) and math.isfinite(value)
+def _float_min(name: str, value: Any, low: float, strict: bool = True, high: float = MAX_FLOAT) -> None:
+    ok = _is_number(value) and (value > low if strict else value >= low) and value <= high
     if not ok:
-        raise ConfigError(f"{name} must be a number {'>' if strict else '>='} {low:g}, got {_show(value)}.")
+        raise ConfigError(f"{name} must be a number {'>' if strict else '>='} {low:g} and at most {high:g}, "
+                          f"got {_show(value)}.")
 
 
 def _check_rule(name: str, value: Any, rule: registry.FieldRule) -> None:

@@ -78,7 +78,7 @@ def check_own_folder(path: str | os.PathLike[str], what: str, results_root: str 
 def check_new_file(path: str | os.PathLike[str], what: str, overwrite: bool) -> None:
     """Refuse to replace an existing file unless the user said so (`overwrite`): an output file named by mistake
     (a run's checkpoint, a figure kept from last week) is not lost without a word."""
-    if not overwrite and Path(path).expanduser().is_file():
+    if not overwrite and os.path.lexists(Path(path).expanduser()):  # a dangling link is the user's too
         raise OutputError(f"{what} {path} exists; pass --overwrite to replace it, or choose another {what}")
 
 

@@ -8,6 +8,7 @@ another disk), but a file inside it that links out of it is not read: the same r
 
 from __future__ import annotations
 
+import errno
 import os
 import stat
 from pathlib import Path
@@ -33,11 +34,19 @@ def check_regular(path: str | os.PathLike[str], limit: int, inside: str | os.Pat
     saying why in a few words, otherwise. Never opens the file, so a FIFO cannot block it."""
     path = Path(path)
     if inside is not None and path.is_symlink():
-        target, folder = path.resolve(), Path(inside).resolve()
+        try:
+            target, folder = path.resolve(), Path(inside).resolve()
+        except (OSError, RuntimeError):  # a link loop (RuntimeError before Python 3.13)
+            raise UnsafeFile(f"{path.name} is a link that cannot be followed (a loop)") from None
         if folder != target and folder not in target.parents:
             raise UnsafeFile(f"{path.name} is a link leading out of its folder ({target}); links out of a run "
                              "folder are not followed")
-    info = path.stat()  # follows the link; a missing target is FileNotFoundError
+    try:
+        info = path.stat()  # follows the link; a missing target is FileNotFoundError
+    except OSError as err:
+        if isinstance(err, FileNotFoundError) or err.errno != errno.ELOOP:
+            raise
+        raise UnsafeFile(f"{path.name} is a link that cannot be followed (a loop)") from None
     if not stat.S_ISREG(info.st_mode):
         kind = next((name for test, name in _KINDS if test(info.st_mode)), "not a regular file")
         raise UnsafeFile(f"{path.name} is {kind}, not a regular file")

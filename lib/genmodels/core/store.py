@@ -89,6 +89,7 @@ WEIGHT_KEYS = ("config", "model", "step")
 # how far a stored score may stray past its range by float rounding (an IS of 0.9999999 is an IS of 1)
 ROUNDING = 1e-6
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+PNG_END = b"\x00\x00\x00\x00IEND\xaeB`\x82"  # the empty IEND chunk every PNG ends with: a cut file lacks it
 # what completes a damaged run again, as every command that reports one says it
 REPAIR = "running its sweep again (or `train --resume` into the folder) completes it again"
 
@@ -205,10 +206,10 @@ def write_json(path: str | os.PathLike[str], payload: Any) -> Path:
 
 def read_json(path: str | os.PathLike[str]) -> Any | None:
     """A JSON file's content, or None when it is missing or unreadable (a run still being written), or not a
-    regular file of at most `safe_read.JSON_LIMIT` bytes in its folder."""
+    regular file of at most `safe_read.JSON_LIMIT` bytes in its folder, or nested deeper than the parser can go."""
     try:
         return json.loads(safe_read.read_bytes(path, safe_read.JSON_LIMIT, inside=Path(path).parent))
-    except (OSError, ValueError):
+    except (OSError, ValueError, RecursionError):
         return None
 
 
@@ -250,7 +251,10 @@ def is_complete(run_dir: str | os.PathLike[str], config_hash: str | None = None,
 def _finished(run_dir: str | os.PathLike[str], config_hash: str | None) -> bool:
     """Whether complete.json says the run (of `config_hash`, when given) finished."""
     done = read_json(Path(run_dir) / COMPLETE)
-    return isinstance(done, dict) and (config_hash is None or done.get("config_hash") == config_hash)
+    if not isinstance(done, dict):
+        return False
+    # a hash that is no string is no other configuration's: a damaged record, which `damage` names
+    return config_hash is None or not isinstance(done.get("config_hash"), str) or done["config_hash"] == config_hash
 
 
 def run_state(run_dir: str | os.PathLike[str], config_hash: str | None = None, *, notebook: bool = False) -> RunState:
@@ -309,12 +313,16 @@ def _json_problem(name: str, data: bytes, run_dir: Path) -> str | None:
         value = json.loads(data)
     except ValueError:
         return f"{name} is not valid JSON"
+    except RecursionError:
+        return f"{name} is nested too deeply to be read"
     if not isinstance(value, dict):
         return f"{name} holds a {type(value).__name__}, not a JSON object"
     if name == METRICS:
         return metrics_problem(value)
     if name == CONFIG:
         done = read_json(run_dir / COMPLETE)
+        if isinstance(done, dict) and not isinstance(done.get("config_hash"), str):
+            return f"{COMPLETE} names no configuration hash ({done.get('config_hash')!r})"
         if "config_hash" in value and isinstance(done, dict) and done.get("config_hash") != value["config_hash"]:
             return f"{name} is of another configuration than {COMPLETE}"
         return config_problem(value)
@@ -351,13 +359,15 @@ def metrics_problem(metrics: dict[str, Any]) -> str | None:
 
 
 def _not_finite(value: Any, where: str) -> str | None:
-    if isinstance(value, float) and not math.isfinite(value):
-        return f"{where or 'a value'} is {value!r}, not a finite number"
-    items = value.items() if isinstance(value, dict) else enumerate(value) if isinstance(value, list) else ()
-    for key, item in items:
-        found = _not_finite(item, f"{where}.{key}" if where else str(key))
-        if found:
-            return found
+    """The first NaN or infinite number in a JSON value, by its dotted path; walked with a stack, not recursion,
+    so that a value nested as deep as the JSON parser allows is checked too."""
+    stack = [(value, where)]
+    while stack:
+        value, where = stack.pop()
+        if isinstance(value, float) and not math.isfinite(value):
+            return f"{where or 'a value'} is {value!r}, not a finite number"
+        items = value.items() if isinstance(value, dict) else enumerate(value) if isinstance(value, list) else ()
+        stack.extend((item, f"{where}.{key}" if where else str(key)) for key, item in reversed(list(items)))
     return None
 
 
@@ -370,7 +380,10 @@ def history_problem(data: bytes) -> str | None:
         return "not UTF-8 text"
     if not text.endswith("\n"):
         return "cut mid-line (its last line has no end)"
-    rows = list(csv.reader(io.StringIO(text)))
+    try:
+        rows = list(csv.reader(io.StringIO(text)))
+    except csv.Error as err:  # a field longer than the csv module's limit, a NUL byte
+        return f"is not CSV ({err})"
     if not rows or not rows[0]:
         return "has no header"
     for number, row in enumerate(rows[1:], start=2):
@@ -386,7 +399,8 @@ def history_problem(data: bytes) -> str | None:
 
 
 def checkpoint_problem(path: Path) -> str | None:
-    """Why a checkpoint cannot be loaded (not plain data, a key loading needs missing), or None. Read as plain
+    """Why a checkpoint cannot be loaded (not plain data, a key loading needs missing, no weights or not finite ones,
+    a configuration this version refuses, a step out of range), or None: what `load_run` checks. Read as plain
     data (``weights_only``), its tensors mapped rather than read, so a dry run over many runs stays quick."""
     import torch
 
@@ -401,24 +415,59 @@ def checkpoint_problem(path: Path) -> str | None:
     missing = [key for key in WEIGHT_KEYS if key not in state]
     if missing:
         return f"has no {missing[0]!r}, which loading the run needs"
-    if isinstance(state["step"], bool) or not isinstance(state["step"], int) or state["step"] < 0:
-        return f"holds step {state['step']!r}, not a count of training steps"
+    if step_problem(state["step"]) is not None:
+        return step_problem(state["step"])
+    if not isinstance(state["model"], dict) or not state["model"]:
+        return "holds no weights in its 'model'"
+    if not isinstance(state["config"], dict):
+        return f"holds a {type(state['config']).__name__} as its 'config', not a configuration"
+    return config_problem(state["config"]) or weights_problem(state)
+
+
+def weights_problem(state: dict[str, Any], keys: tuple[str, ...] = ("model", "ema")) -> str | None:
+    """Which of a checkpoint's weights under `keys` are not finite numbers (a run that diverged), or None: what
+    loading a run's weights refuses, so the store calls such a run damaged too. Read through the checkpoint's memory
+    map: each tensor is read once, here."""
+    import torch
+
+    bad = total = 0
+    for key in keys:
+        weights = state.get(key)
+        for value in weights.values() if isinstance(weights, dict) else ():
+            if isinstance(value, torch.Tensor) and value.is_floating_point():
+                total += 1
+                bad += not bool(torch.isfinite(value).all())
+    return f"holds weights that are not finite numbers (NaN or infinite in {bad} of {total} tensors)" if bad else None
+
+
+# the most training steps a checkpoint may claim: far beyond any run, far below what makes arithmetic overflow
+MAX_STEP = 10**12
+
+
+def step_problem(step: Any) -> str | None:
+    """Why a checkpoint's step is not a count of training steps (an integer from 0 to `MAX_STEP`), or None."""
+    if isinstance(step, bool) or not isinstance(step, int) or not 0 <= step <= MAX_STEP:
+        return f"holds step {step!r}, not a count of training steps (an integer >= 0, at most {MAX_STEP:,})"
     return None
 
 
 def _images_problem(run_dir: Path) -> str | None:
-    """The first image of the run folder (its sample grids and figures, which the report shows) that is not a PNG
-    image (read: its first bytes), or None."""
+    """The first image of the run folder (its sample grids and figures, which the report shows) that is not a whole
+    PNG image (read: its first bytes and its end chunk, so a file cut short is found without decoding it), or None."""
     for image in [*sample_grids(run_dir), *sorted((run_dir / FIGURES).glob("*.png"))]:
         name = image.relative_to(run_dir).as_posix()
         try:
             safe_read.check_regular(image, safe_read.JSON_LIMIT, inside=run_dir)
             with open(image, "rb") as f:
                 head = f.read(16)
+                f.seek(max(0, f.seek(0, os.SEEK_END) - len(PNG_END)))
+                tail = f.read()
         except OSError as err:
             return f"{name}: {err}" if isinstance(err, safe_read.UnsafeFile) else f"{name} cannot be read"
         if not head.startswith(PNG_SIGNATURE) or head[12:16] != b"IHDR":
             return f"{name} is not a PNG image"
+        if tail != PNG_END:
+            return f"{name} is cut short (no PNG end chunk)"
     return None
 
 
@@ -432,7 +481,7 @@ def mark_started(run_dir: str | os.PathLike[str]) -> None:
         (Path(run_dir) / name).unlink(missing_ok=True)
 
 
-def remove_unstarted(run_dir: str | os.PathLike[str], created: list[Path]) -> None:
+def remove_unstarted(run_dir: str | os.PathLike[str], created: list[Path], lock_is_new: bool = False) -> None:
     """Undo a run that stopped before it saved a checkpoint, in a folder this process created (`created`, from
     `files.missing_folders`): its config, sample grids, TensorBoard log and lock, then the folders if empty.
 
@@ -441,9 +490,14 @@ def remove_unstarted(run_dir: str | os.PathLike[str], created: list[Path]) -> No
     folder then stays). A sweep's folders exist before their run starts (the claim), so this never touches them:
     a failed sweep run keeps its config beside its error.txt. Called after the lock is released: a second process
     that waited on it meanwhile creates the folder again (holding the lock of a removed file; only two `train`s
-    racing for one new folder, the first refused at start-up, get there)."""
+    racing for one new folder, the first refused at start-up, get there). In a folder that was there (a user's), only
+    the lock file goes, where this run made it (`lock_is_new`)."""
     run_dir = Path(run_dir)
-    if not created or (run_dir / CHECKPOINT).exists():
+    if os.path.lexists(run_dir / CHECKPOINT):
+        return
+    if not created:  # a folder that was there: only the lock file this run made (`lock_is_new`) goes
+        if lock_is_new:
+            (run_dir / LOCK).unlink(missing_ok=True)
         return
     for name in (CONFIG, LOCK):
         (run_dir / name).unlink(missing_ok=True)
@@ -452,13 +506,19 @@ def remove_unstarted(run_dir: str | os.PathLike[str], created: list[Path]) -> No
     remove_empty(created)
 
 
+# the most of a failed run's reason that a status line shows
+REASON_LIMIT = 200
+
+
 def error_summary(run_dir: str | os.PathLike[str]) -> str:
-    """The first line of a failed run's error.txt ("" when there is none)."""
+    """The first line of a failed run's error.txt, cut to `REASON_LIMIT` characters ("" when there is none): it
+    stands in one line of `results` and the dry run, whatever a kernel wrote."""
     try:
         text = safe_read.read_bytes(Path(run_dir, ERROR), safe_read.TEXT_LIMIT, inside=run_dir)
-        return text.decode("utf-8", "replace").strip().splitlines()[0]
+        line = text.decode("utf-8", "replace").strip().splitlines()[0]
     except (OSError, IndexError):
         return ""
+    return line if len(line) <= REASON_LIMIT else line[:REASON_LIMIT - 1] + "…"
 
 
 def record_failure(run_dir: str | os.PathLike[str], message: str) -> str:

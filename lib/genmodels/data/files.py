@@ -16,6 +16,7 @@ import zlib
 from pathlib import Path
 from typing import Any, Callable
 
+from genmodels.core.files import check_writable_dir
 from genmodels.core.store import temporary_beside
 from genmodels.data.errors import CorruptDataError, DataError
 from genmodels.data.idx import MNIST_FILES, check_idx, idx_missing
@@ -31,6 +32,16 @@ CIFAR_META_FILE = "batches.meta"
 
 def data_root(root: str | os.PathLike[str] | None = None) -> Path:
     return Path(root or os.environ.get("GENMODELS_DATA") or "data").expanduser()
+
+
+def check_data_root(root: str | None, flag: str) -> None:
+    """The data root a run would use (`root`, else $GENMODELS_DATA, else the default) is a folder this process can
+    write: data files are imported and unpacked there. `flag` names where `root` came from (`--data-root`, a sweep's
+    `data_root`). One rule for `train`, a sweep and its dry run."""
+    where = flag if root else ("$GENMODELS_DATA" if os.environ.get("GENMODELS_DATA") else "the data root")
+    check_writable_dir(data_root(root), where,
+                       hint="data files are imported and unpacked there; choose a writable one and list a read-only "
+                            "copy's folder in $GENMODELS_IMPORT")
 
 
 # the values $GENMODELS_OFFLINE may take, in any case; unset or empty is online
@@ -151,5 +162,6 @@ def _copy_maybe_gunzip(source: Path, target: Path, shape: tuple[int, ...]) -> No
 
 
 __all__ = ["SYSTEM_DATA_DIRS", "IMPORT_ALIASES", "CIFAR_FOLDER", "CIFAR_TRAIN_FILES", "CIFAR_META_FILE", "data_root",
+           "check_data_root",
            "downloads_allowed", "mnist_missing", "mnist_5k_missing", "fashion_missing", "cifar_missing",
            "try_download", "import_system_copy", "system_copy"]

@@ -14,7 +14,7 @@ import math
 import os
 import warnings
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any, Iterable, Iterator
 
 import numpy as np
 import pandas as pd
@@ -87,7 +87,7 @@ def read_run(run_dir: Path) -> dict[str, Any]:
     train = _mapping(_get(meta, "data", "train"))
     classifier = _mapping(metrics.get("classifier"))
     row: dict[str, Any] = {name: _number(quality.get(METRICS[name].key)) for name in QUALITY_SCORES}
-    row["seconds"] = _number(_get(meta, "wall_seconds", "training"))
+    row["seconds"] = _amount(_get(meta, "wall_seconds", "training"))
     row["images"] = _number(_get(meta, "summary", "images"))
     row["train_images"] = _number(train.get("images"))
     row["data_source"] = _text(train.get("source"))
@@ -112,6 +112,12 @@ def _number(value: Any) -> float:
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
         return np.nan
     return value
+
+
+def _amount(value: Any) -> float:
+    """A `_number` that is an amount (seconds): a negative one is no measurement, NaN like a missing one."""
+    number = _number(value)
+    return number if not number < 0 else np.nan
 
 
 def _text(value: Any) -> str | None:
@@ -140,6 +146,8 @@ def results_frame(results_root: str | os.PathLike[str] | None = None,
     kernel in notebooks/ finds it). A folder whose config.json this version cannot read is listed with unknown
     knobs and its state (damaged, when it finished). `data_differs` marks the runs of a data set whose complete
     runs trained on different images (their meta.json's fingerprints differ: another data folder, a fallback)."""
+    if results_root is not None and not os.fspath(results_root).strip():  # Path('') is the current folder
+        raise ResultsError(f"the results folder must be named, got {os.fspath(results_root)!r}; pass --results DIR")
     root = Path(results_root) if results_root is not None else store.find_results_root()
     if sweep is None and not root.is_dir():  # an empty table would read as "no runs yet", hiding a mistyped path
         state = "is a file, not a folder" if root.exists() else "not found"
@@ -192,8 +200,10 @@ def _found_runs(root: Path) -> Iterable[tuple[RunConfig | None, Path, store.RunS
     """Every folder under `root` holding a run's config.json (wherever `train --out` put it), by label; one whose
     config this version cannot read comes with None for its config (its state says why, once it finished)."""
     found = []
-    for path in root.glob(f"**/{store.CONFIG}"):
-        run_dir = path.parent
+    for run_dir in _folders(root):
+        path = run_dir / store.CONFIG
+        if not os.path.lexists(path):  # a config.json that is a link loop is there (damaged), not absent
+            continue
         values = store.read_json(path)
         config_hash = values.pop("config_hash", None) if isinstance(values, dict) else None
         wrong = store.config_problem(values) if isinstance(values, dict) else "not a readable JSON object"
@@ -203,6 +213,19 @@ def _found_runs(root: Path) -> Iterable[tuple[RunConfig | None, Path, store.RunS
                           "with unknown knobs", stacklevel=3)
         found.append((config, run_dir, store.run_state(run_dir, config_hash), run_dir.relative_to(root).as_posix()))
     return sorted(found, key=lambda entry: entry[3])
+
+
+def _folders(root: Path) -> Iterator[Path]:
+    """`root` and every folder below it, links to folders followed (a run folder, or a data set's folder, on another
+    disk is listed like any other), each real folder once: a link that leads back up is not walked again."""
+    seen: set[str] = set()
+    for folder, subfolders, _ in os.walk(root, followlinks=True):
+        real = os.path.realpath(folder)
+        if real in seen:
+            subfolders[:] = []
+            continue
+        seen.add(real)
+        yield Path(folder)
 
 
 # ------------------------------------------------------------------ text

@@ -27,10 +27,11 @@ from genmodels.core import store
 from genmodels.core.config import ConfigError, RunConfig
 from genmodels.core.files import OutputError, check_own_folder, check_writable_dir, missing_folders
 from genmodels.data import DataError, ImageSet, data_root, load_dataset
+from genmodels.data.files import check_data_root
 from genmodels.training.generate import in_eval_mode, interpolation_grid
 from genmodels.core.registry import model_spec
 from genmodels.training.hooks import BOOKKEEPING_COLUMNS, Hook
-from genmodels.training.loop import Trainer, train
+from genmodels.training.loop import Trainer, make_trainer
 
 T = TypeVar("T")
 
@@ -72,7 +73,11 @@ def run_config(config: RunConfig, out_dir: str | os.PathLike[str], resume: bool 
     A run that is already complete (the same config, finished by this or another process) is loaded, not
     trained or evaluated again. A run that stops before its first checkpoint in a folder this call created
     leaves no folder behind (`store.remove_unstarted`)."""
+    if not isinstance(config, RunConfig):
+        raise ConfigError(f"run_config takes a RunConfig (RunConfig(**fields) or RunConfig.from_dict(values)), got a "
+                          f"{type(config).__name__}")
     out = Path(out_dir)
+    lock_is_new = not os.path.lexists(out / store.LOCK)  # a refused run removes the lock file it made
     try:
         created = missing_folders(out)  # what this call creates: undone if the run stops before a checkpoint
     except OSError:
@@ -84,7 +89,7 @@ def run_config(config: RunConfig, out_dir: str | os.PathLike[str], resume: bool 
                 return load_finished(config, out)
             return _run_locked(config, out, resume, hooks, evaluate, results_root)
     except BaseException:
-        store.remove_unstarted(out, created)  # refused at start-up: no folder that looks like a partial run
+        store.remove_unstarted(out, created, lock_is_new)  # refused at start-up: nothing left that it made
         raise
 
 
@@ -105,10 +110,6 @@ def _run_locked(config: RunConfig, out: Path, resume: bool, hooks: list[Hook] | 
 
         summary_writer_class()  # the package is there, or one line now, before the folder is touched
     resumed_from = check_resumable(resolved, out) if resume else 0
-    out.mkdir(parents=True, exist_ok=True)
-    store.mark_started(out)
-    store.write_json(out / store.CONFIG, {**resolved.to_dict(), "config_hash": config.config_hash()})
-
     train_data, data_warnings = _with_warnings(lambda: load_dataset(resolved.dataset, "train", resolved.data_root))
     test_data, test_warnings = _with_warnings(lambda: _load_test(resolved))
     data_warnings += test_warnings  # a missing or damaged test split is why quality is null: meta.json says so
@@ -116,7 +117,14 @@ def _run_locked(config: RunConfig, out: Path, resume: bool, hooks: list[Hook] | 
     extra_hooks = list(hooks or [])
     if evaluate is not None:
         extra_hooks.append(evaluate.hook(test_data))
-    trainer = train(resolved, out, resume=resume, train_data=train_data, hooks=extra_hooks)
+    trainer = make_trainer(resolved, out, train_data=train_data, hooks=extra_hooks)
+    if resume and os.path.lexists(out / store.CHECKPOINT):
+        # loaded in full before anything in the folder changes: a checkpoint refused here leaves it as it was
+        trainer.load_checkpoint(out / store.CHECKPOINT)
+    out.mkdir(parents=True, exist_ok=True)
+    store.mark_started(out)
+    store.write_json(out / store.CONFIG, {**resolved.to_dict(), "config_hash": config.config_hash()})
+    trainer.fit(resume=False)
 
     figures = draw_figures(trainer, test_data, out / store.FIGURES)
     metrics: dict[str, Any] = {"recipe": resolved.recipe, "final_losses": final_losses(trainer.history),
@@ -160,17 +168,13 @@ def check_train(config: RunConfig, out: str | os.PathLike[str], results_root: st
     written, quality asked for and turned off at once, a classifier cache that cannot be written. Returns the run
     folder and whether the run measures quality; the folder's content is checked under its lock
     (`check_run_folder`), where no second process can write between the check and the run."""
-    from genmodels.data import data_root, downloads_allowed
+    from genmodels.data import downloads_allowed
     from genmodels.runs.placement import check_devices
 
     check_devices([("--device", config)])
     downloads_allowed()  # a misspelt $GENMODELS_OFFLINE is one line now, not after the run's start-up
     folder = check_output_folder(out, "--out", results_root)
-    root_flag = "--data-root" if config.data_root else ("$GENMODELS_DATA" if os.environ.get("GENMODELS_DATA")
-                                                        else "the data root")
-    check_writable_dir(data_root(config.data_root), root_flag,
-                       hint="data files are imported and unpacked there; choose a writable one and list a read-only "
-                            "copy's folder in $GENMODELS_IMPORT")
+    check_data_root(config.data_root, "--data-root")
     if no_metrics and config.metrics_every:
         raise ConfigError(f"--metrics-every {config.metrics_every} asks for quality metrics during training, but "
                           "--no-metrics turns them off; drop one of them")
@@ -262,9 +266,9 @@ def check_resumable(config: RunConfig, out: Path) -> int:
     from genmodels.training import checkpoint
 
     path = out / store.CHECKPOINT
-    if not path.is_file():
+    if not os.path.lexists(path):
         return 0
-    state = checkpoint.read(path)
+    state = checkpoint.read(path, inside=out)  # not a file (/dev/zero) or a link out of the folder: refused
     checkpoint.check_resumable(state, path, config)
     if state["step"] > config.total_steps:
         raise ConfigError(f"{out} has already trained {state['step']} steps, more than the {config.total_steps} "

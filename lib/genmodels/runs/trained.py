@@ -115,6 +115,7 @@ class TrainedRun:
         batch = x.unsqueeze(0) if single else x
         if batch.dim() != 4 or tuple(batch.shape[1:]) != shape:
             raise RunError(f"reconstruct takes {needs}, got shape {tuple(x.shape)}")
+        check_sample_count("reconstruct's batch", len(batch))  # the same bound as generating: held at once
         out = self.model.reconstruct(batch.float().to(self.device)).cpu()
         return out[0] if single else out
 
@@ -227,11 +228,12 @@ def check_count(name: str, value: Any) -> None:
 def check_sample_path(path: str | os.PathLike[str], overwrite: bool = False) -> Path:
     """`path` if `write_samples` may write it, else a one-line error: checked before a model is loaded, so a typo
     costs nothing. It must end in a known suffix, name a file (not a folder), lie outside every run folder (samples
-    written there would replace or sit among a run's files), and be new unless `overwrite`."""
+    written there would replace or sit among a run's files; links are followed to where it lands), and be new unless
+    `overwrite` (a dangling link is not new: it is the user's)."""
     from genmodels.core.files import check_new_file
     from genmodels.runs.run import enclosing_run
 
-    path = Path(path)
+    path = Path(path).expanduser()
     if path.suffix.lower() not in SAMPLE_FORMATS:
         raise RunError(f"--out {path}: the file name must end in {', '.join(SAMPLE_FORMATS)} (an image grid, a "
                        "torch tensor, or a numpy array)")
@@ -241,7 +243,11 @@ def check_sample_path(path: str | os.PathLike[str], overwrite: bool = False) -> 
         raise RunError(f"--out {path}: {err.strerror or err}") from None
     if folder:
         raise RunError(f"--out {path} is a folder; name a file in it (e.g. {path / ('samples' + path.suffix)})")
-    inside = enclosing_run(path)
+    try:  # a link on the way (a folder linked to a run's samples/) leads where the file lands
+        landing = path.parent.resolve() / path.name
+    except (OSError, RuntimeError) as err:  # a link loop
+        raise RunError(f"--out {path}: its folder cannot be resolved ({err})") from None
+    inside = enclosing_run(landing)
     if inside is not None:
         raise RunError(f"--out {path} is inside the run folder {inside}; write samples outside it")
     check_new_file(path, "--out", overwrite)

@@ -13,6 +13,7 @@ which ``weights_only`` loading accepts.
 
 from __future__ import annotations
 
+import math
 import os
 import random
 import warnings
@@ -24,6 +25,7 @@ import torch
 
 from genmodels.core.config import ConfigError, RunConfig
 from genmodels.core import safe_read
+from genmodels.core import store
 from genmodels.core.store import WEIGHT_KEYS, write_atomic
 
 START_OVER = "delete it (or its whole run folder) to start that run over, or choose another --out"
@@ -77,17 +79,19 @@ def restore_rng(state: dict[str, Any]) -> None:
 
 
 # ---------------------------------------------------------------------------------------------- reading
-def read(path: str | os.PathLike[str], map_location: Any = "cpu") -> dict[str, Any]:
+def read(path: str | os.PathLike[str], map_location: Any = "cpu",
+         inside: str | os.PathLike[str] | None = None) -> dict[str, Any]:
     """A checkpoint's contents, loaded with ``weights_only=True``: tensors and plain Python types only, so a
     crafted file cannot run code. Anything else is refused with one line naming the file; the step is checked.
 
     torch's own warnings are silenced while it reads: a damaged file can start with bytes that look like an
     unknown pickle protocol, and torch warns about that before failing, which would put a second line (its
-    source path and all) above the one-line error."""
-    try:
-        safe_read.check_regular(path, safe_read.CHECKPOINT_LIMIT)  # a FIFO would block torch.load forever
-    except safe_read.UnsafeFile as err:
-        raise CheckpointError(f"{path}: {err}; {START_OVER}") from None
+    source path and all) above the one-line error. `inside`: the run folder the checkpoint belongs to, which a
+    link may not lead out of."""
+    try:  # a FIFO would block torch.load forever
+        safe_read.check_regular(path, safe_read.CHECKPOINT_LIMIT, inside=inside)
+    except OSError as err:  # UnsafeFile, a link loop, a dangling link
+        raise CheckpointError(f"{path}: {err.strerror or err}; {START_OVER}") from None
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
@@ -100,9 +104,8 @@ def read(path: str | os.PathLike[str], map_location: Any = "cpu") -> dict[str, A
     step = state["step"]
     if isinstance(step, torch.Tensor) and step.numel() == 1 and not step.is_floating_point():
         step = state["step"] = int(step)
-    if not isinstance(step, int) or isinstance(step, bool) or step < 0:
-        raise CheckpointError(f"{path} holds step {step!r}, not a count of training steps (an integer >= 0); "
-                              f"{START_OVER}")
+    if store.step_problem(step) is not None:
+        raise CheckpointError(f"{path} {store.step_problem(step)}; {START_OVER}")
     return state
 
 
@@ -125,6 +128,22 @@ def check_resumable(state: dict[str, Any], path: str | os.PathLike[str], config:
     check_belongs(state, path, config, "this run")
     require(state, path, resume_keys(config), "to resume training")
     check_finite(state, path)
+    wrong = resume_problem(state)
+    if wrong is not None:
+        raise CheckpointError(f"{path} {wrong}; {START_OVER}")
+
+
+def resume_problem(state: dict[str, Any]) -> str | None:
+    """What in a checkpoint's training bookkeeping no run writes (a history that is not a list of rows, an elapsed
+    time that is not a finite count of seconds), or None: `Trainer.load_checkpoint` checks the weights, optimizer
+    moments, data order and RNGs as it loads them; these it would take as they are."""
+    history = state["history"]
+    if not isinstance(history, list) or not all(isinstance(row, dict) for row in history):
+        return "holds a 'history' that is not a list of rows"
+    elapsed = state["elapsed"]
+    if isinstance(elapsed, bool) or not isinstance(elapsed, (int, float)) or not 0 <= elapsed < math.inf:
+        return f"holds 'elapsed' {elapsed!r}, not a number of seconds >= 0"
+    return None
 
 
 def config_of(state: dict[str, Any], path: str | os.PathLike[str]) -> RunConfig:
@@ -151,20 +170,11 @@ def check_belongs(state: dict[str, Any], path: str | os.PathLike[str], config: R
 
 
 def check_finite(state: dict[str, Any], path: str | os.PathLike[str], keys: Iterable[str] = ("model", "ema")) -> None:
-    """The weights under `keys` are finite numbers: a checkpoint of NaN weights would draw only NaN images, and
-    resuming it would train nothing."""
-    bad = total = 0
-    for key in keys:
-        weights = state.get(key)
-        if not isinstance(weights, dict):
-            continue
-        for value in weights.values():
-            if isinstance(value, torch.Tensor) and value.is_floating_point():
-                total += 1
-                bad += not bool(torch.isfinite(value).all())
-    if bad:
-        raise CheckpointError(f"{path} holds weights that are not finite numbers (NaN or infinite in {bad} of "
-                              f"{total} tensors): the run it saved had diverged; {START_OVER}")
+    """The weights under `keys` are finite numbers (`store.weights_problem`): a checkpoint of NaN weights would
+    draw only NaN images, and resuming it would train nothing."""
+    wrong = store.weights_problem(state, tuple(keys))
+    if wrong is not None:
+        raise CheckpointError(f"{path} {wrong}: the run it saved had diverged; {START_OVER}")
 
 
 def first_sentence(err: BaseException, limit: int = 100) -> str:

@@ -313,13 +313,20 @@ class Trainer:
 
 def train(config: RunConfig, out_dir: str | os.PathLike[str] | None = None, resume: bool = True,
           train_data: ImageSet | None = None, hooks: list[Hook] | None = None) -> Trainer:
-    """Train a config into `out_dir` (checkpoint, history.csv, samples/), resuming when a checkpoint exists.
-    With ``log="tensorboard"`` a `TensorBoardHook` runs last, so it sees what the other hooks measured."""
+    """Train a config into `out_dir` (checkpoint, history.csv, samples/), resuming when a checkpoint exists."""
+    trainer = make_trainer(config, out_dir, train_data, hooks)
+    trainer.fit(resume=resume)
+    return trainer
+
+
+def make_trainer(config: RunConfig, out_dir: str | os.PathLike[str] | None = None,
+                 train_data: ImageSet | None = None, hooks: list[Hook] | None = None) -> Trainer:
+    """A `Trainer` with the hooks every run has: its sample grids first, and with ``log="tensorboard"`` a
+    `TensorBoardHook` last, so it sees what the other hooks measured. Nothing is written yet, so a caller can load
+    and check a checkpoint into it before it touches the run folder."""
     all_hooks: list[Hook] = [SampleGrids(config.sample_every), *(hooks or [])]
     if config.log == "tensorboard":
         from genmodels.training.tensorboard_log import TensorBoardHook
 
         all_hooks.append(TensorBoardHook())  # a missing tensorboard package fails here, before training
-    trainer = Trainer(config, out_dir, train_data, hooks=all_hooks)
-    trainer.fit(resume=resume)
-    return trainer
+    return Trainer(config, out_dir, train_data, hooks=all_hooks)
