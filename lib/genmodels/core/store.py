@@ -507,7 +507,7 @@ def remove_unstarted(run_dir: str | os.PathLike[str], created: list[Path], lock_
 
 
 # the most of a failed run's reason that a status line shows
-REASON_LIMIT = 200
+REASON_LIMIT = 400
 
 
 def error_summary(run_dir: str | os.PathLike[str]) -> str:
