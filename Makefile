@@ -13,7 +13,7 @@ KERNEL := genmodels
 setup: system-packages $(VENV)/.installed
 
 # Debian packages: the Fashion-MNIST data set, TeX + pandoc for nbconvert's PDF, and Chromium + chromedriver
-# for the browser tests (tests/test_browser.py). Skipped (with a note) where apt is unavailable; see README
+# for the browser tests (tests/notebooks/test_browser.py). Skipped (with a note) where apt is unavailable; see README
 # "Without apt".
 system-packages:
 	@missing=$$(for p in $(APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
@@ -36,8 +36,11 @@ $(VENV)/.installed: pyproject.toml constraints.txt
 	$(PY) -m ipykernel install --sys-prefix --name $(KERNEL) --display-name "genmodels (.venv)" >/dev/null
 	touch $@
 
+# the suite on every core (pytest-xdist); tests sharing an expensive fixture stay on one worker (docs/testing.md)
+TEST_WORKERS ?= $(shell nproc 2>/dev/null || echo 2)
+
 test: setup
-	$(PY) -m pytest -q
+	$(PY) -m pytest -q -n $(TEST_WORKERS) --dist loadgroup
 
 sweep: setup
 	$(PY) -m genmodels sweep configs/$(PROFILE).yaml

@@ -13,7 +13,7 @@ results/cuda-check), `--steps` (600), `--runs-per-gpu N` (the sweep's own defaul
 4. prints one table, writes ``<out>/cuda_check.json``, and exits 1 if any check failed.
 
 ``--device cpu --tiny`` takes the same path on the CPU at toy size (a few steps of width-8 networks on the 5k
-MNIST subset): what tests/test_gpu_check.py runs to check the script itself where there is no GPU.
+MNIST subset): what tests/project/test_gpu_check.py runs to check the script itself where there is no GPU.
 """
 
 from __future__ import annotations

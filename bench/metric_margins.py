@@ -1,4 +1,4 @@
-"""How far each trained-classifier bound of tests/test_metrics.py lies from what classifiers actually give.
+"""How far each trained-classifier bound of tests/quality/test_metrics.py lies from what classifiers actually give.
 
 The metric-validation tests train the MNIST feature classifier on the machine that runs them, so a bound that
 held by 0.001 on one machine can miss by 0.001 on another (it did: blur sigma 0.5 gave FID 4.686 against a bound
@@ -12,7 +12,7 @@ reference (the estimator's noise, whatever the classifier).
                                  # as without ../shared: MNIST's held-out 1,000 images (a data root without the
                                  # official files, which ./data holds once any test has imported them)
 
-The statistics are computed by tests/metric_facts.py, the same code the tests assert on.
+The statistics are computed by tests/quality/metric_facts.py, the same code the tests assert on.
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ from dataclasses import replace
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path[:0] = [str(ROOT / "lib"), str(ROOT / "tests")]
+sys.path[:0] = [str(ROOT / "lib"), str(ROOT / "tests" / "quality")]
 os.environ.setdefault("GENMODELS_OFFLINE", "1")
 if "GENMODELS_IMPORT" not in os.environ and (ROOT.parent / "shared" / "data").is_dir():
     os.environ["GENMODELS_IMPORT"] = str(ROOT.parent / "shared" / "data")

@@ -25,6 +25,7 @@ os.environ.setdefault("GENMODELS_OFFLINE", "1")
 
 from genmodels.quality.classifier import FeatureClassifier, classifier_dir, get_classifier, load_metadata  # noqa: E402
 from genmodels.core.config import RunConfig  # noqa: E402
+from genmodels.core.store import DEFAULT_ROOT  # noqa: E402
 from genmodels.data import DataError, load_dataset  # noqa: E402
 from genmodels.training.generate import sample  # noqa: E402
 from genmodels.quality.metrics import QualityScorer  # noqa: E402
@@ -45,7 +46,7 @@ def main() -> None:
     parser.add_argument("--sizes", type=int, nargs="+", default=[1000, 2000, 5000])
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--dataset", default="mnist")
-    parser.add_argument("--results", default="results")
+    parser.add_argument("--results", default=DEFAULT_ROOT)
     parser.add_argument("--model", default="gan")
     parser.add_argument("--depth", type=int, default=3)
     parser.add_argument("--width", type=int, default=64)

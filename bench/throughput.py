@@ -14,7 +14,8 @@ import time
 import torch
 
 from genmodels.core.config import RunConfig
-from genmodels.data import BatchStream, ImageSet
+from genmodels.data import ImageSet
+from genmodels.training.batch_stream import BatchStream
 from genmodels.models import AdversarialModel, build_model
 from genmodels.training.loop import _autocast, adversarial_step, make_optimizers, vae_step
 

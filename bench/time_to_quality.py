@@ -6,8 +6,8 @@ runs at a time (`--jobs`), on the MNIST training split this machine has, for the
 whatever the recipe, and measures this project's FID and Inception Score (genmodels.quality.metrics, on its own MNIST
 classifier against the held-out reference) `--evals` times.
 Training seconds exclude the evaluations. It prints, per family and recipe, the median and range over seeds
-of the final FID and IS, and the time-to-quality ratio: the CPU-seconds the seed recipe needs to first reach
-a target FID (by default the seed recipe's median final FID) divided by what the tuned recipe needs. The
+of the final FID and IS, and the time-to-quality ratio: the CPU-seconds the seed-faithful recipe needs to first reach
+a target FID (by default the seed-faithful recipe's median final FID) divided by what the tuned recipe needs. The
 curves go to `<out>/time_to_quality.png`, every number to `<out>/time_to_quality.json`.
 
 `--variant NAME:field=value,...` adds a recipe of your own (config fields, e.g. `ema=0.99,augment=none`),
@@ -93,8 +93,8 @@ def summarise(results: list[dict[str, Any]], variants: list[str]) -> dict[str, A
         if not runs:
             continue
         by_variant = {v: [r for r in runs if r["variant"] == v] for v in variants}
-        seed_final = [r["curve"][-1]["fid"] for r in by_variant.get("seed", [])]
-        target = statistics.median(seed_final) if seed_final else math.nan
+        seed_faithful_final = [r["curve"][-1]["fid"] for r in by_variant.get("seed", [])]
+        target = statistics.median(seed_faithful_final) if seed_faithful_final else math.nan
         rows = {}
         for variant, rs in by_variant.items():
             if not rs:
@@ -166,11 +166,12 @@ def main() -> None:
     images = dict(item.split("=") for item in args.images.split(","))
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    results_root = os.environ.get("GENMODELS_RESULTS", "results")
-
-    # the classifier is trained (or loaded) once, before the workers start
     from genmodels.core.config import RunConfig
+    from genmodels.core.store import DEFAULT_ROOT
     from genmodels.quality.evaluation import Evaluator
+
+    results_root = os.environ.get("GENMODELS_RESULTS", DEFAULT_ROOT)
+    # the classifier is trained (or loaded) once, before the workers start
 
     Evaluator(results_root).classifier("mnist")
 

@@ -8,10 +8,18 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from genmodels.core.registry import DatasetSpec, ModelSpec, register_dataset, register_model
+from genmodels.core.config import ConfigError
+from genmodels.core.recipes import SEED_FAITHFUL, TUNED
+from genmodels.core.registry import (Choice, DatasetSpec, Integer, ModelSpec, Number, register_dataset,
+                                     register_model)
+from genmodels.data import files as data_files
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
     from torch import nn
+
+    from genmodels.data.readers import Read
 
     from genmodels.core.config import RunConfig
 
@@ -26,12 +34,13 @@ def _build_vae(c: "RunConfig", channels: int) -> "nn.Module":
 register_model(ModelSpec(
     name="vae", display_name="VAE", build=_build_vae,
     fields=("kl_factor", "h_dim", "latent_prior"),
+    rules={"kl_factor": Number(0.0, strict=False), "h_dim": Integer(1)},  # kl_factor 0: a plain autoencoder
     # seed Results section: lr 3e-4; Adam's default betas. kl_factor 1e-3 ~ a Gaussian decoder with
     # sigma^2 = 0.5 per pixel when the reconstruction term is a per-pixel mean over 32x32 pixels.
     defaults={"kl_factor": 1e-3, "h_dim": 256, "lr": 3e-4, "beta1": 0.9, "beta2": 0.999},
     # tuned: samples from a mixture fitted to the training codes (genmodels.training.latent_density): IS 8.4 vs 5.7
-    recipes={"seed": {"batch_size": 64, "latent_prior": "standard"},
-             "tuned": {"batch_size": 32, "lr": 2e-3, "latent_prior": "gmm"}},
+    recipes={SEED_FAITHFUL: {"batch_size": 64, "latent_prior": "standard"},
+             TUNED: {"batch_size": 32, "lr": 2e-3, "latent_prior": "gmm"}},
     loss_terms=(("loss", "total"), ("rec", "reconstruction (MSE)"), ("kl", "KL")),
     log_scale_terms=("rec",),
     variant=lambda c: f"kl={c.kl_factor:g}",
@@ -52,12 +61,13 @@ def _build_gan(c: "RunConfig", channels: int) -> "nn.Module":
     return GAN(c.depth, c.z_dim, c.width, channels, d_output=c.d_output, augment=c.augment)  # type: ignore[arg-type]
 
 
-# What each recipe sets (genmodels.training.recipes): "seed" changes nothing (literature optimisers, batch 64, no
-# averaging, no augmentation); "tuned" holds what measured more quality per CPU-second
+# What each recipe sets (genmodels.core.recipes): the seed-faithful one changes nothing (literature optimisers,
+# batch 64, no averaging, no augmentation); the tuned one holds what measured more quality per CPU-second
 # (bench/time_to_quality.py, docs/recipes.md).
-_ADVERSARIAL_SEED = {"batch_size": 64, "ema": 0.0, "augment": "none"}
+_ADVERSARIAL_SEED_FAITHFUL = {"batch_size": 64, "ema": 0.0, "augment": "none"}
 _ADVERSARIAL_TUNED = {"batch_size": 32, "ema": 0.999, "augment": "none"}
 
+D_OUTPUTS = ("linear", "sigmoid")  # the LSGAN paper's linear discriminator output, or the seed's sigmoid
 DEEP_GAN = 5  # the depth from which the tuned LSGAN's discriminator sees its inputs through instance noise
 
 
@@ -71,9 +81,10 @@ def _gan_tuned(c: "RunConfig") -> dict[str, Any]:
 register_model(ModelSpec(
     name="gan", display_name="LSGAN", build=_build_gan,
     fields=("d_output", "n_critic", "ema", "augment"),
+    rules={"d_output": Choice(D_OUTPUTS)},
     # DCGAN (Radford et al. 2016): Adam 2e-4, beta1 0.5; LSGAN (Mao et al. 2017): linear output.
     defaults={"d_output": "linear", "n_critic": 1, "lr": 2e-4, "beta1": 0.5, "beta2": 0.999},
-    recipes={"seed": _ADVERSARIAL_SEED, "tuned": _gan_tuned},
+    recipes={SEED_FAITHFUL: _ADVERSARIAL_SEED_FAITHFUL, TUNED: _gan_tuned},
     loss_terms=(("critic_loss", "discriminator"), ("gen_loss", "generator")),
     variant=lambda c: f"{c.d_output} output",
     run_name_tag=lambda c: c.d_output or "",
@@ -91,6 +102,9 @@ def _build_wgan(c: "RunConfig", channels: int) -> "nn.Module":
 
     return WGAN(c.depth, c.z_dim, c.width, channels, lipschitz=c.lipschitz, clip_value=c.clip_value,  # type: ignore[arg-type]
                 gp_weight=c.gp_weight, augment=c.augment)  # type: ignore[arg-type]
+
+
+LIPSCHITZ_METHODS = ("gp", "clip")  # gradient penalty (Gulrajani et al. 2017) or weight clipping (Arjovsky et al. 2017)
 
 
 def _clipped(c: "RunConfig") -> bool:
@@ -120,8 +134,6 @@ def _wgan_tuned(c: "RunConfig") -> dict[str, Any]:
 
 def _check_wgan(c: "RunConfig") -> None:
     """The Lipschitz method's own knobs, checked against the unset default (gp) before resolving fills it in."""
-    from genmodels.core.config import ConfigError
-
     if _clipped(c) and c.gp_weight is not None:
         raise ConfigError("gp_weight applies only to lipschitz='gp', not to lipschitz='clip'.")
     if not _clipped(c) and c.clip_value is not None:
@@ -137,8 +149,10 @@ def _check_wgan(c: "RunConfig") -> None:
 register_model(ModelSpec(
     name="wgan", display_name="WGAN", build=_build_wgan,
     fields=("lipschitz", "clip_value", "gp_weight", "n_critic", "ema", "augment"),
+    rules={"lipschitz": Choice(LIPSCHITZ_METHODS), "clip_value": Number(0.0),
+           "gp_weight": Number(0.0, strict=False)},
     defaults=_wgan_defaults,
-    recipes={"seed": _ADVERSARIAL_SEED, "tuned": _wgan_tuned},
+    recipes={SEED_FAITHFUL: _ADVERSARIAL_SEED_FAITHFUL, TUNED: _wgan_tuned},
     loss_terms=(("critic_loss", "critic"), ("gen_loss", "generator"), ("wasserstein", "Wasserstein estimate")),
     variant=lambda c: "gradient penalty" if c.lipschitz == "gp" else "weight clipping",
     run_name_tag=lambda c: c.lipschitz or "",
@@ -156,13 +170,34 @@ register_model(ModelSpec(
 ))
 
 
-# ------------------------------------------------------------------ data sets (readers in genmodels.data)
-register_dataset(DatasetSpec("mnist", "MNIST", channels=1, loader="_load_mnist", classifier="mnist",
-                             missing="_mnist_missing"))
+# ------------------------------------------------------------------ data sets
+# The readers need torch and torchvision, so each is imported at its first call: registering loads no torch.
+def _read_mnist(base: "Path", split: str, download: bool) -> "Read":
+    from genmodels.data.readers import load_mnist
+    return load_mnist(base, split, download)
+
+
+def _read_mnist_5k(base: "Path", split: str, download: bool) -> "Read":
+    from genmodels.data.readers import load_mnist_5k
+    return load_mnist_5k(base, split, download)
+
+
+def _read_fashion(base: "Path", split: str, download: bool) -> "Read":
+    from genmodels.data.readers import load_fashion
+    return load_fashion(base, split, download)
+
+
+def _read_cifar(base: "Path", split: str, download: bool) -> "Read":
+    from genmodels.data.readers import load_cifar
+    return load_cifar(base, split, download)
+
+
+register_dataset(DatasetSpec("mnist", "MNIST", channels=1, loader=_read_mnist, classifier="mnist",
+                             missing=data_files.mnist_missing))
 # scored with the MNIST classifier: both use the same reference (the official MNIST test split)
-register_dataset(DatasetSpec("mnist-5k", "MNIST (5k subset)", channels=1, loader="_load_mnist_5k",
-                             classifier="mnist", missing="_mnist_5k_missing"))
-register_dataset(DatasetSpec("fashion-mnist", "Fashion-MNIST", channels=1, loader="_load_fashion",
-                             classifier="fashion-mnist", missing="_fashion_missing"))
-register_dataset(DatasetSpec("cifar10", "CIFAR-10", channels=3, loader="_load_cifar", classifier="cifar10",
-                             missing="_cifar_missing"))
+register_dataset(DatasetSpec("mnist-5k", "MNIST (5k subset)", channels=1, loader=_read_mnist_5k,
+                             classifier="mnist", missing=data_files.mnist_5k_missing))
+register_dataset(DatasetSpec("fashion-mnist", "Fashion-MNIST", channels=1, loader=_read_fashion,
+                             classifier="fashion-mnist", missing=data_files.fashion_missing))
+register_dataset(DatasetSpec("cifar10", "CIFAR-10", channels=3, loader=_read_cifar, classifier="cifar10",
+                             missing=data_files.cifar_missing))

@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import contextlib
 import dataclasses
-import os
 import signal
 import sys
 import threading
@@ -16,7 +15,7 @@ from typing import Any, Iterator, NoReturn, Sequence
 from genmodels.core import registry, store
 from genmodels.quality.classifier import ClassifierError
 from genmodels.core.config import ConfigError, RunConfig
-from genmodels.data import DataError, data_root
+from genmodels.data import DataError, downloads_allowed
 from genmodels.runs.executors import ExecutorError
 from genmodels.runs.placement import check_devices
 from genmodels.core.files import OutputError, check_writable_dir
@@ -70,34 +69,14 @@ def _config_from_args(args: argparse.Namespace) -> RunConfig:
 
 
 def cmd_train(args: argparse.Namespace) -> int:
-    from genmodels.runs.run import execute_run
+    from genmodels.runs.run import check_train, execute_run
 
     config = _config_from_args(args)
-    check_devices([("--device", config)])  # a GPU this machine lacks is one line before anything starts
-    # every folder the run writes is checked before any start-up: a bad path is one line, not a late traceback
     default_out = config.out_dir or store.run_folder(args.results, config.dataset, config.model, config.run_name())
-    out = check_writable_dir(args.out if args.out is not None else default_out, "--out")
-    root_flag = "--data-root" if config.data_root else ("$GENMODELS_DATA" if os.environ.get("GENMODELS_DATA")
-                                                        else "the data root")
-    check_writable_dir(data_root(config.data_root), root_flag,
-                       hint="data files are imported and unpacked there; choose a writable one and list a read-only "
-                            "copy's folder in $GENMODELS_IMPORT")
-    if args.no_metrics and config.metrics_every:
-        print(f"error: --metrics-every {config.metrics_every} asks for quality metrics during training, but "
-              "--no-metrics turns them off; drop one of them", file=sys.stderr)
-        return 2
-    measures = not args.no_metrics and config.metric_samples != 0
-    if measures:
-        from genmodels.quality.classifier import check_cache_writable
-
-        check_cache_writable(config.dataset, args.results)  # a classifier trained for the metrics is cached there
-    checkpoint = out / store.CHECKPOINT
-    if checkpoint.exists() and not args.resume:
-        print(f"error: {out} already holds a run; pass --resume to continue it or choose another --out.",
-              file=sys.stderr)
-        return 2
+    out, measures = check_train(config, args.out if args.out is not None else default_out, args.results,
+                                no_metrics=args.no_metrics)  # each fault: one typed error, before any start-up
     hooks = []
-    if args.resume and not checkpoint.exists():
+    if args.resume and not (out / store.CHECKPOINT).exists():
         hooks.append(_NoteOnceTraining(f"note: no checkpoint in {out}; starting from step 0"))
     evaluate = None
     if measures:
@@ -128,26 +107,29 @@ class _NoteOnceTraining:
 
 
 def cmd_sweep(args: argparse.Namespace) -> int:
+    from genmodels.data.files import check_data_root
     from genmodels.runs.executors import make_executor
     from genmodels.runs.sweep import dry_run_table, load_sweep, run_sweep, select
 
+    downloads_allowed()  # a misspelt $GENMODELS_OFFLINE is one line before anything is listed or run
     notes: list[str] = []
     specs = select(load_sweep(args.file, args.results, notes), args.only)
     if not specs:
-        print(f"error: no configuration of {args.file} matches --only {args.only!r}.", file=sys.stderr)
-        return 2
+        raise SweepError(f"no configuration of {args.file} matches --only {args.only!r}.")
     if args.scheduler is None:  # runs execute on this machine: every GPU they ask for must be here
         check_devices((spec.label, spec.config) for spec in specs)
     # the executor's flags are checked with --dry-run too: a dry run that passes is a command that can run
     executor = make_executor(args.executor, jobs=args.jobs, threads=args.threads, workers=args.workers,
                              threads_per_worker=args.threads_per_worker, scheduler=args.scheduler,
                              retries=args.retries, runs_per_gpu=args.runs_per_gpu)
+    check_writable_dir(args.results, "--results")  # the dry run checks what the sweep would: it passes or both fail
+    for root in dict.fromkeys(spec.config.data_root for spec in specs):
+        check_data_root(root, "data_root")
     for note in notes:
         print(f"note: {note}", file=sys.stderr)
     if args.dry_run:
         print(dry_run_table(specs))
         return 0
-    check_writable_dir(args.results, "--results")
     with executor:  # connects, or starts the cluster: a bad address fails here, before anything runs
         if not args.no_progress:
             print(f"{len(specs)} configurations; {executor.describe()}")
@@ -165,10 +147,9 @@ def cmd_report(args: argparse.Namespace) -> int:
     finished = sum(spec.is_complete() for spec in specs)
     if not finished:  # an empty report is no success (README "Reliability"): refused before the kernel starts
         state = "" if Path(args.results).is_dir() else " (no such folder)"
-        print(f"error: no configuration of {args.sweep} has a finished run under {args.results}{state}, so there is "
-              f"nothing to report; run `python -m genmodels sweep {args.sweep} --results {args.results}` first",
-              file=sys.stderr)
-        return 2
+        raise ReportError(f"no configuration of {args.sweep} has a finished run under {args.results}{state}, so there "
+                          f"is nothing to report; run `python -m genmodels sweep {args.sweep} --results "
+                          f"{args.results}` first")
     result = build_report(args.sweep, args.results, args.out)
     print(result.message)
     if finished < len(specs):
@@ -181,14 +162,14 @@ def cmd_sample(args: argparse.Namespace) -> int:
     from genmodels.core.config import check_seed
     from genmodels.runs.trained import check_count, check_sample_path, load_run, write_samples
 
-    out = check_sample_path(args.out)  # bad arguments fail before the model is loaded
+    out = check_sample_path(args.out, overwrite=args.overwrite)  # bad arguments fail before the model is loaded
     check_writable_dir(out.parent, "--out")
     check_count("--n", args.n)
     check_seed(args.seed, "--seed")
     run = load_run(args.run_dir, checkpoint=args.checkpoint, device=args.device)
     for note in run.notes:
         print(f"note: {note}", file=sys.stderr)
-    write_samples(run.sample(args.n, seed=args.seed), out)
+    write_samples(run.sample(args.n, seed=args.seed), out, overwrite=args.overwrite)
     weights = f"{run.checkpoint.name}, step {run.step}" + (", averaged generator" if run.averaged else "")
     print(f"wrote {out}: {args.n} samples (seed {args.seed}) of {run.run_dir} ({weights})")
     return 0
@@ -199,11 +180,7 @@ def cmd_results(args: argparse.Namespace) -> int:
 
     from genmodels.runs.results import results_frame, summary_text
 
-    root = Path(args.results)
-    if args.sweep is None and not root.is_dir():
-        state = "is a file, not a folder" if root.exists() else "not found"
-        print(f"error: results folder {root} {state}; pass --results DIR (or a sweep file)", file=sys.stderr)
-        return 2
+    root = args.results
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         frame = results_frame(root, args.sweep)
@@ -223,7 +200,8 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
     train = sub.add_parser("train", help="train one configuration into a run folder")
     _add_config_flags(train)
-    train.add_argument("--out", help="run folder (default results/<dataset>/<model>/<run-name>)")
+    train.add_argument("--out", help="run folder (default results/<dataset>/<model>/<run-name>): a new or empty "
+                       "folder, or one holding a run of this configuration; never the current, home or results folder")
     train.add_argument("--resume", action="store_true", help="continue the run in --out from its checkpoint")
     train.add_argument("--results", default=store.DEFAULT_ROOT, help="results root; classifiers are cached in its classifiers/")
     train.add_argument("--no-metrics", action="store_true", help="skip the quality metrics (FID, KID, IS, precision/recall)")
@@ -270,6 +248,8 @@ def build_parser() -> argparse.ArgumentParser:
     sample.add_argument("--out", default="samples.png",
                         help="grid.png (an image grid), samples.pt (torch tensor) or samples.npz (numpy array "
                              "'samples'); images (n, C, 32, 32) in [-1, 1]")
+    sample.add_argument("--overwrite", action="store_true",
+                        help="replace --out if it exists (without it an existing file is never replaced)")
     sample.add_argument("--checkpoint", choices=("final", "best"), default="final",
                         help="final weights (default) or the best by FID (best.pt, where quality was measured "
                              "during training)")

@@ -1,7 +1,7 @@
-"""Loading finished runs back for interactive exploration (notebooks/explore.ipynb).
+"""What the explore notebook (notebooks/explore.ipynb) needs beyond the public API: which run to open.
 
-Loading itself is `genmodels.runs.trained` (`load_run` there returns a `TrainedRun`); this module keeps the
-notebook's (model, config) form of it and finds the newest finished run.
+The notebook loads a run with `genmodels.load_run` (a `TrainedRun`), as any other user does; this module only
+finds the newest finished run, from wherever JupyterLab started the kernel.
 """
 
 from __future__ import annotations
@@ -9,13 +9,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-import torch
-from torch import nn
-
-from genmodels.core.config import RunConfig
-from genmodels.core.store import BEST, CHECKPOINT, find_results_root, finished_runs
-from genmodels.runs.trained import load_config
-from genmodels.runs import trained
+from genmodels.core.store import find_results_root, finished_runs
 
 
 def newest_run(results_root: str | os.PathLike[str] | None = None) -> Path:
@@ -29,15 +23,4 @@ def newest_run(results_root: str | os.PathLike[str] | None = None) -> Path:
     return runs[-1]
 
 
-def load_run(run_dir: str | os.PathLike[str], checkpoint: str = CHECKPOINT,
-             device: str | torch.device = "cpu") -> tuple[nn.Module, RunConfig]:
-    """The trained model of a run (in eval mode) and its config; `checkpoint` is a file name (``best.pt`` for
-    the best by FID). Where the run kept a generator average (tuned recipe), the model's generator is that
-    average. `genmodels.load_run` gives the same model with its metrics and sampling methods."""
-    if checkpoint not in (CHECKPOINT, BEST):
-        raise trained.RunError(f"checkpoint must be {CHECKPOINT} or {BEST}; got {checkpoint!r}")
-    run = trained.load_run(run_dir, "best" if checkpoint == BEST else "final", device)
-    return run.model, run.config
-
-
-__all__ = ["newest_run", "load_run", "load_config"]
+__all__ = ["newest_run"]

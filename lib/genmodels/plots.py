@@ -21,7 +21,7 @@ from genmodels.core.registry import model_spec  # noqa: E402
 
 
 
-def grid_image(images: torch.Tensor, nrow: int = 8) -> np.ndarray:
+def grid_array(images: torch.Tensor, nrow: int = 8) -> np.ndarray:
     """(B, C, H, W) in [-1, 1] -> (H', W', 3) array in [0, 1] for imshow."""
     grid = make_grid(images.detach().float().cpu().clamp(-1, 1), nrow=nrow, normalize=True,
                      value_range=(-1, 1), padding=2, pad_value=1.0)
@@ -29,8 +29,9 @@ def grid_image(images: torch.Tensor, nrow: int = 8) -> np.ndarray:
 
 
 def image_grid(images: torch.Tensor, title: str = "", nrow: int = 8, size: float = 4.0) -> plt.Figure:
+    """The images as one grid in a figure (run folders' figures/), `nrow` per row, titled."""
     fig, ax = plt.subplots(figsize=(size, size * _rows(images, nrow) / nrow))
-    ax.imshow(grid_image(images, nrow), interpolation="nearest")
+    ax.imshow(grid_array(images, nrow), interpolation="nearest")
     ax.set_axis_off()
     if title:
         ax.set_title(title, fontsize=9)
@@ -48,7 +49,7 @@ def grid_png(images: torch.Tensor, nrow: int = 8, min_width: int = 768) -> bytes
 
     from PIL import Image
 
-    grid = (grid_image(images, nrow) * 255).round().astype(np.uint8)
+    grid = (grid_array(images, nrow) * 255).round().astype(np.uint8)
     factor = max(1, -(-min_width // grid.shape[1]))
     picture = Image.fromarray(grid).resize((grid.shape[1] * factor, grid.shape[0] * factor), Image.NEAREST)
     buffer = io.BytesIO()

@@ -20,15 +20,13 @@ from dataclasses import dataclass, fields
 from typing import Any, Callable, Collection, Mapping
 
 from genmodels.core import registry
+from genmodels.core.recipes import RECIPES, TUNED
 
 # the registered names (genmodels.core.registry), live: a model or data set registered later is valid at once
 MODELS = registry.MODELS.keys()
 DATASETS = registry.DATASETS.keys()
-LIPSCHITZ = ("gp", "clip")
-D_OUTPUTS = ("linear", "sigmoid")
 PRECISIONS = ("fp32", "bf16")
 DEVICES = ("auto", "cpu", "cuda")  # or "cuda:N", one GPU of several
-RECIPES = ("tuned", "seed")  # see genmodels.training.recipes
 DEPTHS = range(1, 6)  # layers per module: every stride-2 layer halves 32x32, so depth 5 reaches a 1x1 map
 # what the critic sees through (genmodels.models.augment): DiffAugment transforms, or instance noise
 AUGMENTS = ("none", "translation", "cutout", "translation,cutout", "noise")
@@ -59,47 +57,63 @@ MAX_SAMPLES = 50_000
 # 1.04 billion parameters (GAN/WGAN; VAE 0.64 billion); sizes beyond this fail in the allocator, after start-up.
 MAX_PARAMETERS = 2_000_000_000
 # Up to these sizes every model has fewer parameters than that (1.05 billion at most: parameters only grow with
-# each size, and tests/test_bad_inputs.py counts the corner), so validation counts parameters only beyond them.
+# each size, and tests/cli/test_train_inputs.py counts the corner), so validation counts parameters only beyond them.
 SAFE_SIZES = {"width": 512, "z_dim": 1024, "h_dim": 512}
 
 class ConfigError(ValueError):
     """A config value is invalid; the message is one sentence naming the field and what is allowed."""
 
 
+def _known_fields_only(cls: type) -> type:
+    """`cls(**values)` with a field it lacks raises `ConfigError` naming the field with a did-you-mean, as a sweep
+    file or config.json does (`check_known_fields`), not the dataclass's TypeError "unexpected keyword argument"."""
+    init = cls.__init__
+
+    @functools.wraps(init)
+    def __init__(self: Any, *args: Any, **values: Any) -> None:
+        check_known_fields(values)
+        init(self, *args, **values)
+
+    cls.__init__ = __init__  # type: ignore[misc]
+    return cls
+
+
+@_known_fields_only
 @dataclass
 class RunConfig:
-    """Everything that defines a training run. ``None`` means "the model's default" (see `resolved`)."""
+    """Everything that defines a training run. ``None`` means "the model's default under the recipe" (see
+    `resolved`): the model's `registry.ModelSpec` states each value, so no comment here repeats one."""
 
     model: str = "vae"
     dataset: str = "mnist"
     depth: int = 3  # layers per module (encoder/decoder, generator/discriminator), 1..5
     z_dim: int = 100
     width: int = 64  # channels of the first conv layer; doubles per layer up to 8x
-    # VAE (seed Module 1)
+    # VAE (seed Module 1); the values each model-specific field takes are its spec's `rules`
     kl_factor: float | None = None
     h_dim: int | None = None
-    # GAN (seed Module 2): "linear" as in the LSGAN paper, or the seed's "sigmoid"
+    # LSGAN (seed Module 2): the discriminator's output
     d_output: str | None = None
-    # WGAN (seed Module 3): "gp" (Gulrajani et al. 2017) or "clip" (Arjovsky et al. 2017)
+    # WGAN (seed Module 3): the Lipschitz constraint and its knobs
     lipschitz: str | None = None
     clip_value: float | None = None
     gp_weight: float | None = None
-    n_critic: int | None = None
-    # optimisation; None = the literature default for the model (see `resolved`)
+    n_critic: int | None = None  # LSGAN or WGAN: critic steps per generator step
+    # optimisation
     lr: float | None = None
     beta1: float | None = None
     beta2: float | None = None
-    batch_size: int | None = None  # None = the recipe's (seed: 64, tuned: 32)
+    batch_size: int | None = None
     steps: int = 2000  # generator (or VAE) optimizer steps
     images: int | None = None  # alternative budget: real images seen; overrides `steps`
-    seed: int = 0
+    seed: int = 0  # the random seed of weights, noise and data order (not the seed-faithful recipe)
     n_train: int | None = None  # use only the first n training images (tests, quick runs)
     precision: str = "fp32"
-    # training recipe (genmodels.training.recipes): "tuned" (the project's best) or "seed" (the seed-faithful loop);
-    # its ingredients, None = the recipe's value: generator weight averaging and discriminator augmentation
-    recipe: str = "tuned"
+    # training recipe (genmodels.core.recipes): "tuned" (the project's best) or "seed" (the seed-faithful loop);
+    # its ingredients: generator weight averaging and discriminator augmentation
+    recipe: str = TUNED
     ema: float | None = None  # decay of the generator's exponential moving average (0 = off)
-    augment: str | None = None  # DiffAugment policy (none, translation, cutout, translation,cutout) or instance noise
+    augment: str | None = None  # DiffAugment policy or instance noise (`AUGMENTS`)
     # VAE sampling: "standard" decodes z ~ N(0, I); "gmm" a mixture fitted to the training codes (ex-post density)
     latent_prior: str | None = None
     # where and how it runs (not part of the run's identity)
@@ -163,29 +177,20 @@ class RunConfig:
                     f"{name} applies only to model {' or '.join(owners)}, not to model '{self.model}'; "
                     f"remove it or change the model."
                 )
-        if self.kl_factor is not None:
-            _float_min("kl_factor", self.kl_factor, 0.0, strict=False)
-        if self.h_dim is not None:
-            _int_range("h_dim", self.h_dim, 1)
-        if self.d_output is not None:
-            _choice("d_output", self.d_output, D_OUTPUTS)
-        if self.lipschitz is not None:
-            _choice("lipschitz", self.lipschitz, LIPSCHITZ)
-        if self.clip_value is not None:
-            _float_min("clip_value", self.clip_value, 0.0)
-        if self.gp_weight is not None:
-            _float_min("gp_weight", self.gp_weight, 0.0, strict=False)
+        spec = registry.model_spec(self.model)
+        for name, rule in spec.rules.items():  # the values the model's own fields take
+            if getattr(self, name) is not None:
+                _check_rule(name, getattr(self, name), rule)
         if self.n_critic is not None:
             _int_range("n_critic", self.n_critic, 1)
         if self.lr is not None:
-            _float_min("lr", self.lr, 0.0)
+            _float_min("lr", self.lr, 0.0, high=MAX_LR)
         for beta in ("beta1", "beta2"):
             value = getattr(self, beta)
             if value is not None and (not _is_number(value) or not 0.0 <= value < 1.0):
                 raise ConfigError(f"{beta} must be a number in [0, 1), got {_show(value)}.")
-        check = registry.model_spec(self.model).check  # cross-field rules of the model's own knobs
-        if check is not None:
-            check(self)
+        if spec.check is not None:  # cross-field rules of the model's own knobs
+            spec.check(self)
         _check_types(self)  # the fields no check above covers (paths, flags), and any value of the wrong type
         for name in ("data_root", "out_dir"):
             if getattr(self, name) == "":
@@ -222,7 +227,7 @@ class RunConfig:
         tag = registry.model_spec(r.model).run_name_tag
         if tag is not None:
             parts.append(tag(r))
-        if r.recipe != "tuned":
+        if r.recipe != TUNED:
             parts.append(r.recipe)
         parts.append(f"s{r.seed}")
         return "-".join(parts) + "-" + self.config_hash()[:6]
@@ -233,21 +238,28 @@ class RunConfig:
     @classmethod
     def from_dict(cls, values: dict[str, Any]) -> "RunConfig":
         """Build from loose input (YAML, JSON): unknown keys are errors, numeric strings become numbers."""
-        known = {f.name for f in fields(cls)}
-        unknown = sorted((str(k) for k in values if k not in known))  # a YAML key may be a number or null
-        if unknown:
-            hint = _closest(unknown[0], known)
-            raise ConfigError(
-                f"unknown config field '{unknown[0]}'" + (f" (did you mean '{hint}'?)" if hint else "")
-                + f"; known fields: {', '.join(sorted(known))}."
-            )
+        if not isinstance(values, Mapping):
+            raise ConfigError(f"a configuration is a mapping of field names to values, got {_show(values)}.")
+        check_known_fields(values)
         return cls(**{k: _coerce_number(k, v) for k, v in values.items()})
+
+
+def check_known_fields(values: Mapping[Any, Any]) -> None:
+    """Every key of `values` is a `RunConfig` field; else `ConfigError` naming the first unknown one, with the
+    closest known name."""
+    known = {f.name for f in fields(RunConfig)}
+    unknown = sorted((str(k) for k in values if k not in known))  # a YAML key may be a number or null
+    if unknown:
+        hint = _closest(unknown[0], known)
+        raise ConfigError(
+            f"unknown config field '{unknown[0]}'" + (f" (did you mean '{hint}'?)" if hint else "")
+            + f"; known fields: {', '.join(sorted(known))}."
+        )
 
 
 def _coerce_number(name: str, value: Any) -> Any:
     """YAML 1.1 reads ``1e-3`` as a string; a float field gets the number the user meant."""
-    hints = {"kl_factor", "clip_value", "gp_weight", "lr", "beta1", "beta2", "ema"}
-    if name in hints and isinstance(value, str):
+    if name in _field_types() and _field_types()[name][0] is float and isinstance(value, str):
         try:
             return float(value)
         except ValueError:
@@ -256,7 +268,7 @@ def _coerce_number(name: str, value: Any) -> Any:
 
 
 def model_defaults(config: RunConfig) -> dict[str, Any]:
-    """The literature defaults of the model, overridden by what the config's recipe sets (genmodels.training.recipes);
+    """The literature defaults of the model, overridden by what the config's recipe sets (genmodels.core.recipes);
     both are the model's `registry.ModelSpec`'s."""
     spec = registry.model_spec(config.model)
     return {**spec.literature_defaults(config), **spec.recipe_settings(config.recipe, config)}
@@ -283,7 +295,7 @@ def _is_number(value: Any) -> bool:
 
 
 def _choice(name: str, value: Any, allowed: Collection[str]) -> None:
-    if value not in allowed:
+    if not isinstance(value, str) or value not in allowed:  # a list is no name (and unhashable)
         hint = _closest(str(value), allowed)
         raise ConfigError(
             f"{name} must be one of {', '.join(allowed)}; got {_show(value)}"
@@ -358,6 +370,11 @@ def default_variant(model: str) -> str:
 # model name -> its default variant label ("gan" -> "linear output"), live as the registry
 DEFAULT_VARIANT: Mapping[str, str] = registry.FactView(registry.MODELS, lambda spec: default_variant(spec.name))
 
+# the largest value a float knob takes (a loss weight, a clipping bound): far past any useful one, small enough that
+# the arithmetic it enters stays finite; a learning rate above `MAX_LR` makes Adam's update itself overflow
+MAX_FLOAT = 1e6
+MAX_LR = 10.0
+
 _PARAMETER_COUNTS: dict[tuple[object, ...], int] = {}
 
 
@@ -395,10 +412,21 @@ def _check_size(config: RunConfig) -> None:
                           f"gradients and Adam moments), more than the limit of {MAX_PARAMETERS:.3g}; lower {fields_}.")
 
 
-def _float_min(name: str, value: Any, low: float, strict: bool = True) -> None:
-    ok = _is_number(value) and (value > low if strict else value >= low) and math.isfinite(value)
+def _float_min(name: str, value: Any, low: float, strict: bool = True, high: float = MAX_FLOAT) -> None:
+    ok = _is_number(value) and (value > low if strict else value >= low) and value <= high
     if not ok:
-        raise ConfigError(f"{name} must be a number {'>' if strict else '>='} {low:g}, got {_show(value)}.")
+        raise ConfigError(f"{name} must be a number {'>' if strict else '>='} {low:g} and at most {high:g}, "
+                          f"got {_show(value)}.")
+
+
+def _check_rule(name: str, value: Any, rule: registry.FieldRule) -> None:
+    """A model's rule for one of its fields (`registry.ModelSpec.rules`), worded as every other field's error."""
+    if isinstance(rule, registry.Choice):
+        _choice(name, value, rule.values)
+    elif isinstance(rule, registry.Integer):
+        _int_range(name, value, rule.low)
+    else:
+        _float_min(name, value, rule.low, strict=rule.strict)
 
 
 def _closest(word: str, candidates: Any) -> str | None:

@@ -57,6 +57,31 @@ def check_writable_dir(path: str | os.PathLike[str], what: str, hint: str = "") 
     return target
 
 
+def check_own_folder(path: str | os.PathLike[str], what: str, results_root: str | os.PathLike[str]) -> None:
+    """Refuse an output folder that holds other things than the output: the current folder, the home folder, the
+    file system's root, the results root or a folder above it. A run writes known file names into its folder and
+    may remove the folder when it stops before its first checkpoint, so it gets a folder of its own."""
+    target = Path(path).expanduser().resolve()
+    shared = {Path.cwd().resolve(): "the current folder", Path.home().resolve(): "the home folder",
+              Path(target.anchor): "the file system's root"}
+    results = Path(results_root).expanduser().resolve()
+    if target in shared:
+        where = shared[target]
+    elif target == results or target in results.parents:
+        where = f"the results root {results}" if target == results else f"above the results root {results}"
+    else:
+        return
+    raise OutputError(f"{what} {path} is {where}, which holds things that are not this run; name a folder of its own "
+                      f"(e.g. {Path(path) / 'my-run'})")
+
+
+def check_new_file(path: str | os.PathLike[str], what: str, overwrite: bool) -> None:
+    """Refuse to replace an existing file unless the user said so (`overwrite`): an output file named by mistake
+    (a run's checkpoint, a figure kept from last week) is not lost without a word."""
+    if not overwrite and os.path.lexists(Path(path).expanduser()):  # a dangling link is the user's too
+        raise OutputError(f"{what} {path} exists; pass --overwrite to replace it, or choose another {what}")
+
+
 def missing_folders(path: Path) -> list[Path]:
     """`path` and those of its ancestors that do not exist yet, deepest first: what creating it would create.
     An OSError (a name too long for the file system) is the caller's to report."""
@@ -125,4 +150,4 @@ def writing(path: str | os.PathLike[str]) -> Iterator[None]:
         raise failure
 
 
-__all__ = ["OutputError", "check_writable_dir", "missing_folders", "remove_empty", "writing", "write_failure"]
+__all__ = ["OutputError", "check_writable_dir", "check_own_folder", "check_new_file", "missing_folders", "remove_empty", "writing", "write_failure"]

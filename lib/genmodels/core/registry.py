@@ -12,7 +12,7 @@ imports its model class when it is called.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Callable, Generic, Iterator, Mapping, TypeVar, Union
 
 if TYPE_CHECKING:
@@ -29,6 +29,33 @@ def _settings(value: Settings, config: "RunConfig") -> dict[str, Any]:
     return dict(value(config) if callable(value) else value)
 
 
+# The values a model's own field takes, as data: config validation (genmodels.core.config) checks them and words
+# the error, so every model's message reads the same and this module needs no config import.
+@dataclass(frozen=True)
+class Choice:
+    """One of a fixed set of names (a WGAN's Lipschitz methods)."""
+
+    values: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Integer:
+    """An integer >= `low`."""
+
+    low: int
+
+
+@dataclass(frozen=True)
+class Number:
+    """A finite number above `low` (`strict`) or at least `low`."""
+
+    low: float
+    strict: bool = True
+
+
+FieldRule = Union[Choice, Integer, Number]
+
+
 @dataclass(frozen=True)
 class ModelSpec:
     """Everything the library knows about one model, apart from its layers and losses (its own module)."""
@@ -38,11 +65,13 @@ class ModelSpec:
     build: Callable[["RunConfig", int], "nn.Module"]  # (config with every default filled in, image channels)
     fields: tuple[str, ...]  # the model-specific RunConfig fields it owns (others must stay unset)
     defaults: Settings  # its literature defaults, each with its citation where it is defined
-    recipes: Mapping[str, Settings]  # per training recipe (genmodels.training.recipes), the fields it sets on top
+    recipes: Mapping[str, Settings]  # per training recipe (genmodels.core.recipes), the fields it sets on top
     loss_terms: tuple[tuple[str, str], ...]  # (history column, label) of the loss curves to plot
     variant: Callable[["RunConfig"], str]  # its model-specific knob in words, of a resolved config
     run_name_tag: Callable[["RunConfig"], str] | None = None  # its part of a run's folder name, if any
     optimizer: Callable[["RunConfig"], str] = lambda config: "adam"  # "adam" or "rmsprop", of a resolved config
+    # the values each of its fields takes, checked when set; fields left out take any value of their type
+    rules: Mapping[str, FieldRule] = field(default_factory=dict)
     check: Callable[["RunConfig"], None] | None = None  # cross-field validation; raises ConfigError
     log_scale_terms: tuple[str, ...] = ()  # loss terms plotted on a log axis
     reconstructs: bool = False  # an autoencoder: has `reconstruct(x)`, scored on test reconstructions too
@@ -54,6 +83,11 @@ class ModelSpec:
     cases: tuple[tuple[str, Mapping[str, Any]], ...] = ()
     notes: str = ""  # the report's Designs prose about it: sources and design choices, never its layers or losses
 
+    def __post_init__(self) -> None:
+        foreign = sorted(set(self.rules) - set(self.fields))
+        if foreign:  # a rule for a field the model does not own would never be checked
+            raise ValueError(f"model {self.name!r} has rules for fields it does not own: {', '.join(foreign)}")
+
     def literature_defaults(self, config: "RunConfig") -> dict[str, Any]:
         return _settings(self.defaults, config)
 
@@ -63,17 +97,18 @@ class ModelSpec:
 
 @dataclass(frozen=True)
 class DatasetSpec:
-    """Everything the library knows about one data set apart from how its files are read (genmodels.data)."""
+    """Everything the library knows about one data set; its files are read by `loader` (genmodels.data.readers
+    holds the shipped ones)."""
 
     name: str  # the config's `dataset` value
     display_name: str
     channels: int  # image channels after loading
-    loader: str | Callable[..., Any]  # a reader in genmodels.data by name, or a callable (base, split, download)
+    loader: Callable[..., Any]  # (base, split, download) -> (uint8 images, labels, meta)
     classifier: str  # the classifier (genmodels.quality.classifier) scoring its runs: a data set sharing its test set
     image_size: int = 32  # every image is padded or kept to this side
-    # what of its training split is not here without a download, in words (None: all of it is), by name of a
-    # function in genmodels.data or a callable (base) -> str | None; None: not checked (its runs find out)
-    missing: str | Callable[..., Any] | None = None
+    # (base) -> what of its training split is not here without a download, in words, or None when all of it is;
+    # None: not checked (its runs find out)
+    missing: Callable[..., Any] | None = None
 
 
 MODELS: dict[str, ModelSpec] = {}
@@ -164,6 +199,6 @@ MODEL_NAMES: Mapping[str, str] = FactView(MODELS, lambda spec: spec.display_name
 DATASET_CHANNELS: Mapping[str, int] = FactView(DATASETS, lambda spec: spec.channels)
 CLASSIFIER_DATA: Mapping[str, str] = FactView(DATASETS, lambda spec: spec.classifier)  # "mnist-5k" -> "mnist"
 
-__all__ = ["ModelSpec", "DatasetSpec", "MODELS", "DATASETS", "register_model", "register_dataset",
-           "unregister_model", "unregister_dataset", "model_spec", "dataset_spec", "model_specific_fields",
-           "FactView", "MODEL_NAMES", "DATASET_CHANNELS", "CLASSIFIER_DATA"]
+__all__ = ["ModelSpec", "DatasetSpec", "Choice", "Integer", "Number", "FieldRule", "MODELS", "DATASETS",
+           "register_model", "register_dataset", "unregister_model", "unregister_dataset", "model_spec",
+           "dataset_spec", "model_specific_fields", "FactView", "MODEL_NAMES", "DATASET_CHANNELS", "CLASSIFIER_DATA"]

@@ -11,11 +11,17 @@ A run folder's status is decided here and nowhere else:
 - ``complete``: ``complete.json`` names the run's config hash (written last, atomically, by `genmodels.runs.run`)
   and every file a finished run has is there and readable (`RUN_FILES`); a sweep also needs the executed
   notebook, renamed into place only when papermill succeeded;
-- ``damaged``: ``complete.json`` says finished, but a file of the run is missing or unreadable (a deleted
-  checkpoint, an emptied metrics.json): reported with what is wrong (`damage`), and re-run by the next sweep;
+- ``damaged``: ``complete.json`` says finished, but a file of the run is missing, unreadable or holds what no run
+  writes (`damage`: a config this version refuses, a metric that is not a number or out of its range, a history
+  cut mid-line, a sample grid that is no PNG, a checkpoint without a key loading needs, a file that is not a
+  regular file, too large, or a link leading out of the run folder): reported with what is wrong, and re-run by
+  the next sweep;
 - ``failed``: the last attempt left ``error.txt`` (a sweep records why) and the run is not complete;
 - ``partial``: started (a config or checkpoint is there) but neither finished nor failed: it resumes;
 - ``todo``: nothing yet.
+
+`run_state` decides it, with the reason, for every command (`results`, `sweep` and its dry run, `report`,
+`sample`, `load_run`), so that they all say the same thing about a folder.
 
 Every file is written through `write_atomic` (a temporary name in the same folder, then ``os.replace``), so a
 reader never sees half a file and an interrupted or disk-full write leaves the previous version intact.
@@ -28,19 +34,27 @@ kernel locks it (``.lock``) while it writes, which also covers `train` and a not
 
 from __future__ import annotations
 
+import csv
+import io
 import json
+import math
 import os
 import shutil
 import threading
 import uuid
+import warnings
 from contextlib import contextmanager, suppress
+from dataclasses import dataclass
 from enum import Enum
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
 from filelock import FileLock, Timeout
 
+from genmodels.core import safe_read
+from genmodels.core.config import ConfigError, RunConfig
 from genmodels.core.files import OutputError, remove_empty, writing
+from genmodels.core.metric_table import STORED_RANGES
 
 DEFAULT_ROOT = "results"
 
@@ -69,6 +83,13 @@ DATA_MISSING = "data-missing.json"
 # what a finished run folder holds, each there and readable; the JSON ones hold an object
 RUN_FILES = (CONFIG, HISTORY, METRICS, META, CHECKPOINT)
 JSON_FILES = (CONFIG, METRICS, META)
+# the keys of a checkpoint that reading a run's weights back needs (`load_run`, `sample`); a finished run whose
+# checkpoint lacks one is damaged. Resuming needs more (genmodels.training.checkpoint.RESUME_KEYS), and says so.
+WEIGHT_KEYS = ("config", "model", "step")
+# how far a stored score may stray past its range by float rounding (an IS of 0.9999999 is an IS of 1)
+ROUNDING = 1e-6
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+PNG_END = b"\x00\x00\x00\x00IEND\xaeB`\x82"  # the empty IEND chunk every PNG ends with: a cut file lacks it
 # what completes a damaged run again, as every command that reports one says it
 REPAIR = "running its sweep again (or `train --resume` into the folder) completes it again"
 
@@ -83,6 +104,14 @@ class Status(str, Enum):
 
 class FolderBusy(RuntimeError):
     """Another process is writing this folder."""
+
+
+@dataclass(frozen=True)
+class RunState:
+    """A run folder's status and, for a damaged or failed run, why it is not usable (a few words)."""
+
+    status: Status
+    reason: str | None = None
 
 
 # ------------------------------------------------------------------ layout
@@ -176,11 +205,20 @@ def write_json(path: str | os.PathLike[str], payload: Any) -> Path:
 
 
 def read_json(path: str | os.PathLike[str]) -> Any | None:
-    """A JSON file's content, or None when it is missing or unreadable (a run still being written)."""
+    """A JSON file's content, or None when it is missing or unreadable (a run still being written), or not a
+    regular file of at most `safe_read.JSON_LIMIT` bytes in its folder, or nested deeper than the parser can go."""
     try:
-        return json.loads(Path(path).read_text())
-    except (OSError, ValueError):
+        return json.loads(safe_read.read_bytes(path, safe_read.JSON_LIMIT, inside=Path(path).parent))
+    except (OSError, ValueError, RecursionError):
         return None
+
+
+def read_metrics(run_dir: str | os.PathLike[str]) -> dict[str, Any]:
+    """A run's metrics.json as a mapping: {} when it is missing, unreadable, or holds what no run writes (a
+    non-number, NaN, a value out of its range; `metrics_problem`), so that no caller passes garbage on as a
+    number. `run_state` says why such a run is damaged."""
+    metrics = read_json(Path(run_dir) / METRICS)
+    return metrics if isinstance(metrics, dict) and metrics_problem(metrics) is None else {}
 
 
 # ------------------------------------------------------------------ a data set a sweep could not have
@@ -206,47 +244,230 @@ def data_missing(root: str | os.PathLike[str], dataset: str) -> str | None:
 # ------------------------------------------------------------------ status
 def is_complete(run_dir: str | os.PathLike[str], config_hash: str | None = None, *, notebook: bool = False) -> bool:
     """True when the folder holds a finished run (of the given config, when a hash is given; with its
-    executed notebook, when `notebook`) whose files are all there and readable."""
-    return _finished(run_dir, config_hash) and damage(run_dir) is None and (
-        not notebook or (Path(run_dir) / EXECUTED).is_file())
+    executed notebook, when `notebook`) whose files are all there and sound (`damage`)."""
+    return run_state(run_dir, config_hash, notebook=notebook).status is Status.COMPLETE
 
 
 def _finished(run_dir: str | os.PathLike[str], config_hash: str | None) -> bool:
     """Whether complete.json says the run (of `config_hash`, when given) finished."""
     done = read_json(Path(run_dir) / COMPLETE)
-    return isinstance(done, dict) and (config_hash is None or done.get("config_hash") == config_hash)
+    if not isinstance(done, dict):
+        return False
+    # a hash that is no string is no other configuration's: a damaged record, which `damage` names
+    return config_hash is None or not isinstance(done.get("config_hash"), str) or done["config_hash"] == config_hash
+
+
+def run_state(run_dir: str | os.PathLike[str], config_hash: str | None = None, *, notebook: bool = False) -> RunState:
+    """The one answer to "what state is this run folder in", with the reason for a damaged or failed run.
+
+    `config_hash`: the configuration the folder should hold (a finished run of another is not complete);
+    `notebook`: a sweep's run, which also needs its executed notebook."""
+    run_dir = Path(run_dir)
+    if _finished(run_dir, config_hash):
+        wrong = damage(run_dir)
+        if wrong is not None:
+            return RunState(Status.DAMAGED, wrong)
+        if not notebook or (run_dir / EXECUTED).is_file():
+            return RunState(Status.COMPLETE)
+    if (run_dir / ERROR).is_file():
+        return RunState(Status.FAILED, error_summary(run_dir) or None)
+    if any((run_dir / name).exists() for name in (CONFIG, CHECKPOINT)) or any(run_dir.glob(PARTIAL)):
+        return RunState(Status.PARTIAL)
+    return RunState(Status.TODO)
+
+
+def run_status(run_dir: str | os.PathLike[str], config_hash: str | None = None, *, notebook: bool = False) -> Status:
+    return run_state(run_dir, config_hash, notebook=notebook).status
 
 
 def damage(run_dir: str | os.PathLike[str]) -> str | None:
     """What is wrong with the files of a finished run folder, in a few words ("checkpoint.pt is missing",
-    "metrics.json is empty", "config.json holds a list, not a JSON object"), or None when every file in
-    `RUN_FILES` is there and readable (the JSON ones as an object, and config.json naming complete.json's hash).
-
-    Only reading proves a file readable: each is opened, the small JSON files parsed, and one byte read of the
-    others (a checkpoint is not loaded: a sweep's dry run looks at hundreds of runs)."""
+    "metrics.json: quality.precision is 1.7, outside [0, 1]"), or None when every file is sound: each of
+    `RUN_FILES` a regular file in the folder, within its size limit, and holding what a run writes."""
     run_dir = Path(run_dir)
     for name in RUN_FILES:
         path = run_dir / name
+        limit = safe_read.CHECKPOINT_LIMIT if name == CHECKPOINT else safe_read.TEXT_LIMIT
         try:
-            with open(path, "rb") as f:
-                data = f.read() if name in JSON_FILES else f.read(1)
+            if name == CHECKPOINT:
+                data = b"x" if safe_read.check_regular(path, limit, inside=run_dir) else b""
+            else:
+                data = safe_read.read_bytes(path, limit, inside=run_dir)
         except FileNotFoundError:
             return f"{name} is missing"
+        except safe_read.UnsafeFile as err:
+            return str(err)
         except OSError as err:
             return f"{name} cannot be read ({err.strerror or err})"
         if not data:
             return f"{name} is empty"
-        if name in JSON_FILES:
+        wrong = (_json_problem(name, data, run_dir) if name in JSON_FILES else
+                 history_problem(data) if name == HISTORY else checkpoint_problem(path))
+        if wrong is not None:
+            return f"{name}: {wrong}" if not wrong.startswith(name) else wrong
+    return _images_problem(run_dir)
+
+
+def _json_problem(name: str, data: bytes, run_dir: Path) -> str | None:
+    try:
+        value = json.loads(data)
+    except ValueError:
+        return f"{name} is not valid JSON"
+    except RecursionError:
+        return f"{name} is nested too deeply to be read"
+    if not isinstance(value, dict):
+        return f"{name} holds a {type(value).__name__}, not a JSON object"
+    if name == METRICS:
+        return metrics_problem(value)
+    if name == CONFIG:
+        done = read_json(run_dir / COMPLETE)
+        if isinstance(done, dict) and not isinstance(done.get("config_hash"), str):
+            return f"{COMPLETE} names no configuration hash ({done.get('config_hash')!r})"
+        if "config_hash" in value and isinstance(done, dict) and done.get("config_hash") != value["config_hash"]:
+            return f"{name} is of another configuration than {COMPLETE}"
+        return config_problem(value)
+    return None
+
+
+def config_problem(values: dict[str, Any]) -> str | None:
+    """Why a config.json's fields are not a configuration this version accepts (`RunConfig`'s own validation:
+    types, ranges, unknown fields), or None."""
+    try:
+        RunConfig.from_dict({k: v for k, v in values.items() if k != "config_hash"})
+    except (ConfigError, TypeError, ValueError) as err:
+        return f"not a valid configuration ({(str(err).splitlines() or [''])[0][:200]})"
+    return None
+
+
+def metrics_problem(metrics: dict[str, Any]) -> str | None:
+    """The first value of a metrics.json that no run writes: a quality metric that is neither null nor a number
+    in its range (`metric_table.STORED_RANGES`, with a rounding margin), or any number that is NaN or infinite;
+    None when there is none."""
+    quality = metrics.get("quality")
+    if quality is not None and not isinstance(quality, dict):
+        return f"quality holds a {type(quality).__name__}, not a JSON object"
+    for key, (low, high) in STORED_RANGES.items():
+        value = (quality or {}).get(key)
+        if value is None:
+            continue
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            return f"quality.{key} is {value!r}, not a number"
+        if not math.isfinite(value) or not low - ROUNDING <= value <= high + ROUNDING:
+            shown = f"[{low:g}, {high:g}]".replace("inf", "∞")
+            return f"quality.{key} is {value!r}, outside {shown}"
+    return _not_finite(metrics, "")
+
+
+def _not_finite(value: Any, where: str) -> str | None:
+    """The first NaN or infinite number in a JSON value, by its dotted path; walked with a stack, not recursion,
+    so that a value nested as deep as the JSON parser allows is checked too."""
+    stack = [(value, where)]
+    while stack:
+        value, where = stack.pop()
+        if isinstance(value, float) and not math.isfinite(value):
+            return f"{where or 'a value'} is {value!r}, not a finite number"
+        items = value.items() if isinstance(value, dict) else enumerate(value) if isinstance(value, list) else ()
+        stack.extend((item, f"{where}.{key}" if where else str(key)) for key, item in reversed(list(items)))
+    return None
+
+
+def history_problem(data: bytes) -> str | None:
+    """Why a history.csv is not what training writes (a header, then rows of numbers or empty cells, each line
+    ended), or None."""
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError:
+        return "not UTF-8 text"
+    if not text.endswith("\n"):
+        return "cut mid-line (its last line has no end)"
+    try:
+        rows = list(csv.reader(io.StringIO(text)))
+    except csv.Error as err:  # a field longer than the csv module's limit, a NUL byte
+        return f"is not CSV ({err})"
+    if not rows or not rows[0]:
+        return "has no header"
+    for number, row in enumerate(rows[1:], start=2):
+        if len(row) != len(rows[0]):
+            return f"line {number} has {len(row)} fields, the header {len(rows[0])}"
+        for cell in row:
             try:
-                value = json.loads(data)
+                if cell:
+                    float(cell)
             except ValueError:
-                return f"{name} is not valid JSON"
-            if not isinstance(value, dict):
-                return f"{name} holds a {type(value).__name__}, not a JSON object"
-            if name == CONFIG and "config_hash" in value:
-                done = read_json(run_dir / COMPLETE)
-                if isinstance(done, dict) and done.get("config_hash") != value["config_hash"]:
-                    return f"{name} is of another configuration than {COMPLETE}"
+                return f"line {number} holds text ({cell[:40]!r}) where a number belongs"
+    return None
+
+
+def checkpoint_problem(path: Path) -> str | None:
+    """Why a checkpoint cannot be loaded (not plain data, a key loading needs missing, no weights or not finite ones,
+    a configuration this version refuses, a step out of range), or None: what `load_run` checks. Read as plain
+    data (``weights_only``), its tensors mapped rather than read, so a dry run over many runs stays quick."""
+    import torch
+
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            state = torch.load(path, map_location="cpu", weights_only=True, mmap=True)
+    except Exception as err:  # unpickling errors come in many types
+        return f"not a checkpoint that can be read as plain data ({type(err).__name__})"
+    if not isinstance(state, dict):
+        return f"holds a {type(state).__name__}, not a checkpoint"
+    missing = [key for key in WEIGHT_KEYS if key not in state]
+    if missing:
+        return f"has no {missing[0]!r}, which loading the run needs"
+    if step_problem(state["step"]) is not None:
+        return step_problem(state["step"])
+    if not isinstance(state["model"], dict) or not state["model"]:
+        return "holds no weights in its 'model'"
+    if not isinstance(state["config"], dict):
+        return f"holds a {type(state['config']).__name__} as its 'config', not a configuration"
+    return config_problem(state["config"]) or weights_problem(state)
+
+
+def weights_problem(state: dict[str, Any], keys: tuple[str, ...] = ("model", "ema")) -> str | None:
+    """Which of a checkpoint's weights under `keys` are not finite numbers (a run that diverged), or None: what
+    loading a run's weights refuses, so the store calls such a run damaged too. Read through the checkpoint's memory
+    map: each tensor is read once, here."""
+    import torch
+
+    bad = total = 0
+    for key in keys:
+        weights = state.get(key)
+        for value in weights.values() if isinstance(weights, dict) else ():
+            if isinstance(value, torch.Tensor) and value.is_floating_point():
+                total += 1
+                bad += not bool(torch.isfinite(value).all())
+    return f"holds weights that are not finite numbers (NaN or infinite in {bad} of {total} tensors)" if bad else None
+
+
+# the most training steps a checkpoint may claim: far beyond any run, far below what makes arithmetic overflow
+MAX_STEP = 10**12
+
+
+def step_problem(step: Any) -> str | None:
+    """Why a checkpoint's step is not a count of training steps (an integer from 0 to `MAX_STEP`), or None."""
+    if isinstance(step, bool) or not isinstance(step, int) or not 0 <= step <= MAX_STEP:
+        return f"holds step {step!r}, not a count of training steps (an integer >= 0, at most {MAX_STEP:,})"
+    return None
+
+
+def _images_problem(run_dir: Path) -> str | None:
+    """The first image of the run folder (its sample grids and figures, which the report shows) that is not a whole
+    PNG image (read: its first bytes and its end chunk, so a file cut short is found without decoding it), or None."""
+    for image in [*sample_grids(run_dir), *sorted((run_dir / FIGURES).glob("*.png"))]:
+        name = image.relative_to(run_dir).as_posix()
+        try:
+            safe_read.check_regular(image, safe_read.JSON_LIMIT, inside=run_dir)
+            with open(image, "rb") as f:
+                head = f.read(16)
+                f.seek(max(0, f.seek(0, os.SEEK_END) - len(PNG_END)))
+                tail = f.read()
+        except OSError as err:
+            return f"{name}: {err}" if isinstance(err, safe_read.UnsafeFile) else f"{name} cannot be read"
+        if not head.startswith(PNG_SIGNATURE) or head[12:16] != b"IHDR":
+            return f"{name} is not a PNG image"
+        if tail != PNG_END:
+            return f"{name} is cut short (no PNG end chunk)"
     return None
 
 
@@ -260,21 +481,7 @@ def mark_started(run_dir: str | os.PathLike[str]) -> None:
         (Path(run_dir) / name).unlink(missing_ok=True)
 
 
-def run_status(run_dir: str | os.PathLike[str], config_hash: str | None = None, *, notebook: bool = False) -> Status:
-    run_dir = Path(run_dir)
-    if _finished(run_dir, config_hash):
-        if damage(run_dir) is not None:
-            return Status.DAMAGED
-        if not notebook or (run_dir / EXECUTED).is_file():
-            return Status.COMPLETE
-    if (run_dir / ERROR).is_file():
-        return Status.FAILED
-    if any((run_dir / name).exists() for name in (CONFIG, CHECKPOINT)) or any(run_dir.glob(PARTIAL)):
-        return Status.PARTIAL
-    return Status.TODO
-
-
-def remove_unstarted(run_dir: str | os.PathLike[str], created: list[Path]) -> None:
+def remove_unstarted(run_dir: str | os.PathLike[str], created: list[Path], lock_is_new: bool = False) -> None:
     """Undo a run that stopped before it saved a checkpoint, in a folder this process created (`created`, from
     `files.missing_folders`): its config, sample grids, TensorBoard log and lock, then the folders if empty.
 
@@ -283,9 +490,14 @@ def remove_unstarted(run_dir: str | os.PathLike[str], created: list[Path]) -> No
     folder then stays). A sweep's folders exist before their run starts (the claim), so this never touches them:
     a failed sweep run keeps its config beside its error.txt. Called after the lock is released: a second process
     that waited on it meanwhile creates the folder again (holding the lock of a removed file; only two `train`s
-    racing for one new folder, the first refused at start-up, get there)."""
+    racing for one new folder, the first refused at start-up, get there). In a folder that was there (a user's), only
+    the lock file goes, where this run made it (`lock_is_new`)."""
     run_dir = Path(run_dir)
-    if not created or (run_dir / CHECKPOINT).exists():
+    if os.path.lexists(run_dir / CHECKPOINT):
+        return
+    if not created:  # a folder that was there: only the lock file this run made (`lock_is_new`) goes
+        if lock_is_new:
+            (run_dir / LOCK).unlink(missing_ok=True)
         return
     for name in (CONFIG, LOCK):
         (run_dir / name).unlink(missing_ok=True)
@@ -294,21 +506,19 @@ def remove_unstarted(run_dir: str | os.PathLike[str], created: list[Path]) -> No
     remove_empty(created)
 
 
-def problem(run_dir: str | os.PathLike[str], status: Status) -> str | None:
-    """Why a run is not usable, in a few words: a damaged run's `damage`, a failed run's first error line."""
-    if status is Status.DAMAGED:
-        return damage(run_dir)
-    if status is Status.FAILED:
-        return error_summary(run_dir) or None
-    return None
+# the most of a failed run's reason that a status line shows
+REASON_LIMIT = 400
 
 
 def error_summary(run_dir: str | os.PathLike[str]) -> str:
-    """The first line of a failed run's error.txt ("" when there is none)."""
+    """The first line of a failed run's error.txt, cut to `REASON_LIMIT` characters ("" when there is none): it
+    stands in one line of `results` and the dry run, whatever a kernel wrote."""
     try:
-        return Path(run_dir, ERROR).read_text().strip().splitlines()[0]
+        text = safe_read.read_bytes(Path(run_dir, ERROR), safe_read.TEXT_LIMIT, inside=run_dir)
+        line = text.decode("utf-8", "replace").strip().splitlines()[0]
     except (OSError, IndexError):
         return ""
+    return line if len(line) <= REASON_LIMIT else line[:REASON_LIMIT - 1] + "…"
 
 
 def record_failure(run_dir: str | os.PathLike[str], message: str) -> str:
@@ -342,12 +552,36 @@ def folder_lock(folder: str | os.PathLike[str], wait: float | None = None, name:
     try:
         lock.acquire(timeout=-1 if wait is None else wait, poll_interval=0.2)
     except Timeout:
-        raise FolderBusy(f"{folder} is being written by another process (a second sweep or train); "
-                         "it is skipped here") from None
+        holder = lock_holder(folder / name)
+        raise FolderBusy(f"{folder} is being written by another process ({holder or 'a second sweep or train'}); "
+                         "wait for it to end, or choose another folder") from None
     try:
         yield
     finally:
         lock.release()
+
+
+def lock_holder(path: str | os.PathLike[str]) -> str | None:
+    """Who holds the flock on `path`, as "process N: command", read from the kernel's lock table (/proc/locks), so a
+    second process can say who it waits for without a holder file that a crash would leave stale. None where that
+    table is not there (not Linux) or does not list the file."""
+    try:
+        stat = os.stat(path)
+        lines = Path("/proc/locks").read_text().splitlines()
+    except OSError:
+        return None
+    for line in lines:
+        fields = line.split()
+        if len(fields) < 6 or fields[1] != "FLOCK":
+            continue
+        pid, inode = fields[4], fields[5].rsplit(":", 1)[-1]
+        if inode.isdigit() and int(inode) == stat.st_ino and pid.isdigit():
+            try:
+                command = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+            except OSError:
+                command = ""
+            return f"process {pid}" + (f": {command.strip()[:120]}" if command.strip() else "")
+    return None
 
 
 def lock_is_free(folder: str | os.PathLike[str], wait: float = 0.0, name: str = LOCK) -> bool:

@@ -1,21 +1,16 @@
 """Building models: a config names a model, `build_model` makes it with the registered builder
-(genmodels.core.registry; DiT-style presets by name)."""
+(genmodels.core.registry)."""
 
 from __future__ import annotations
-
-from typing import Callable, Mapping
 
 from torch import nn
 
 from genmodels.core.config import RunConfig, parameter_count
-from genmodels.core.registry import DATASET_CHANNELS, MODELS, FactView, dataset_spec, model_spec
+from genmodels.core.registry import DATASET_CHANNELS, dataset_spec, model_spec
 from genmodels.models.blocks import count_parameters
 from genmodels.models.gan import GAN, AdversarialModel, Discriminator, Generator
 from genmodels.models.vae import VAE
 from genmodels.models.wgan import WGAN
-
-# name -> builder, a live view of the registry (kept for callers that looked builders up here)
-MODEL_BUILDERS: Mapping[str, Callable[[RunConfig, int], nn.Module]] = FactView(MODELS, lambda spec: spec.build)
 
 
 def build_model(config: RunConfig, image_channels: int | None = None) -> nn.Module:
@@ -27,5 +22,5 @@ def build_model(config: RunConfig, image_channels: int | None = None) -> nn.Modu
 
 __all__ = [
     "VAE", "GAN", "WGAN", "AdversarialModel", "Generator", "Discriminator",
-    "MODEL_BUILDERS", "build_model", "count_parameters", "parameter_count", "DATASET_CHANNELS",
+    "build_model", "count_parameters", "parameter_count", "DATASET_CHANNELS",
 ]

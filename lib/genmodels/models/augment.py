@@ -1,6 +1,6 @@
 """What the critic sees through (config field ``augment``): differentiable augmentation of its inputs (DiffAugment,
 Zhao et al. 2020) or Gaussian instance noise. Applied inside the adversarial models' critic, so it lives beside
-them; which recipe selects what is genmodels.training.recipes."""
+them; which recipe selects what is each model's `ModelSpec.recipes` (genmodels.builtin)."""
 
 from __future__ import annotations
 

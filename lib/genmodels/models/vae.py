@@ -64,11 +64,6 @@ class VAE(nn.Module):
     """Returns its own loss: ``mse(x, x_hat) + kl_factor * KL`` as named terms (seed Module 1c)."""
 
     kind = "vae"
-    # the loss of `loss_terms` below, for the report's Designs section (kept beside the code it describes)
-    loss_formula = (r"With the reparameterisation $z = \mu + e^{\log\sigma^2/2}\,\epsilon$ the loss is "
-                    r"$\mathcal{L} = \mathrm{MSE}(x, \hat x) + \beta \cdot \mathrm{KL}$ with "
-                    r"$\mathrm{KL} = -\tfrac12\, \mathrm{mean}_{batch} \sum_{z}(1 + \log\sigma^2 - \mu^2 - \sigma^2)$ "
-                    r"and $\beta$ the KL factor.")
 
     def __init__(
         self, depth: int = 3, z_dim: int = 100, width: int = 64, image_channels: int = 1,
@@ -86,6 +81,12 @@ class VAE(nn.Module):
         z = mu + torch.exp(0.5 * logvar) * torch.randn_like(mu)  # reparameterisation
         x_hat = self.decoder(z)
         return self.loss_terms(x, x_hat, mu, logvar) | {"x_hat": x_hat}
+
+    # the loss `loss_terms` below computes, for the report's Designs section (kept beside the code it describes)
+    loss_formula = (r"With the reparameterisation $z = \mu + e^{\log\sigma^2/2}\,\epsilon$ the loss is "
+                    r"$\mathcal{L} = \mathrm{MSE}(x, \hat x) + \beta \cdot \mathrm{KL}$ with "
+                    r"$\mathrm{KL} = -\tfrac12\, \mathrm{mean}_{batch} \sum_{z}(1 + \log\sigma^2 - \mu^2 - \sigma^2)$ "
+                    r"and $\beta$ the KL factor.")
 
     def loss_terms(
         self, x: torch.Tensor, x_hat: torch.Tensor, mu: torch.Tensor, logvar: torch.Tensor

@@ -233,7 +233,7 @@ def evaluate_accuracy(model: FeatureClassifier, data: ImageSet, batch: int = 100
 
 
 # ---------------------------------------------------------------------------------------------- cache
-def classifier_dir(dataset: str, results_root: str | os.PathLike[str] = "results") -> Path:
+def classifier_dir(dataset: str, results_root: str | os.PathLike[str] = store.DEFAULT_ROOT) -> Path:
     """``<results_root>/classifiers/<name>``, or ``$GENMODELS_CLASSIFIERS/<name>`` when that is set (so that
     test sessions and throw-away results folders can share one trained classifier)."""
     base = os.environ.get("GENMODELS_CLASSIFIERS")
@@ -241,7 +241,7 @@ def classifier_dir(dataset: str, results_root: str | os.PathLike[str] = "results
     return root / CLASSIFIER_DATA.get(dataset, dataset)
 
 
-def check_cache_writable(dataset: str, results_root: str | os.PathLike[str] = "results") -> None:
+def check_cache_writable(dataset: str, results_root: str | os.PathLike[str] = store.DEFAULT_ROOT) -> None:
     """Before a run trains: the folder a classifier not cached yet will be written to can be written, by the
     same check as every output folder (`files.check_writable_dir`). Otherwise a run trains for an hour and
     fails only when it caches the classifier its metrics need. A cached classifier needs no write."""
@@ -258,7 +258,7 @@ def sha256_file(path: Path) -> str:
     return digest.hexdigest()
 
 
-def load_metadata(dataset: str, results_root: str | os.PathLike[str] = "results") -> dict[str, Any] | None:
+def load_metadata(dataset: str, results_root: str | os.PathLike[str] = store.DEFAULT_ROOT) -> dict[str, Any] | None:
     path = classifier_dir(dataset, results_root) / METADATA
     if not path.is_file():
         return None
@@ -282,7 +282,7 @@ def _load_cached(folder: Path, meta: dict[str, Any], device: torch.device | str)
     return model.to(device).eval()
 
 
-def get_classifier(dataset: str, results_root: str | os.PathLike[str] = "results", *,
+def get_classifier(dataset: str, results_root: str | os.PathLike[str] = store.DEFAULT_ROOT, *,
                    settings: TrainSettings | None = None, device: torch.device | str = "cpu",
                    data_root: str | os.PathLike[str] | None = None, retrain: bool = False,
                    log: Any = print) -> FeatureClassifier:

@@ -28,14 +28,14 @@ from genmodels.data import ImageSet
 from genmodels.training.generate import in_eval_mode
 from genmodels.quality.metrics import DEFAULT_K, QualityScorer, reference_scores
 from genmodels.core.registry import model_spec
-from genmodels.core.store import BEST
+from genmodels.core.store import BEST, DEFAULT_ROOT
 from genmodels.training.hooks import QUALITY_COLUMNS
 
 
 # ---------------------------------------------------------------------------------------------- reconstruction
 @torch.no_grad()
-def test_reconstruction(model: nn.Module, test_data: ImageSet, device: torch.device | str = "cpu",
-                        batch: int = 500, seed: int = 0, max_images: int | None = None) -> dict[str, Any]:
+def reconstruction_scores(model: nn.Module, test_data: ImageSet, device: torch.device | str = "cpu",
+                          batch: int = 500, seed: int = 0, max_images: int | None = None) -> dict[str, Any]:
     """VAE on the test split: `mse` of the posterior-mean reconstruction, and the model's own loss terms
     (`rec`, `kl`, `loss`, with a sampled z as in training), averaged over images."""
     n = min(len(test_data), max_images or len(test_data))
@@ -159,7 +159,7 @@ class Evaluator:
     than the model.
     """
 
-    def __init__(self, results_root: str | os.PathLike[str] = "results", *, final_samples: int | None = None,
+    def __init__(self, results_root: str | os.PathLike[str] = DEFAULT_ROOT, *, final_samples: int | None = None,
                  real_samples: int | None = None, sample_seed: int = 1234, metric_seed: int = 0,
                  k: int = DEFAULT_K, reference: bool = True, log: Any = print) -> None:
         self.results_root = Path(results_root)
@@ -237,7 +237,8 @@ class Evaluator:
             except Exception as err:  # the reference is a convenience for the report, never a reason to fail a run
                 out["real_reference"] = {"error": f"{type(err).__name__}: {err}"}
         if model_spec(c.model).reconstructs:
-            out["test_reconstruction"] = test_reconstruction(trainer.model, test_data, trainer.device, seed=self.metric_seed)
+            out["test_reconstruction"] = reconstruction_scores(trainer.model, test_data, trainer.device,
+                                                               seed=self.metric_seed)
         return out
 
     @staticmethod
@@ -250,7 +251,7 @@ class Evaluator:
         return {"step": best["step"], "fid": best["fid"], "checkpoint": BEST if ok else None}
 
 
-def default_evaluator(config: Any = None, results_root: str | os.PathLike[str] = "results",
+def default_evaluator(config: Any = None, results_root: str | os.PathLike[str] = DEFAULT_ROOT,
                       **options: Any) -> Evaluator | None:
     """The evaluator that notebooks, the CLI and the sweep pass to `run_config(evaluate=...)`.
 
@@ -261,4 +262,4 @@ def default_evaluator(config: Any = None, results_root: str | os.PathLike[str] =
     return Evaluator(results_root, **options)
 
 
-__all__ = ["test_reconstruction", "Evaluator", "QualityHook", "default_evaluator", "private_rng"]
+__all__ = ["reconstruction_scores", "Evaluator", "QualityHook", "default_evaluator", "private_rng"]

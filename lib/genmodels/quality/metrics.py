@@ -38,7 +38,7 @@ from torch import nn
 
 from genmodels.quality.classifier import CLASSIFIER_DATA, FeatureClassifier, classifier_dir, get_classifier
 from genmodels.data import load_dataset, to_uint8
-from genmodels.core.store import read_json, write_json
+from genmodels.core.store import DEFAULT_ROOT, read_json, write_json
 
 REFERENCE = "reference.json"
 DEFAULT_K = 3  # Kynkäänniemi et al. 2019 use k = 3
@@ -237,7 +237,7 @@ def inception_score(images: torch.Tensor, classifier: FeatureClassifier, splits:
 
 
 # ---------------------------------------------------------------------------------------------- real data
-def reference_scores(dataset: str, results_root: str | os.PathLike[str] = "results", *, n: int | None = None,
+def reference_scores(dataset: str, results_root: str | os.PathLike[str] = DEFAULT_ROOT, *, n: int | None = None,
                      seed: int = 0, data_root: str | os.PathLike[str] | None = None,
                      classifier: FeatureClassifier | None = None, refresh: bool = False) -> dict[str, Any]:
     """What real data scores on the data set's classifier, cached in ``<results>/classifiers/<name>/reference.json``.

@@ -14,6 +14,7 @@ import shutil
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from genmodels.core import store
 
@@ -70,11 +71,9 @@ def _build(sweep_file: str | os.PathLike[str], results_root: str | os.PathLike[s
            staged: dict[str, Path]) -> BuildResult:
     import nbformat
     import papermill as pm
-    from nbconvert import PDFExporter
-    from traitlets.config import Config
 
     from genmodels.runs.kernels import IPCKernelManager, kernel_name
-    from genmodels.report.mathml import TEMPLATES, OfflineHTMLExporter
+    from genmodels.report.mathml import OfflineHTMLExporter
 
     try:
         pm.execute_notebook(str(REPORT_NOTEBOOK), str(staged[EXECUTED]), kernel_name=kernel_name(),
@@ -83,15 +82,14 @@ def _build(sweep_file: str | os.PathLike[str], results_root: str | os.PathLike[s
                             cwd=str(out.resolve()), kernel_manager_class=IPCKernelManager)
     except pm.PapermillExecutionError as err:
         os.replace(staged[EXECUTED], out / FAILED)
-        raise ReportError(f"the report notebook failed: {err.ename}: {err.evalue}; see {out / FAILED}") from None
+        try:
+            culprit = unreadable_run_file(sweep_file, results_root)
+        except Exception:  # a diagnosis that fails must not hide the error it diagnoses
+            culprit = None
+        where = f"; {culprit}" if culprit else ""
+        raise ReportError(f"the report notebook failed: {err.ename}: {err.evalue}{where}; see {out / FAILED}") from None
     nb = nbformat.read(staged[EXECUTED], as_version=4)
-    config = Config()
-    config.TemplateExporter.exclude_input = True
-    config.TemplateExporter.exclude_input_prompt = True
-    config.TemplateExporter.exclude_output_prompt = True
-    config.TagRemovePreprocessor.remove_cell_tags = {"remove"}
-    config.TagRemovePreprocessor.enabled = True
-    html, _ = OfflineHTMLExporter(config=config).from_notebook_node(nb)  # MathML: renders offline
+    html, _ = OfflineHTMLExporter(config=export_config()).from_notebook_node(nb)  # MathML: renders offline
     staged[HTML].write_text(html)
     missing = [tool for tool in ("xelatex", "pandoc") if shutil.which(tool) is None]
     if missing:
@@ -99,11 +97,8 @@ def _build(sweep_file: str | os.PathLike[str], results_root: str | os.PathLike[s
         return BuildResult(out / EXECUTED, out / HTML, None,
                            f"no PDF: {' and '.join(missing)} not found (Debian: apt-get install texlive-xetex "
                            "texlive-fonts-recommended texlive-plain-generic pandoc); the HTML report is complete")
-    # the template as constructor arguments: set as attributes after construction, the exporter kept the stock
-    # LaTeX template (its search path is fixed at construction), so report/template/genmodels never applied
-    pdf_exporter = PDFExporter(config=config, extra_template_basedirs=[str(TEMPLATES)], template_name="genmodels")
     try:
-        pdf, _ = pdf_exporter.from_notebook_node(nb, resources={"metadata": {"path": str(out.resolve())}})
+        pdf = export_pdf(nb, out)
     except Exception as err:  # nbconvert raises LatexFailed with the TeX log
         log = getattr(err, "output", "") or str(err)
         store.write_text(out / LATEX_LOG, str(log))
@@ -112,6 +107,47 @@ def _build(sweep_file: str | os.PathLike[str], results_root: str | os.PathLike[s
     staged[PDF].write_bytes(pdf)
     _commit(out, staged, pdf=True)
     return BuildResult(out / EXECUTED, out / HTML, out / PDF, f"wrote {out / PDF} and {out / HTML}")
+
+
+def unreadable_run_file(sweep_file: str | os.PathLike[str], results_root: str | os.PathLike[str]) -> str | None:
+    """The first run of the sweep whose folder is damaged (`store.run_state`: a figure or sample grid that is not a
+    PNG, a history holding text, ...), as "run folder R: what is wrong", or None. Asked when the notebook failed:
+    its error ("not a PNG file", a float where text belongs) names neither the run nor the file, and a user needs
+    both to repair or re-run it."""
+    from genmodels.runs.sweep import load_sweep
+
+    for spec in load_sweep(sweep_file, results_root):
+        state = spec.state()
+        if state.status is store.Status.DAMAGED:
+            return f"run folder {spec.run_dir}: {state.reason}"
+    return None
+
+
+def export_config() -> Any:
+    """What the HTML and PDF show of the executed notebook: outputs only, no code, prompts or removed cells."""
+    from traitlets.config import Config
+
+    config = Config()
+    config.TemplateExporter.exclude_input = True
+    config.TemplateExporter.exclude_input_prompt = True
+    config.TemplateExporter.exclude_output_prompt = True
+    config.TagRemovePreprocessor.remove_cell_tags = {"remove"}
+    config.TagRemovePreprocessor.enabled = True
+    return config
+
+
+def export_pdf(nb: Any, folder: Path) -> bytes:
+    """The notebook's PDF through XeLaTeX with the report's template (report/template/genmodels); `folder` is where
+    relative paths in the notebook point. Raises nbconvert's LatexFailed, with the TeX log, when LaTeX stops."""
+    from nbconvert import PDFExporter
+
+    from genmodels.report.mathml import TEMPLATES
+
+    # the template as constructor arguments: set as attributes after construction, the exporter kept the stock
+    # LaTeX template (its search path is fixed at construction), so report/template/genmodels never applied
+    exporter = PDFExporter(config=export_config(), extra_template_basedirs=[str(TEMPLATES)], template_name="genmodels")
+    pdf, _ = exporter.from_notebook_node(nb, resources={"metadata": {"path": str(folder.resolve())}})
+    return pdf
 
 
 def _commit(out: Path, staged: dict[str, Path], pdf: bool) -> None:

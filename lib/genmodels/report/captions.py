@@ -23,7 +23,7 @@ class Captions:
     def figure(self, fig: plt.Figure | None, caption: str, dpi: int = 150) -> None:
         import io
 
-        from IPython.display import Image, Markdown, display
+        from IPython.display import Markdown, display
 
         if fig is None:
             display(Markdown(f"*No figure: {caption} (no finished runs for it).*"))
@@ -31,19 +31,26 @@ class Captions:
         buffer = io.BytesIO()
         fig.savefig(buffer, format="png", dpi=dpi, bbox_inches="tight")
         plt.close(fig)
-        self.figures += 1
-        display(Image(buffer.getvalue()))
-        display(Markdown(f"**Figure {self.figures}.** {caption}"))
+        self._show(buffer.getvalue(), caption)
 
     def image(self, path: str | os.PathLike[str] | None, caption: str) -> None:
-        from IPython.display import Image, Markdown, display
+        from IPython.display import Markdown, display
 
         if path is None or not Path(path).is_file():
             display(Markdown(f"*No figure: {caption} (run missing).*"))
             return
+        self._show(Path(path).read_bytes(), caption)
+
+    def _show(self, png: bytes, caption: str) -> None:
+        """The image, numbered, then its caption: the HTML shows the two outputs in turn; the PDF sets the image
+        with the caption it carries in its metadata as one float (report/template/genmodels) and leaves out the
+        caption's own output."""
+        from IPython.display import Image, Markdown, display
+
         self.figures += 1
-        display(Image(filename=str(path)))
-        display(Markdown(f"**Figure {self.figures}.** {caption}"))
+        text = f"**Figure {self.figures}.** {caption}"
+        display(Image(png), metadata={"genmodels_caption": text})
+        display(Markdown(text), metadata={"genmodels_figure_caption": True})
 
     def table(self, frame: pd.DataFrame, caption: str, index: bool = False) -> int | None:
         """Show the table with its caption; its number, for later captions to refer to (None: not shown)."""

@@ -1,9 +1,10 @@
-"""Which runs the report shows: a sweep's runs read from ``results/``, and the selections every table, figure
-and sentence is drawn from (the main grid, the headline configuration, each model's study).
+"""Which runs the report shows: a sweep's runs read from ``results/``, and the selections every question
+shares (the main grid, the headline configuration, the long runs).
 
 The study design lives here, once: `HEADLINE` is the configuration the report puts first, and each model-
 specific study (the KL sweep, the discriminator-output collapse study, the Lipschitz comparison) is found
-through the registry as the model that owns the knob it varies, so no model name is written out.
+through the registry as the model that owns the knob it varies (`study_model`), so no model name is written
+out; each study's own selection is in its question's module (`genmodels.report.questions`).
 """
 
 from __future__ import annotations
@@ -15,15 +16,15 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from genmodels.core.config import DEFAULT_VARIANT
+from genmodels.core import store
+from genmodels.core.config import DEFAULT_VARIANT, RunConfig
 from genmodels.core.registry import MODEL_NAMES, model_specific_fields
-from genmodels.core.config import RunConfig
 from genmodels.runs.results import results_frame
 
 
 @dataclass(frozen=True)
 class Headline:
-    """The configuration the report compares the models at first (the seed's Results setting)."""
+    """The configuration the report compares the models at first (the assignment's Results setting)."""
 
     dataset: str = "mnist"
     depth: int = 3
@@ -64,6 +65,18 @@ def collect_runs(sweep_file: str | os.PathLike[str], results_root: str | os.Path
     """One row per configuration of the sweep: its resolved config, status, metrics, cost and data source
     (`genmodels.runs.results.results_frame`, which ``python -m genmodels results`` prints too)."""
     return results_frame(results_root, sweep_file)
+
+
+def finished(runs: pd.DataFrame) -> pd.DataFrame:
+    """The complete runs with quality metrics: the ones a comparison can use."""
+    return runs[(runs.status == "complete") & runs.FID.notna()]
+
+
+def run_metrics(run: pd.Series) -> dict:
+    """The run's metrics.json ({} when it has none, as in a hand-made table): the report's one reader of it."""
+    if not isinstance(run.get("run_dir"), str):
+        return {}
+    return store.read_metrics(Path(run.run_dir))
 
 
 # A run with more than this many times its model's median steps on its data set is a "long run": what the
@@ -161,29 +174,3 @@ def seed_spread(runs: pd.DataFrame, dataset: str = HEADLINE.dataset) -> pd.DataF
         row["seconds_median"] = done.seconds.median()
         rows.append(row)
     return pd.DataFrame(rows)
-
-
-def kl_labels(runs: pd.DataFrame, dataset: str) -> list[str]:
-    """The KL sweep: runs of the model owning kl_factor that share depth and z_dim with more than one factor
-    (at the grid's budget: long runs are no part of any study)."""
-    vae = runs[(runs.model == study_model("kl_factor")) & (runs.dataset == dataset) & ~is_long(runs)
-               & default_recipe(runs)]
-    groups = vae.groupby(["depth", "z_dim", "seed"])["kl_factor"].nunique()
-    if groups.empty or groups.max() < 2:
-        return []
-    depth, z, seed = groups.idxmax()
-    return vae[(vae.depth == depth) & (vae.z_dim == z) & (vae.seed == seed)].label.tolist()
-
-
-def lipschitz_runs(runs: pd.DataFrame, seed: int | None = 0) -> pd.DataFrame:
-    """The Lipschitz comparison: runs of the model owning `lipschitz` at the headline configuration (seed 0
-    unless `seed` is None), every constraint the sweep ran."""
-    h = HEADLINE
-    pick = runs[(runs.model == study_model("lipschitz")) & (runs.depth == h.depth) & (runs.z_dim == h.z_dim)
-                & (runs.dataset == h.dataset) & ~is_long(runs) & default_recipe(runs)]
-    return pick if seed is None else pick[pick.seed == seed]
-
-
-def clipped_runs(done: pd.DataFrame) -> pd.DataFrame:
-    """Finished runs whose critic was weight-clipped (their loss curves show why the estimate stays small)."""
-    return done[(done.model == study_model("lipschitz")) & (done.lipschitz == "clip")]

@@ -19,8 +19,9 @@ from genmodels.models import build_model, count_parameters
 from genmodels.core.registry import MODEL_NAMES, MODELS, ModelSpec, model_spec
 from genmodels.training.loop import optimizer_settings
 from genmodels.report.collect import HEADLINE
+from genmodels.report.english import count_word, the_names
 
-# the order the Training table lists recipes in: the seed-faithful baseline first, then this project's default
+# the order the Training table lists recipes in: the assignment's baseline first, then this project's default
 RECIPE_ORDER = tuple(sorted(RECIPES, key=lambda recipe: recipe != "seed"))
 
 
@@ -207,20 +208,20 @@ def training_markdown() -> str:
         (single if len(optimizers) == 1 else alternating).append(spec.display_name)
     parts = []
     if single:
-        parts.append(f"{_join(single)} {'is' if len(single) == 1 else 'are'} trained with one optimizer over the "
-                     "whole model (seed Algorithm 1).")
+        parts.append(f"{the_names(single)} {'is' if len(single) == 1 else 'are'} trained with one optimizer over the "
+                     "whole model (the assignment's Algorithm 1).")
     if alternating:
-        parts.append(f"{_join(alternating)} {'is' if len(alternating) == 1 else 'are'} trained with two "
+        parts.append(f"{the_names(alternating)} {'is' if len(alternating) == 1 else 'are'} trained with two "
                      "optimizers, alternating `n_critic` discriminator (critic) updates on fresh real batches with "
-                     "one generator update (seed Algorithm 2); the generator update reuses the last critic "
-                     "update's fake batch, as the seed's single forward pass does.")
+                     "one generator update (the assignment's Algorithm 2); the generator update reuses the last critic "
+                     "update's fake batch, as the assignment's single forward pass does.")
     return " ".join(parts) + "\n\n" + RECIPES_TEXT
 
 
-# what the two recipes (genmodels.training.recipes) are, in the report's words; their settings per model are the table's
+# what the two recipes (genmodels.core.recipes) are, in the report's words; their settings per model are the table's
 RECIPES_TEXT = (
-    "How the models are trained is a *recipe*, recorded with every run: the seed-faithful one uses the seed's and "
-    "the literature's optimiser settings unchanged; the tuned one adds an exponential moving average of the "
+    "How the models are trained is a *recipe*, recorded with every run: the assignment's ('seed') keeps the "
+    "assignment's and the literature's optimiser settings unchanged; the tuned one adds an exponential moving average of the "
     "generator's weights, from which every sample is drawn (its batch-norm statistics recomputed), and the "
     "learning rates, batch size and critic steps that measured the most quality per CPU-second (docs/"
     "recipes.md; differentiable augmentation was measured too, and left out because it made both GANs "
@@ -229,17 +230,4 @@ RECIPES_TEXT = (
     "For the VAE, the tuned recipe draws sampled latents from a 10-component Gaussian "
     "mixture fitted to the posterior means of the training images after training (\"ex-post density "
     "estimation\", Ghosh et al. 2020) instead of the N(0, I) prior, which leaves regions the encoder never uses; "
-    "reconstructions are unchanged. The architectures and losses are the seed's in both.")
-
-
-def _join(names: list[str]) -> str:
-    """ "The VAE", "The LSGAN and the WGAN": model names starting a sentence."""
-    names = [f"the {n}" for n in names]
-    joined = names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
-    return joined[0].upper() + joined[1:]
-
-
-def count_word(n: int) -> str:
-    """Small counts in words, as prose writes them ("Three convolutional generative models")."""
-    words = ("No", "One", "Two", "Three", "Four", "Five", "Six", "Seven", "Eight", "Nine")
-    return words[n] if n < len(words) else str(n)
+    "reconstructions are unchanged. The architectures and losses are the assignment's in both.")

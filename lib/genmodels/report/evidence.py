@@ -14,12 +14,7 @@ from typing import Iterable
 
 import pandas as pd
 
-# the metrics the Discussion compares, whether lower is better, and how many decimals it prints
-LOWER_IS_BETTER = {"FID": True, "KID": True, "IS": False, "precision": False, "recall": False, "test_mse": True,
-                   "seconds": True, "reach": True}
-DECIMALS = {"FID": 1, "KID": 4, "IS": 2, "precision": 2, "recall": 2, "test_mse": 4, "seconds": 0, "reach": 0}
-# how a metric is named in prose
-WORDS = {"test_mse": "test MSE", "seconds": "s", "reach": "s"}
+from genmodels.core.metric_table import Metric, metric
 
 
 # how `Spread.text` writes a number with its runs, read back by `cited_numbers`: "16.6 [15.2, 18.0] over 3 seeds
@@ -123,11 +118,12 @@ class Spread:
         return self.hi - self.lo
 
     @property
-    def lower_is_better(self) -> bool:
-        return LOWER_IS_BETTER[self.metric]
+    def facts(self) -> Metric:
+        """The metric's direction, decimals and name (`genmodels.core.metric_table`)."""
+        return metric(self.metric)
 
     def number(self, value: float) -> str:
-        return f"{value:.{DECIMALS[self.metric]}f}"
+        return self.facts.prose_text(value)
 
     def median_text(self) -> str:
         """The median alone ("16.6"), where the spread is stated elsewhere or does not matter (training time)."""
@@ -147,15 +143,30 @@ class Spread:
         """ "FID 16.6 [15.2, 18.0] over 3 seeds (R1-R3)": the number as `value_text`, and its runs' references.
         Times read "41 s (R4)"."""
         value = self.value_text(seeds).replace(" (one seed)", "")
-        if self.metric in ("seconds", "reach"):
+        if self.metric == "seconds":
             value = value.replace(" over", " s over") if " over" in value else value + " s"
             return f"{value} ({refs.cite(self.labels)})"
-        label = WORDS.get(self.metric, self.metric)
-        return f"{label + ' ' if name else ''}{value} ({refs.cite(self.labels)})"
+        return f"{self.facts.label + ' ' if name else ''}{value} ({refs.cite(self.labels)})"
 
     def better_than(self, other: "Spread") -> bool:
         """Whether this median is better than the other's (strictly)."""
-        return self.median < other.median if self.lower_is_better else self.median > other.median
+        return self.facts.better(self.median, other.median)
+
+
+# Two sets of runs trained for equal time when their median training CPU-seconds differ by at most this fraction:
+# the time one configuration takes varies by about this much from run to run on a shared machine.
+EQUAL_TIME = 0.10
+
+
+def no_longer(seconds: float, other: float) -> bool:
+    """Whether a run of `seconds` trained no longer than one of `other`, within `EQUAL_TIME`: a ranking of the
+    first above the second cannot then be the larger budget's doing."""
+    return seconds <= other * (1 + EQUAL_TIME)
+
+
+def equal_time(seconds: float, other: float) -> bool:
+    """Whether two budgets of training CPU-seconds are equal within `EQUAL_TIME`."""
+    return no_longer(seconds, other) and no_longer(other, seconds)
 
 
 @dataclass(frozen=True)
@@ -194,12 +205,15 @@ def compare(a: Spread, b: Spread, noise: float | None = None) -> Comparison:
     return Comparison(better, worse, tied, within, single_seed=min(a.n, b.n) < 2)
 
 
-def lead_clause(comparison: Comparison, noise: float | None = None, noise_name: str = "") -> str:
+def lead_clause(comparison: Comparison, noise: float | None = None, noise_name: str = "",
+                numbers: bool = True) -> str:
     """The caveat to a claim that one set is better than another: empty when the difference exceeds the spread
     over seeds on firm ground, else what makes it uncertain (within the spread, or resting on single seeds).
-    `noise` is the spread used where both sides are single runs, measured on `noise_name`."""
+    `noise` is the spread used where both sides are single runs, measured on `noise_name`; without `numbers`
+    the caveat leaves the difference and that spread out (a sentence that gives one caveat for several models
+    states them beside each model)."""
     c = comparison
-    unit = WORDS.get(c.better.metric, c.better.metric)
+    unit = c.better.facts.label
     if c.tied:
         return "the two are equal at this precision"
     if c.within_spread:
@@ -207,12 +221,16 @@ def lead_clause(comparison: Comparison, noise: float | None = None, noise_name: 
             return "the ranges over seeds overlap, so the two are tied within the spread"
         if c.better.n >= 2 or c.worse.n >= 2:
             return "the single run lies within the other's range over seeds, so the difference may be chance"
+        if not numbers:
+            return f"the difference is within the spread over seeds of {noise_name}, so it may be chance"
         return (f"the difference of {c.better.number(c.difference)} is within the {c.better.number(noise or 0)}-"
                 f"{unit} spread over seeds of {noise_name}, so it may be chance")
     if c.within_spread is None:
         return "each side rests on a single seed and the spread over seeds is unknown, so the order may be chance"
     if c.single_seed:
         if c.better.n < 2 and c.worse.n < 2:
+            if not numbers:
+                return f"the difference exceeds the spread over seeds of {noise_name}, though each point rests on a single seed"
             return (f"the difference of {c.better.number(c.difference)} exceeds the {c.better.number(noise or 0)}-"
                     f"{unit} spread over seeds of {noise_name}, though each point rests on a single seed")
         return "the single run lies outside the other's range over seeds, but it is one seed"

@@ -15,7 +15,8 @@ import pandas as pd
 from genmodels import plots
 from genmodels.core import store
 from genmodels.core.registry import MODEL_NAMES
-from genmodels.report.collect import HEADLINE, headline_runs, kl_labels, main_runs, study_model, sweep_axes
+from genmodels.report.collect import HEADLINE, headline_runs, main_runs, run_metrics, study_model, sweep_axes
+from genmodels.report.questions.kl_factor import kl_labels
 
 
 def axis_montage(runs: pd.DataFrame, model: str, dataset: str, n: int = 16) -> plt.Figure | None:
@@ -124,7 +125,7 @@ def _final_grid(run_dir: Path, n: int = 16) -> np.ndarray:
 
 
 def kl_sweep_figure(runs: pd.DataFrame, dataset: str = HEADLINE.dataset) -> plt.Figure | None:
-    """Samples and reconstructions per KL factor, with FID and test MSE in the titles (seed Results)."""
+    """Samples and reconstructions per KL factor, with FID and test MSE in the titles (the assignment's Results)."""
     kl = runs[(runs.model == study_model("kl_factor")) & (runs.dataset == dataset) & (runs.status == "complete")]
     kl = kl[kl.label.isin(kl_labels(runs, dataset))].sort_values("kl_factor")
     if len(kl) < 2:
@@ -157,7 +158,7 @@ def quality_time_figure(runs: pd.DataFrame, dataset: str = HEADLINE.dataset) -> 
     for _, run in headline_runs(runs, dataset).iterrows():
         if run.status != "complete":
             continue
-        curve = (store.read_json(Path(run.run_dir) / store.METRICS) or {}).get("quality_curve") or []
+        curve = run_metrics(run).get("quality_curve") or []
         if len(curve) < 2 or "train_seconds" not in curve[0]:
             continue
         frame = pd.DataFrame(curve)

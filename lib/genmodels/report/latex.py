@@ -24,11 +24,14 @@ LONG_CELL = 24
 MAX_BLOCK_ROWS = 38
 
 
-def escape(text: str) -> str:
-    """Plain text as LaTeX (the ten special characters)."""
+def escape(text: object) -> str:
+    """Plain text as LaTeX: the one function every header and cell of a table goes through (captions are Markdown,
+    set by pandoc, which escapes them). The ten special characters, and square brackets braced: after a line break
+    ``\\`` LaTeX reads a ``[`` as the start of a length, so the header "FID median [range]" set on two lines
+    stopped the PDF with "Missing number"."""
     from nbconvert.filters import escape_latex
 
-    return escape_latex(str(text))
+    return escape_latex(str(text)).replace("[", "{[}").replace("]", "{]}")
 
 
 def markdown_to_latex(markdown: str) -> str | None:

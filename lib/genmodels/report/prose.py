@@ -1,22 +1,22 @@
-"""The report's generated prose: the introduction (the sweep's facts and the headline result), and the
-Discussion (`questions`' six paragraphs, a Conclusion and the Limitations), every sentence filled from the
-measured numbers, so the text cannot drift from the results.
+"""The report's generated prose around the questions: the introduction (the sweep's facts and the headline
+result), and the Discussion assembled from `questions`' paragraphs with its Conclusion (one sentence per
+question) and the Limitations, every sentence filled from the measured numbers, so the text cannot drift from
+the results.
 """
 
 from __future__ import annotations
 
-import json
 import math
 from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
 
-from genmodels.core.registry import MODEL_NAMES, dataset_spec
-from genmodels.report.collect import HEADLINE, study_model
-from genmodels.report.evidence import RunRefs, Spread, compare
-from genmodels.report.findings import axis, collapse_study, contenders, kl_study, lipschitz_study, recipe_studies, run_metrics
-from genmodels.report.questions import capital, discussion_paragraphs, join, the
+from genmodels.core import store
+from genmodels.report.collect import HEADLINE, run_metrics
+from genmodels.report.english import join
+from genmodels.report.evidence import RunRefs
+from genmodels.report.questions import TAKEAWAYS, discussion_paragraphs, kl_factor, models, stability
 from genmodels.report.references import cite
 
 # the Conclusion's length limit: what a reader should take away, not a second summary
@@ -28,7 +28,7 @@ def intro_markdown(runs: pd.DataFrame, sweep: str | Path) -> str:
     machine (from the first finished run's meta.json), each data set's training images and source; then the
     headline result in two sentences."""
     done = runs[runs.status == "complete"]
-    meta = json.loads((Path(done.iloc[0].run_dir) / "meta.json").read_text()) if len(done) else {}
+    meta = (store.read_json(Path(done.iloc[0].run_dir) / store.META) or {}) if len(done) else {}
     sources = done.groupby("dataset").agg(images=("train_images", "first"), source=("data_source", "first"),
                                           fallback=("fallback", "any")) if len(done) else pd.DataFrame()
     lines = [f"This report is generated from the runs of the sweep `{Path(sweep).name}`: "
@@ -36,52 +36,33 @@ def intro_markdown(runs: pd.DataFrame, sweep: str | Path) -> str:
              + (f" ({', '.join(f'{n} {s}' for s, n in runs[runs.status != 'complete'].status.value_counts().items())})"
                 if len(done) < len(runs) else "")
              + f", {done.seconds.sum() / 60:.1f} minutes of training in total"
-             + (f" on {meta['device']['cpus']} CPU cores ({meta['device']['type']})" if meta else "") + "."]
+             + _machine(meta.get("device") or {}) + "."]
     for dataset, row in sources.iterrows():
         note = (" -- full MNIST was not available, so runs trained on 4,000 images of the real 5,000-image subset; "
                 "the other 1,000 are held out as the metrics' reference" if row.fallback else "")
-        lines.append(f"Training data for {dataset}: {row.images:,} images ({row.source}){note}.")
+        lines.append(f"Training data for {dataset}: {row.images:,.0f} images ({row.source}){note}.")
     headline = headline_sentences(runs)
     return " ".join(lines) + (f"\n\n**Headline.** {headline}" if headline else "")
+
+
+def _machine(device: dict) -> str:
+    """ " on 2 CPU cores", or " on an NVIDIA H200 GPU with 16 CPU cores": where the runs trained, from a run's
+    meta.json ("" when it does not say)."""
+    cores = f"{device['cpus']} CPU cores" if device.get("cpus") else ""
+    if device.get("type") == "cuda":
+        gpu = f"{device.get('name') or 'a'} GPU"
+        return f" on {gpu}" + (f" with {cores}" if cores else "")
+    return f" on {cores}" if cores else ""
 
 
 def headline_sentences(runs: pd.DataFrame, dataset: str = HEADLINE.dataset) -> str:
     """Two sentences: which model generates the best samples (or that none is clearly best), and the main
     finding on stability; empty when no model was scored."""
-    ranked = contenders(runs, dataset)
-    if not ranked:
+    first = models.headline(runs, dataset)
+    if not first:
         return ""
-    best = ranked[0]
-    data = dataset_spec(dataset).display_name
-    fid = best.spread("FID").value_text()
-    others = join(f"{c.spread('FID').value_text(seeds=False)} for {the(c.model)}" for c in ranked[1:])
-    if len(ranked) == 1:
-        first = f"Only {the(best.model)} has scored runs on {data}: median FID {fid}."
-    elif compare(ranked[0].spread("FID"), ranked[1].spread("FID")).within_spread:
-        first = (f"On {data} at depth {best.depth}, z_dim {best.z_dim}, no model generates clearly better samples by "
-                 f"FID: {the(best.model)}'s median of {fid} is within the spread over seeds of {others}.")
-    else:
-        first = (f"On {data} at depth {best.depth}, z_dim {best.z_dim}, {the(best.model)} generates the best samples "
-                 f"by FID: median {fid}, against {others}.")
-    return first + (" " + _second_headline(runs) if _second_headline(runs) else "")
-
-
-def _second_headline(runs: pd.DataFrame) -> str:
-    """The stability finding in one sentence (the seed's sigmoid and weight clipping), where measured."""
-    parts = []
-    study = collapse_study(runs)
-    if study is not None and {"sigmoid", "linear"} <= set(study.arms) and all(
-            len(arm.finished) for arm in study.arms.values()):
-        sig, lin = study.arms["sigmoid"], study.arms["linear"]
-        parts.append(f"the seed's sigmoid discriminator output collapsed the {MODEL_NAMES[study.model]} in "
-                     f"{len(sig.collapsed)} of {len(sig.finished)} runs, a linear output in {len(lin.collapsed)} of "
-                     f"{len(lin.finished)}")
-    arms = lipschitz_study(runs)
-    if {"gp", "clip"} <= set(arms):
-        gp, clip = arms["gp"].spread("FID"), arms["clip"].spread("FID")
-        parts.append(f"weight clipping left the {MODEL_NAMES[study_model('lipschitz')]} at FID "
-                     f"{clip.median_text()} against {gp.median_text()} with the gradient penalty")
-    return capital("; ".join(parts)) + "." if parts else ""
+    second = stability.headline(runs)
+    return first + (" " + second if second else "")
 
 
 # ------------------------------------------------------------------ the Discussion
@@ -153,62 +134,9 @@ def _notes(runs: pd.DataFrame) -> list[str]:
 
 
 # ------------------------------------------------------------------ Conclusion
-def conclusion(runs: pd.DataFrame, dataset: str = HEADLINE.dataset) -> str:
+def conclusion(runs: pd.DataFrame) -> str:
     """At most `CONCLUSION_SENTENCES` sentences, each the takeaway of one question that the sweep answered."""
-    sentences = []
-    ranked = contenders(runs, dataset)
-    if len(ranked) >= 2:
-        c = compare(ranked[0].spread("FID"), ranked[1].spread("FID"))
-        if c.within_spread:
-            sentences.append(f"{capital(the(ranked[0].model))} and {the(ranked[1].model)} generate samples of "
-                             "equal quality within the spread over seeds; more seeds would separate them.")
-        else:
-            tail = "" if c.within_spread is False else ", on single seeds"
-            sentences.append(f"{capital(the(ranked[0].model))} generates the best samples by FID on "
-                             f"{dataset_spec(dataset).display_name}{tail}.")
-    depth_axes = [a for a in (axis(runs, m, dataset, "depth") for m in MODEL_NAMES) if a]
-    z_axes = [a for a in (axis(runs, m, dataset, "z_dim") for m in MODEL_NAMES) if a]
-    both = [(d, z) for d in depth_axes for z in z_axes if d.model == z.model
-            and not d.all_collapsed and not z.all_collapsed]  # an order among failed runs is no takeaway
-    if both:
-        deeper = [the(d.model) for d, z in both if d.span > z.span]
-        wider = [the(d.model) for d, z in both if d.span <= z.span]
-        sentences.append(("Within the grid, " + (f"depth moved FID more than the latent size for {join(deeper)}"
-                                                 if deeper else "")
-                          + ("; " if deeper and wider else "")
-                          + (f"the latent size moved it more than depth for {join(wider)}" if wider else "")) + ".")
-    elif any(a.clear for a in depth_axes):
-        sentences.append("The best depth is " + join(f"{a.best} for {the(a.model)}" for a in depth_axes if a.clear)
-                         + ".")
-    kl = kl_study(runs, dataset)
-    if kl is not None:
-        collapse = kl.first_collapse
-        if collapse is kl.points[0]:
-            sentences.append(f"{capital(the(kl.model))}'s posterior collapsed at every KL factor of the sweep.")
-        else:
-            sentences.append(f"For {the(kl.model)}, kl={kl.best_fid.factor:g} gives the best samples"
-                             + (f" and from kl={collapse.factor:g} the posterior collapses." if collapse else "."))
-    stable = []
-    study = collapse_study(runs)
-    if study is not None and {"sigmoid", "linear"} <= set(study.arms):
-        sig, lin = study.arms["sigmoid"], study.arms["linear"]
-        if sig.rate > lin.rate:
-            stable.append("a linear discriminator output is the safer choice over the seed's sigmoid"
-                          + (" (though not yet significantly)" if study.p_value >= 0.05 else ""))
-    arms = lipschitz_study(runs)
-    if {"gp", "clip"} <= set(arms):
-        c = compare(arms["gp"].spread("FID"), arms["clip"].spread("FID"))
-        if not c.within_spread and arms["gp"].spread("FID").better_than(arms["clip"].spread("FID")):
-            stable.append("a WGAN needs the gradient penalty, not weight clipping")
-    if stable:
-        sentences.append(capital(join(stable, "and")) + ".")
-    tuned_better = [the(s.model) for s in recipe_studies(runs) if {"seed", "tuned"} <= set(s.arms)
-                    and Spread.of(s.arms["tuned"], "FID").better_than(Spread.of(s.arms["seed"], "FID"))
-                    and compare(Spread.of(s.arms["tuned"], "FID"), Spread.of(s.arms["seed"], "FID")).within_spread
-                    is False]
-    if tuned_better:
-        sentences.append(f"At these CPU budgets the tuned recipe trains {join(tuned_better)} to clearly better "
-                         "samples than the seed-faithful one.")
+    sentences = [text for text in (takeaway(runs) for takeaway in TAKEAWAYS) if text]
     if not sentences:
         return "The sweep holds too few finished runs for a conclusion."
     return " ".join(sentences[:CONCLUSION_SENTENCES])
@@ -239,12 +167,20 @@ def limitations(runs: pd.DataFrame, dataset: str = HEADLINE.dataset) -> str:
                    + (f"; {reference}" if reference else "")
                    + (f", and two halves of real images score FID {floor:.1f} against each other, the floor "
                       "no model can beat" if floor is not None else "") + ".")
-    ranked = contenders(runs, dataset)
+    ranked = models.contenders(runs, dataset)
     seeds = sorted({c.spread("FID").n for c in ranked})
     if seeds:
-        out.append(f"Only each model's headline configuration ran over seeds ({join(map(str, seeds), 'or')} "
-                   "finished); every other point of the grid, the KL sweep and weight clipping rest on one seed, "
-                   f"and GAN results are known to vary with the seed {cite('lucic2018')}.")
+        lipschitz = stability.lipschitz_study(runs)
+        clipped_once = lipschitz is not None and lipschitz.clip.spread("FID").n < 2
+        outputs = stability.collapse_study(runs)
+        over = ["each model's headline configuration",
+                *(["the discriminator-output study"] if outputs is not None else []),
+                *(["weight clipping"] if lipschitz is not None and not clipped_once else [])]
+        one_seed = ["every other point of the grid", *(["the KL sweep"] if kl_factor.kl_study(runs, dataset) else []),
+                    *(["weight clipping"] if clipped_once else [])]
+        out.append(f"Only {join(over)} ran over seeds ({join(map(str, seeds), 'or')} seeds finished per headline); "
+                   f"{join(one_seed)} rest on one seed, and GAN results are known to vary with the seed "
+                   f"{cite('lucic2018')}.")
     if done.fallback.fillna(False).astype(bool).any():
         images = int(done[done.fallback.fillna(False).astype(bool)].train_images.iloc[0])
         out.append(f"Offline, MNIST is the 5,000-image subset: the models trained on {images:,} of its images and "

@@ -12,11 +12,15 @@ from typing import Iterator
 import pandas as pd
 
 from genmodels.core.config import RunConfig
-from genmodels.core.registry import MODEL_NAMES, dataset_spec
+from genmodels.core.registry import MODEL_NAMES
+from genmodels.core.metric_table import metric as metric_facts
 from genmodels.runs.results import COLLAPSE_IS
 from genmodels.report import designs, figures, prose, references, tables
 from genmodels.report.captions import Captions
-from genmodels.report.collect import HEADLINE, Study, clipped_runs, lipschitz_runs, main_runs, representative, study_model
+from genmodels.report.collect import HEADLINE, Study, main_runs, representative, study_model
+from genmodels.report.english import count_word, data_name
+from genmodels.report.questions.kl_factor import kl_table
+from genmodels.report.questions.stability import clipped_runs, collapse_table, lipschitz_runs
 
 
 def _headline_words() -> str:
@@ -26,13 +30,13 @@ def _headline_words() -> str:
 
 def _data() -> str:
     """The headline data set as the report names it ("MNIST")."""
-    return dataset_spec(HEADLINE.dataset).display_name
+    return data_name(HEADLINE.dataset)
 
 
 def _clipping_critic_steps() -> str:
     """The critic steps per generator step of weight clipping under the default recipe, in words."""
     steps = RunConfig(model=study_model("lipschitz"), lipschitz="clip").resolved().n_critic
-    return designs.count_word(int(steps or 1)).lower()
+    return count_word(int(steps or 1)).lower()
 
 
 def intro(cap: Captions, study: Study) -> None:
@@ -58,7 +62,7 @@ def training_section(cap: Captions, study: Study) -> None:
     cap.text(designs.training_markdown())
     settings = cap.table(designs.recipe_display(designs.recipe_table()), "Training settings per model and recipe, "
                          "read from the code (the optimiser the trainer builds, and the registry's defaults and "
-                         "recipes): 'seed' is the seed-faithful loop with the literature's optimisers and settings "
+                         "recipes): 'seed' is the assignment's loop with the literature's optimisers and settings "
                          "(each cited beside its default in genmodels.builtin); 'tuned' is this project's best "
                          "(README). G avg.: the average of the generator's weights samples are drawn from; D input: "
                          "noise added to the discriminator's inputs; z from: where sampled latents come from (N(0, I), "
@@ -95,8 +99,9 @@ def lipschitz_section(cap: Captions, study: Study) -> None:
         cap.figure(figures.loss_curves(clip.iloc[0]), f"{wgan} with weight clipping: the Wasserstein estimate stays "
                    "small because clipping bounds the critic's weights, not its gradient.")
     cap.table(tables.metric_table(lipschitz_runs(study.runs)), f"{wgan} Lipschitz constraint: gradient penalty vs "
-              f"weight clipping at {_headline_words()}, at about the same training time (weight clipping keeps "
-              f"{_clipping_critic_steps()} critic steps per generator step).")
+              f"weight clipping at {_headline_words()}, seed 0, with each run's training seconds (weight clipping "
+              f"keeps {_clipping_critic_steps()} critic steps per generator step); the Discussion ranks the two "
+              "only where they trained for equal time.")
     cap.figure(figures.quality_time_figure(study.runs), "Quality against training time: FID (left) and Inception "
                f"Score (right) measured during training of each model's depth-{HEADLINE.depth}, z_dim-{HEADLINE.z_dim} "
                f"{_data()} runs, one line per seed, against the CPU-seconds of training (one thread per run). Models "
@@ -148,7 +153,7 @@ def dataset_sections(cap: Captions, study: Study) -> None:
             if axes_fig is None:
                 continue  # the line below names the axes this sweep did not run
             cap.figure(axes_fig, f"{dataset}: {metric} along the depth axis (left) and the z_dim axis (right) per "
-                       f"model ({'lower' if metric == 'FID' else 'higher'} is better); where a point was run with "
+                       f"model ({'higher' if metric_facts(metric).higher_is_better else 'lower'} is better); where a point was run with "
                        "several seeds, the marker is their median and the bar their range.")
         gaps = figures.missing_axes(runs, dataset)
         if gaps:
@@ -164,11 +169,11 @@ def kl_section(cap: Captions, study: Study) -> None:
                "reconstructions (bottom). The KL factor trades reconstruction detail against how closely the codes "
                "follow the prior; samples are drawn as the runs' recipe says (the tuned one: from a mixture fitted "
                "to the training codes, so the prior's holes no longer cost sample quality).")
-    cap.table(tables.kl_table(study.runs), "KL-factor sweep: sample quality and test reconstruction MSE.")
+    cap.table(kl_table(study.runs), "KL-factor sweep: sample quality and test reconstruction MSE.")
 
 
 def collapse_section(cap: Captions, study: Study) -> None:
-    cap.table(tables.collapse_table(study.runs), "GAN runs over seeds per discriminator output; a run counts as "
+    cap.table(collapse_table(study.runs), "GAN runs over seeds per discriminator output; a run counts as "
               f"collapsed when its samples fall into fewer than ~{COLLAPSE_IS:g} effective classes "
               f"(IS < {COLLAPSE_IS:g}).")
 

@@ -1,5 +1,6 @@
-"""The report's tables: readable metrics of any set of runs, and the tables of each study (KL sweep, collapse,
-seed spread, equal compute, the classifiers and the training budget). Each returns a DataFrame; unfinished runs
+"""The report's tables: readable metrics of any set of runs, and the tables shared by the Results (seed spread,
+equal compute, long runs, the classifiers and the training budget); a study's own table is in its question's
+module. Each returns a DataFrame; unfinished runs
 show their status instead of numbers, so a missing run is never dropped silently.
 """
 
@@ -12,8 +13,7 @@ import pandas as pd
 
 from genmodels.core.registry import MODEL_NAMES
 from genmodels.runs.results import format_metric
-from genmodels.report.collect import HEADLINE, kl_labels, long_runs, main_runs, seed_spread
-from genmodels.report.findings import collapse_study
+from genmodels.report.collect import HEADLINE, long_runs, main_runs, seed_spread
 
 
 def metric_table(runs: pd.DataFrame, columns: Iterable[str] = ("FID", "KID", "IS", "precision", "recall")) -> pd.DataFrame:
@@ -32,11 +32,6 @@ def markdown(frame: pd.DataFrame, index: bool = False) -> str:
     return frame.to_markdown(index=index, disable_numparse=True)
 
 
-def kl_table(runs: pd.DataFrame, dataset: str = HEADLINE.dataset) -> pd.DataFrame:
-    kl = runs[runs.label.isin(kl_labels(runs, dataset))].sort_values("kl_factor")
-    return metric_table(kl, ("FID", "IS", "recall", "test_mse"))
-
-
 def seed_spread_table(runs: pd.DataFrame, dataset: str = HEADLINE.dataset) -> pd.DataFrame:
     """`seed_spread` for the report: median [min, max] over seeds."""
     out = []
@@ -48,23 +43,6 @@ def seed_spread_table(runs: pd.DataFrame, dataset: str = HEADLINE.dataset) -> pd
                     "IS median [range]": cell("IS", ".2f"),
                     "train s (median)": f"{r.seconds_median:.0f}" if math.isfinite(r.seconds_median) else "n/a"})
     return pd.DataFrame(out)
-
-
-def collapse_table(runs: pd.DataFrame) -> pd.DataFrame:
-    """Runs of the model owning d_output (the LSGAN), per discriminator output over seeds: how many collapsed
-    (IS < COLLAPSE_IS); the same runs the Discussion counts (`findings.collapse_study`)."""
-    study = collapse_study(runs)
-    if study is None:
-        return pd.DataFrame()
-    rows = []
-    for output, arm in study.arms.items():
-        done = arm.finished
-        rows.append({"discriminator output": output, "runs": len(arm.runs), "finished": len(done),
-                     "collapsed": len(arm.collapsed),
-                     "median FID": f"{done.FID.median():.1f}" if len(done) else "n/a",
-                     "median IS": f"{done.IS.median():.2f}" if len(done) else "n/a",
-                     "seeds": ", ".join(str(s) for s in sorted(arm.runs.seed))})
-    return pd.DataFrame(rows)
 
 
 def equal_compute_table(runs: pd.DataFrame, dataset: str = HEADLINE.dataset) -> pd.DataFrame:
@@ -82,7 +60,6 @@ def equal_compute_table(runs: pd.DataFrame, dataset: str = HEADLINE.dataset) -> 
                      "train s": f"{best.seconds:.0f}", "median train s (all runs)": f"{done.seconds.median():.0f}",
                      "median FID (all runs)": f"{done.FID.median():.1f}"})
     return pd.DataFrame(rows)
-
 
 
 def long_run_table(runs: pd.DataFrame) -> pd.DataFrame:

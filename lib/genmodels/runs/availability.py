@@ -1,7 +1,7 @@
 """Data sets a sweep cannot have here, found before anything trains.
 
-Offline, CIFAR-10 can only be downloaded: each of configs/full.yaml's 45 CIFAR-10 runs used to start, fail on its
-data and be reported as one more failure. Here each data set of a sweep is checked once
+Offline, CIFAR-10 can only be downloaded: rather than start each of configs/full.yaml's 45 CIFAR-10 runs to fail on
+its data, each data set of a sweep is checked once
 (`genmodels.data.unavailable`: files on disk first; one download attempt only where downloads are allowed);
 the runs of one that cannot be had are set aside with the reason, which is also recorded beside them in the
 results (`store.record_data_missing`) so that `results` and the report name the missing data set. The other
@@ -15,8 +15,8 @@ from pathlib import Path
 from typing import Iterable
 
 from genmodels.core import store
-from genmodels.data import unavailable
-from genmodels.runs.execute import RunOutcome, RunSpec
+from genmodels.data import downloads_allowed, unavailable
+from genmodels.runs.notebook_run import RunOutcome, RunSpec
 
 NO_DATA = "no data"  # the status of a run set aside because its data set cannot be had
 
@@ -40,6 +40,16 @@ def set_aside(specs: list[RunSpec]) -> tuple[list[RunSpec], list[RunOutcome]]:
     return go_on, aside
 
 
+def no_data_reasons(specs: list[RunSpec]) -> dict[tuple[str, str | None], str | None]:
+    """Per (data set, data root) of `specs`, why its runs would be set aside, as `set_aside` decides it, but
+    without downloading or recording anything (a dry run): where downloads are allowed, a data set not on disk
+    is one the sweep will try to download, so it is not counted missing here."""
+    if downloads_allowed():
+        return {}
+    return {key: unavailable(*key, download=False)
+            for key in dict.fromkeys((s.config.dataset, s.config.data_root) for s in specs)}
+
+
 def _record(specs: list[RunSpec], missing: dict[str, str]) -> None:
     for root, dataset in dict.fromkeys((Path(s.results_root), s.config.dataset) for s in specs):
         if dataset in missing:
@@ -56,4 +66,4 @@ def summary_lines(outcomes: Iterable[RunOutcome]) -> list[str]:
     return [f"{dataset}: {n} run(s) not trained: {reasons[dataset]}" for dataset, n in counts.items()]
 
 
-__all__ = ["NO_DATA", "set_aside", "summary_lines"]
+__all__ = ["NO_DATA", "set_aside", "no_data_reasons", "summary_lines"]

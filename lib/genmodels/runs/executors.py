@@ -1,6 +1,6 @@
 """Where a sweep's runs execute: side by side on this machine, or as tasks on a Dask cluster.
 
-Both run each configuration with `genmodels.runs.execute.execute_spec` (papermill in a kernel process) and yield
+Both run each configuration with `genmodels.runs.notebook_run.execute_spec` (papermill in a kernel process) and yield
 outcomes as runs finish. An executor is a context manager: entering it connects (or starts a cluster), so a
 bad address or a missing package is one clear error before any run starts.
 
@@ -14,7 +14,6 @@ spread over the GPUs round-robin.
 
 from __future__ import annotations
 
-import dataclasses
 import os
 import uuid
 from pathlib import Path
@@ -23,10 +22,13 @@ from typing import Any, Iterable, Iterator, Protocol
 from genmodels.core.config import MAX_THREADS
 from genmodels.core.devices import cuda_count
 from genmodels.runs import kernels
-from genmodels.runs.execute import NOTEBOOK, RunOutcome, RunSpec, execute_spec
+from genmodels.runs.notebook_run import NOTEBOOK, RunOutcome, RunSpec, execute_spec
 from genmodels.runs.kernels import kernel_name
 from genmodels.runs.placement import default_runs_per_gpu, slot_device, threads_per_run
 
+# a run that failed this often fails for a reason that another try does not fix (each try may take hours)
+MAX_RETRIES = 10
+RETRIES_WHY = "a run failing that often fails for a reason another try does not fix"
 GPU = "GPU"  # the Dask worker resource of a GPU; a run on one takes 1 / runs-per-GPU of it
 
 
@@ -71,7 +73,7 @@ def default_jobs(gpus: int | None = None, cores: int | None = None,
 def max_jobs() -> int:
     """The most runs (or local Dask workers) side by side on this machine: two per CPU core, or per GPU where
     there are more GPUs. Each is a kernel process of its own, about half a GB before it trains; beyond this they
-    only queue for a core and fill the memory (`--jobs 1000` on 2 cores was taken)."""
+    only queue for a core and fill the memory (`--jobs 1000` on 2 cores would start a thousand kernels)."""
     return 2 * max(usable_cores(), cuda_count())
 
 
@@ -106,7 +108,7 @@ class LocalExecutor:
                  threads: int | None = None, retries: int = 0, gpus: int | None = None) -> None:
         _side_by_side("--jobs", jobs)
         _at_least("--threads", threads, 1, MAX_THREADS, "a run's torch threads, as the config's threads field")
-        _at_least("--retries", retries, 0)
+        _at_least("--retries", retries, 0, MAX_RETRIES, RETRIES_WHY)
         self.notebook, self.kernel, self.jobs, self.threads, self.retries = notebook, kernel, jobs, threads, retries
         self.gpus = gpus
 
@@ -206,7 +208,7 @@ class DaskExecutor:
             _at_least("--workers", workers)
         _at_least("--threads-per-worker", threads_per_worker, 1, MAX_THREADS, "a run's torch threads, as the "
                                                                               "config's threads field")
-        _at_least("--retries", retries, 0)
+        _at_least("--retries", retries, 0, MAX_RETRIES, RETRIES_WHY)
         _at_least("--runs-per-gpu", runs_per_gpu)
         try:
             import distributed  # noqa: F401
@@ -281,8 +283,8 @@ class DaskExecutor:
         futures = {}
         for spec in specs:
             # absolute paths: a worker elsewhere resolves relative ones against its own working directory
-            absolute = dataclasses.replace(spec, run_dir=spec.run_dir.resolve(), results_root=spec.results_root.resolve())
-            future = self.client.submit(dask_task, absolute, str(self.notebook), kernel, self.runs_per_gpu or 1,
+            future = self.client.submit(dask_task, spec.shippable(), str(Path(self.notebook).resolve()), kernel,
+                                        self.runs_per_gpu or 1,
                                         retries=self.retries,
                                         resources=resources, pure=False, key=f"run-{spec.label}-{uuid.uuid4().hex}")
             futures[future] = spec
@@ -301,7 +303,7 @@ class DaskExecutor:
             outcome = failed.outcome
             outcome.attempts = self.retries + 1
         except Exception as err:  # e.g. KilledWorker: the task took down its worker too often
-            from genmodels.runs.execute import error_text
+            from genmodels.runs.notebook_run import error_text
 
             outcome = RunOutcome(spec, "failed", error=error_text(err).splitlines()[0][:300],
                                  attempts=self.retries + 1)

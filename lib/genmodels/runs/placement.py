@@ -1,7 +1,7 @@
 """How many runs a sweep trains at once, on which GPU each, and whether the devices its runs ask for exist here.
 
 One run at a time leaves a GPU mostly idle: these networks are small, so a step's time is kernel launches from
-one CPU thread, not arithmetic. Separate processes sharing one GPU fill it. Measured by issue 17's author on
+one CPU thread, not arithmetic. Separate processes sharing one GPU fill it. Measured on
 one NVIDIA H200 with 16 CPU cores (torch 2.11 + CUDA 13), each process training the LSGAN (depth 3, width 64,
 batch 64, 500 steps of `Trainer.fit` on cuda), aggregate steps per second: `MEASURED_LSGAN_STEPS_PER_S`.
 Reproduce with ``bench/runs_per_gpu.py``.
@@ -18,7 +18,7 @@ from typing import Iterable
 from genmodels.core.config import ConfigError, RunConfig
 from genmodels.core.devices import cuda_count, device_problem
 
-# runs sharing one H200 -> aggregate LSGAN steps/s (issue 17; bench/runs_per_gpu.py measures it anew)
+# runs sharing one H200 -> aggregate LSGAN steps/s (bench/runs_per_gpu.py measures it anew)
 MEASURED_LSGAN_STEPS_PER_S = {1: 90, 4: 288, 16: 423}
 # the most runs per GPU measured; beyond it nothing is known, so the default never goes further
 MAX_DEFAULT_RUNS_PER_GPU = max(MEASURED_LSGAN_STEPS_PER_S)

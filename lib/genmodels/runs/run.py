@@ -24,13 +24,14 @@ import torch
 
 from genmodels import plots
 from genmodels.core import store
-from genmodels.core.config import RunConfig
-from genmodels.core.files import missing_folders
-from genmodels.data import DataError, ImageSet, load_dataset
+from genmodels.core.config import ConfigError, RunConfig
+from genmodels.core.files import OutputError, check_own_folder, check_writable_dir, missing_folders
+from genmodels.data import DataError, ImageSet, data_root, load_dataset
+from genmodels.data.files import check_data_root
 from genmodels.training.generate import in_eval_mode, interpolation_grid
 from genmodels.core.registry import model_spec
 from genmodels.training.hooks import BOOKKEEPING_COLUMNS, Hook
-from genmodels.training.loop import Trainer, train
+from genmodels.training.loop import Trainer, make_trainer
 
 T = TypeVar("T")
 
@@ -66,22 +67,29 @@ def run_config(config: RunConfig, out_dir: str | os.PathLike[str], resume: bool 
     None: none; or an `Evaluator` (genmodels.quality.evaluation). `results_root` is where cached classifiers live.
 
     The run folder is locked for the whole run (`store.folder_lock`): a second process asking for the same
-    folder waits up to `LOCK_WAIT` seconds (a killed run's kernel takes a moment to go), then gets `FolderBusy`.
+    folder waits up to `LOCK_WAIT` seconds (a killed run's kernel takes a moment to go), then gets `FolderBusy`
+    naming the process that holds it. Under that lock the folder must be empty or hold a run of this
+    configuration (`check_run_folder`): nothing a user or another run put there is overwritten.
     A run that is already complete (the same config, finished by this or another process) is loaded, not
     trained or evaluated again. A run that stops before its first checkpoint in a folder this call created
     leaves no folder behind (`store.remove_unstarted`)."""
+    if not isinstance(config, RunConfig):
+        raise ConfigError(f"run_config takes a RunConfig (RunConfig(**fields) or RunConfig.from_dict(values)), got a "
+                          f"{type(config).__name__}")
     out = Path(out_dir)
+    lock_is_new = not os.path.lexists(out / store.LOCK)  # a refused run removes the lock file it made
     try:
         created = missing_folders(out)  # what this call creates: undone if the run stops before a checkpoint
     except OSError:
         created = []  # a name the file system refuses: the lock's mkdir below says so
     try:
         with store.folder_lock(out, wait=LOCK_WAIT):
+            check_run_folder(out, config, resume)  # under the lock: no second process writes between check and run
             if resume and store.is_complete(out, config.config_hash()):
                 return load_finished(config, out)
             return _run_locked(config, out, resume, hooks, evaluate, results_root)
     except BaseException:
-        store.remove_unstarted(out, created)  # refused at start-up: no folder that looks like a partial run
+        store.remove_unstarted(out, created, lock_is_new)  # refused at start-up: nothing left that it made
         raise
 
 
@@ -102,10 +110,6 @@ def _run_locked(config: RunConfig, out: Path, resume: bool, hooks: list[Hook] | 
 
         summary_writer_class()  # the package is there, or one line now, before the folder is touched
     resumed_from = check_resumable(resolved, out) if resume else 0
-    out.mkdir(parents=True, exist_ok=True)
-    store.mark_started(out)
-    store.write_json(out / store.CONFIG, {**resolved.to_dict(), "config_hash": config.config_hash()})
-
     train_data, data_warnings = _with_warnings(lambda: load_dataset(resolved.dataset, "train", resolved.data_root))
     test_data, test_warnings = _with_warnings(lambda: _load_test(resolved))
     data_warnings += test_warnings  # a missing or damaged test split is why quality is null: meta.json says so
@@ -113,7 +117,14 @@ def _run_locked(config: RunConfig, out: Path, resume: bool, hooks: list[Hook] | 
     extra_hooks = list(hooks or [])
     if evaluate is not None:
         extra_hooks.append(evaluate.hook(test_data))
-    trainer = train(resolved, out, resume=resume, train_data=train_data, hooks=extra_hooks)
+    trainer = make_trainer(resolved, out, train_data=train_data, hooks=extra_hooks)
+    if resume and os.path.lexists(out / store.CHECKPOINT):
+        # loaded in full before anything in the folder changes: a checkpoint refused here leaves it as it was
+        trainer.load_checkpoint(out / store.CHECKPOINT)
+    out.mkdir(parents=True, exist_ok=True)
+    store.mark_started(out)
+    store.write_json(out / store.CONFIG, {**resolved.to_dict(), "config_hash": config.config_hash()})
+    trainer.fit(resume=False)
 
     figures = draw_figures(trainer, test_data, out / store.FIGURES)
     metrics: dict[str, Any] = {"recipe": resolved.recipe, "final_losses": final_losses(trainer.history),
@@ -128,8 +139,8 @@ def _run_locked(config: RunConfig, out: Path, resume: bool, hooks: list[Hook] | 
     summary = {"steps": trainer.step, "seconds": trainer.elapsed, "images": trainer.stream.images_seen}
     meta = {
         "run_name": config.run_name(), "config_hash": config.config_hash(),
-        "data": {"train": train_data.meta, "test": test_data.meta if test_data else None,
-                 "warnings": data_warnings},
+        "data": {"folder": str(data_root(resolved.data_root).resolve()),  # its checksums fingerprint the images
+                 "train": train_data.meta, "test": test_data.meta if test_data else None, "warnings": data_warnings},
         "device": _device_info(trainer.device), "versions": package_versions(), "git": git_commit(),
         "wall_seconds": {"training": round(trainer.elapsed, 2), "this_invocation": round(time.time() - started, 2)},
         "summary": summary, "resumed_from_step": resumed_from, "finished": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
@@ -149,19 +160,116 @@ def load_finished(config: RunConfig, out: Path) -> RunResult:
     return RunResult(out, trainer.config, trainer, metrics, meta, figures)
 
 
+# ---------------------------------------------------------------------------------------------- output folders
+def check_train(config: RunConfig, out: str | os.PathLike[str], results_root: str | os.PathLike[str],
+                no_metrics: bool = False) -> tuple[Path, bool]:
+    """What `train` checks before any start-up, each fault one typed error (a user error of the CLI): a GPU this
+    machine lacks, an output folder that is not the run's own or cannot be written, a data root that cannot be
+    written, quality asked for and turned off at once, a classifier cache that cannot be written. Returns the run
+    folder and whether the run measures quality; the folder's content is checked under its lock
+    (`check_run_folder`), where no second process can write between the check and the run."""
+    from genmodels.data import downloads_allowed
+    from genmodels.runs.placement import check_devices
+
+    check_devices([("--device", config)])
+    downloads_allowed()  # a misspelt $GENMODELS_OFFLINE is one line now, not after the run's start-up
+    folder = check_output_folder(out, "--out", results_root)
+    check_data_root(config.data_root, "--data-root")
+    if no_metrics and config.metrics_every:
+        raise ConfigError(f"--metrics-every {config.metrics_every} asks for quality metrics during training, but "
+                          "--no-metrics turns them off; drop one of them")
+    measures = not no_metrics and config.metric_samples != 0
+    if measures:
+        from genmodels.quality.classifier import check_cache_writable
+
+        check_cache_writable(config.dataset, results_root)  # a classifier trained for the metrics is cached there
+    return folder, measures
+
+
+def check_output_folder(out: str | os.PathLike[str], what: str, results_root: str | os.PathLike[str]) -> Path:
+    """Where a run may go, checked before anything starts: a folder this process can write, of its own (not the
+    current, home or results folder: `files.check_own_folder`), and not inside another run's folder."""
+    folder = check_writable_dir(out, what)
+    check_own_folder(out, what, results_root)
+    inside = enclosing_run(folder)
+    if inside is not None:
+        raise OutputError(f"{what} {out} is inside the run folder {inside}; choose a folder outside it")
+    return folder
+
+
+def check_run_folder(out: Path, config: RunConfig, resume: bool) -> None:
+    """A run writes `out` only when it is empty or holds a run of the same configuration (which it resumes, or
+    starts again without a checkpoint); anything else there -- a user's files, files named like a run's, another
+    configuration's run -- is refused in one line, and nothing in the folder is touched."""
+    content = sorted(p.name for p in out.iterdir() if not _bookkeeping(out, p.name)) if out.is_dir() else []
+    if not content:
+        return
+    if not same_run(out, config):
+        if holds_run(out):
+            raise OutputError(f"{out} holds a run of another configuration; choose another output folder (or delete "
+                              "that one)")
+        shown = ", ".join(content[:4]) + (f" and {len(content) - 4} more" if len(content) > 4 else "")
+        raise OutputError(f"{out} holds files that are not a run of this configuration ({shown}); choose an empty or "
+                          "new output folder")
+    if not resume and (out / store.CHECKPOINT).exists():
+        raise OutputError(f"{out} already holds a run; pass --resume to continue it or choose another --out.")
+
+
+def _bookkeeping(out: Path, name: str) -> bool:
+    """Files that say nothing about what a folder holds: locks, temporary and partial files, and in a folder a
+    sweep claimed, its notebooks and error.txt (a run that failed before it wrote its config)."""
+    if name in (store.LOCK, store.CLAIM) or (name.startswith(".") and (name.endswith(".tmp") or ".partial" in name)):
+        return True
+    return name in (store.ERROR, store.FAILED, store.EXECUTED) and (out / store.CLAIM).exists()
+
+
+def holds_run(folder: Path) -> bool:
+    """Whether `folder` holds a run (finished or not): its complete.json, its checkpoint, or a run's config.json."""
+    if (folder / store.COMPLETE).is_file() or (folder / store.CHECKPOINT).is_file():
+        return True
+    config = store.read_json(folder / store.CONFIG)
+    return isinstance(config, dict) and "config_hash" in config
+
+
+def enclosing_run(path: str | os.PathLike[str]) -> Path | None:
+    """The run folder that `path` lies inside (the nearest folder above it that `holds_run`), or None: an output
+    there would land among a run's files."""
+    for folder in Path(path).expanduser().absolute().parents:
+        if holds_run(folder):
+            return folder
+    return None
+
+
+def same_run(folder: Path, config: RunConfig) -> bool:
+    """Whether `folder` holds a run of `config`'s model (`checkpoint.model_identity`: the budget may differ), by its
+    config.json, or by its checkpoint where that file is unreadable. A damaged checkpoint that is the only witness
+    is a `CheckpointError` naming it."""
+    from genmodels.training import checkpoint
+
+    saved = store.read_json(folder / store.CONFIG)
+    if isinstance(saved, dict):
+        try:
+            found = RunConfig.from_dict({k: v for k, v in saved.items() if k != "config_hash"})
+        except (ConfigError, TypeError):
+            found = None
+        if found is not None:
+            return checkpoint.model_identity(found) == checkpoint.model_identity(config)
+    path = folder / store.CHECKPOINT
+    if not path.is_file():
+        return False
+    state = checkpoint.read(path)
+    return checkpoint.model_identity(checkpoint.config_of(state, path)) == checkpoint.model_identity(config)
+
+
 def check_resumable(config: RunConfig, out: Path) -> int:
     """The step a run folder's checkpoint would resume from (0 if none); a clear error if it can't be resumed."""
-    from genmodels.core.config import ConfigError
-    from genmodels.training.loop import checkpoint_config, model_identity, read_checkpoint
+    from genmodels.training import checkpoint
 
     path = out / store.CHECKPOINT
-    if not path.is_file():
+    if not os.path.lexists(path):
         return 0
-    state = read_checkpoint(path)
-    saved = checkpoint_config(state, path)
-    if model_identity(saved) != model_identity(config):
-        raise ConfigError(f"{out} holds a run of another configuration ({saved.run_name()}); "
-                          "choose another output folder or delete that one")
+    state = checkpoint.read(path, inside=out)  # not a file (/dev/zero) or a link out of the folder: refused
+    checkpoint.check_resumable(state, path, config)
     if state["step"] > config.total_steps:
         raise ConfigError(f"{out} has already trained {state['step']} steps, more than the {config.total_steps} "
                           "asked for; raise steps or choose another output folder")

@@ -14,25 +14,32 @@ under a temporary name and renamed only on success, so an interrupted run is nev
 one); an unfinished run resumes from its last checkpoint when the sweep is run again.
 
 Where runs execute is one replaceable piece, an executor (genmodels.runs.executors): side by side on this machine,
-or as tasks on a Dask cluster. One run is `genmodels.runs.execute.execute_spec`.
+or as tasks on a Dask cluster. One run is `genmodels.runs.notebook_run.execute_spec`.
 """
 
 from __future__ import annotations
 
 import fnmatch
 import itertools
+import math
 import os
+from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterable
 
 from tqdm import tqdm
 
-from genmodels.core import store
+from genmodels.core import safe_read, store
 from genmodels.core.config import NON_IDENTITY_FIELDS, ConfigError, RunConfig
-from genmodels.runs.availability import NO_DATA, set_aside, summary_lines
-from genmodels.runs.execute import RunOutcome, RunSpec, execute_spec, read_metrics
+from genmodels.runs.availability import NO_DATA, no_data_reasons, set_aside, summary_lines
+from genmodels.runs.notebook_run import RunOutcome, RunSpec, execute_spec
 from genmodels.runs.executors import Executor, LocalExecutor, default_jobs
+
+
+# the most configurations one sweep file may expand to: 60 times configs/full.yaml, and about a minute of
+# validating and hashing; a grid that crosses to more is a typo, refused before it is expanded
+MAX_CONFIGURATIONS = 10_000
 
 
 class SweepError(ValueError):
@@ -49,13 +56,15 @@ def load_sweep(path: str | os.PathLike[str], results_root: str | os.PathLike[str
     if path.is_dir():
         raise SweepError(f"sweep file {path} is a folder, not a YAML file; profiles are in configs/ (quick.yaml, "
                          "default.yaml, full.yaml)")
-    if not path.is_file():
+    if not path.exists():
         raise SweepError(f"sweep file {path} not found; profiles are in configs/ (quick, default, full)")
     try:
-        text = path.read_bytes().decode("utf-8")
+        text = safe_read.read_bytes(path, safe_read.SWEEP_LIMIT).decode("utf-8")
     except UnicodeDecodeError as err:
         raise SweepError(f"{path} is not a text file (byte {err.start} is not UTF-8); a sweep file is YAML text "
                          "like configs/quick.yaml") from None
+    except safe_read.UnsafeFile as err:
+        raise SweepError(f"sweep file {path} cannot be read: {err}") from None
     except OSError as err:
         raise SweepError(f"sweep file {path} cannot be read: {err.strerror or err}") from None
     try:  # safe types only; duplicate keys and alias bombs refused (genmodels.core.safe_yaml)
@@ -105,6 +114,10 @@ def expand(document: dict[str, Any], results_root: str | os.PathLike[str] = stor
             raise SweepError(f"{source}: grid entry {number}: {empty[0]} is an empty list; give it at least one "
                              "value (or remove it to use the default)")
         values = [v if isinstance(v, list) else [v] for v in block.values()]
+        crossed = math.prod(len(v) for v in values)  # counted before anything is expanded
+        if crossed > MAX_CONFIGURATIONS:
+            raise SweepError(f"{source}: grid entry {number} crosses to {crossed:,} configurations, more than the "
+                             f"{MAX_CONFIGURATIONS:,} a sweep may have; split it or give its lists fewer values")
         for combination in itertools.product(*values):
             entry = {**defaults, **dict(zip(keys, combination))}
             where = f"grid entry {number} ({_short(entry, keys)})"
@@ -123,6 +136,9 @@ def expand(document: dict[str, Any], results_root: str | os.PathLike[str] = stor
                 if notes is not None:
                     notes.append(f"{source}: {where} is the same run as {origins[key]} (hash {key}); it runs once")
                 continue
+            if len(specs) >= MAX_CONFIGURATIONS:
+                raise SweepError(f"{source}: grid entry {number} takes the sweep past {MAX_CONFIGURATIONS:,} "
+                                 "configurations, the most a sweep may have; split it into several sweep files")
             run_dir = store.run_folder(results_root, config.dataset, config.model, config.run_name())
             specs[key], origins[key] = RunSpec(config, run_dir, Path(results_root)), where
     return list(specs.values())
@@ -180,11 +196,10 @@ class SweepReport:
                 lines.append(f"{'':<18}  {'error' if o.status == 'failed' else 'note'}: {o.error}{where}")
         lines += [f"{NO_DATA:<8} {'':>8} {'-':>8}  {line}" for line in summary_lines(self.outcomes)]
         counts = {s: sum(o.status == s for o in self.outcomes) for s in ("done", "skipped", "failed")}
-        busy = sum(o.status == "busy" for o in self.outcomes)
-        no_data = sum(o.status == NO_DATA for o in self.outcomes)
-        lines.append(", ".join(f"{n} {s}" for s, n in counts.items())
-                     + (f", {busy} busy (running in another process)" if busy else "")
-                     + (f", {no_data} not trained (no data)" if no_data else ""))
+        others = Counter(o.status for o in self.outcomes if o.status not in counts)  # every run is counted
+        words = {"busy": "busy (running in another process)", NO_DATA: "not trained (no data)"}
+        lines.append(", ".join([f"{n} {s}" for s, n in counts.items()]
+                               + [f"{n} {words.get(s, s)}" for s, n in others.items()]))
         return "\n".join(lines)
 
 
@@ -194,7 +209,7 @@ def run_sweep(specs: list[RunSpec], executor: Executor | None = None, progress: 
     Runs whose data set cannot be had here are set aside first, one line per data set (`availability`)."""
     executor = executor or LocalExecutor()
     complete = {id(s): s.is_complete() for s in specs}  # one look at each run folder
-    outcomes = [RunOutcome(s, "skipped", metrics=read_metrics(s.run_dir)) for s in specs if complete[id(s)]]
+    outcomes = [RunOutcome(s, "skipped", metrics=store.read_metrics(s.run_dir)) for s in specs if complete[id(s)]]
     todo, aside = set_aside([s for s in specs if not complete[id(s)]])
     for line in summary_lines(aside):
         tqdm.write(f"{NO_DATA}: {line}")
@@ -229,17 +244,24 @@ def _ordered(outcomes: list[RunOutcome], specs: list[RunSpec]) -> list[RunOutcom
 
 
 def dry_run_table(specs: list[RunSpec]) -> str:
-    """Each configuration's state and hash; a damaged or failed run says why beneath it (and is what a real
-    sweep re-runs)."""
+    """What a sweep will do with each configuration, with its hash: skip it (complete), run it (todo, partial,
+    failed, damaged: the last two say why beneath it) or set it aside (no data: its data set cannot be had here,
+    found as the sweep finds it, without downloading). Nothing is written."""
     lines = [f"{'state':<10} {'hash':<12}  run"]
-    states = [s.status() for s in specs]
+    states = [s.state() for s in specs]
+    missing = no_data_reasons([s for s, state in zip(specs, states) if state.status is not store.Status.COMPLETE])
+    shown: list[str] = []
     for s, state in zip(specs, states):
-        lines.append(f"{state.value:<10} {s.config.config_hash():<12}  {s.label}")
-        why = store.problem(s.run_dir, state)
-        if why:
-            lines.append(f"{'':<24}  {state.value}: {why}" + ("; the sweep runs it again" if state is store.Status.DAMAGED
-                                                                 else ""))
-    lines.append(f"{len(specs)} configurations, {states.count(store.Status.COMPLETE)} complete")
+        aside = state.status is not store.Status.COMPLETE and missing.get((s.config.dataset, s.config.data_root))
+        shown.append(NO_DATA if aside else state.status.value)
+        lines.append(f"{shown[-1]:<10} {s.config.config_hash():<12}  {s.label}")
+        if not aside and state.reason:
+            again = "; the sweep runs it again" if state.status is store.Status.DAMAGED else ""
+            lines.append(f"{'':<24}  {state.status.value}: {state.reason}{again}")
+    lines += [f"{NO_DATA}: {dataset}: {reason}" for dataset, reason
+              in dict.fromkeys((d, r) for (d, _), r in missing.items() if r)]
+    counts = ", ".join(f"{shown.count(name)} {name}" for name in dict.fromkeys(shown) if name != "complete")
+    lines.append(f"{len(specs)} configurations, {shown.count('complete')} complete" + (f"; {counts}" if counts else ""))
     return "\n".join(lines)
 
 

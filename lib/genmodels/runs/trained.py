@@ -3,8 +3,8 @@ user does with a generative model — draw samples, interpolate between latents,
 
 A run folder is data written by some version of this project, possibly an older one, possibly damaged or
 not a run folder at all. Loading it never runs code (checkpoints are read with ``weights_only=True`` by
-`genmodels.training.loop.read_checkpoint`) and every way it can fail is a `RunError` (a `ConfigError`, so the CLI
-prints it as one line) naming the file at fault.
+`genmodels.training.checkpoint`) and every way it can fail is a `RunError` or a `CheckpointError` (both
+`ConfigError`s, so the CLI prints them as one line) naming the file at fault.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from genmodels.core import store
+from genmodels.core import safe_read, store
 from genmodels.core.config import ConfigError, RunConfig, check_sample_count, check_seed
 from genmodels.core.registry import model_spec
 
@@ -106,12 +106,16 @@ class TrainedRun:
                            "no encoder (use sample or interpolate)")
         from genmodels.models.blocks import IMAGE_SIZE
 
+        shape = (self.model.image_channels, IMAGE_SIZE, IMAGE_SIZE)
+        needs = f"images of shape (B, {', '.join(map(str, shape))}) or ({', '.join(map(str, shape))}) in [-1, 1]"
+        if not isinstance(x, torch.Tensor) or not x.is_floating_point():
+            got = f"a {x.dtype} tensor" if isinstance(x, torch.Tensor) else f"a {type(x).__name__}"
+            raise RunError(f"reconstruct takes a float tensor of {needs}, got {got}")
         single = x.dim() == 3
         batch = x.unsqueeze(0) if single else x
-        shape = (self.model.image_channels, IMAGE_SIZE, IMAGE_SIZE)
         if batch.dim() != 4 or tuple(batch.shape[1:]) != shape:
-            raise RunError(f"reconstruct takes images of shape (B, {', '.join(map(str, shape))}) in [-1, 1], got "
-                           f"{tuple(x.shape)}")
+            raise RunError(f"reconstruct takes {needs}, got shape {tuple(x.shape)}")
+        check_sample_count("reconstruct's batch", len(batch))  # the same bound as generating: held at once
         out = self.model.reconstruct(batch.float().to(self.device)).cpu()
         return out[0] if single else out
 
@@ -134,6 +138,9 @@ def load_run(run_dir: str | os.PathLike[str], checkpoint: str = "final",
     if checkpoint not in CHECKPOINTS:
         raise RunError(f"checkpoint must be one of {', '.join(CHECKPOINTS)}; got {checkpoint!r}")
     run_dir = Path(run_dir)
+    state = store.run_state(run_dir)  # what `results` and a sweep say about the folder, said here too
+    if state.status is store.Status.DAMAGED:
+        raise RunError(f"{run_dir} is damaged: {state.reason}; {store.REPAIR}")
     config = load_config(run_dir)
     notes: list[str] = []
     path = run_dir / (store.BEST if checkpoint == "best" else store.CHECKPOINT)
@@ -141,40 +148,45 @@ def load_run(run_dir: str | os.PathLike[str], checkpoint: str = "final",
         notes.append(f"no {store.BEST} in {run_dir} (quality was not measured during training): the final "
                      "weights are loaded")
         path = run_dir / store.CHECKPOINT
-    if not path.is_file():
-        if store.run_status(run_dir) is store.Status.DAMAGED:  # complete.json says it finished
-            raise RunError(f"{path} is missing, though the run finished ({store.COMPLETE} is there): the run folder "
-                           f"is damaged; {store.REPAIR}")
+    try:
+        safe_read.check_regular(path, safe_read.CHECKPOINT_LIMIT, inside=run_dir)
+    except FileNotFoundError:
         raise RunError(f"{path} is missing: the run has not saved a checkpoint yet (still running, or stopped "
-                       "before its first), so there is no trained model to load")
+                       "before its first), so there is no trained model to load") from None
+    except OSError as err:
+        raise RunError(f"{path} cannot be loaded: {err}") from None
     device = _device(device)
-    model, step, averaged = _model_from_checkpoint(config, path, device)
+    model, step, averaged, weight_notes = _model_from_checkpoint(config, path, device)
+    notes += weight_notes
     metrics = store.read_json(run_dir / store.METRICS)
     return TrainedRun(run_dir, config, metrics if isinstance(metrics, dict) else {}, model, device, path, step,
                       averaged, notes)
 
 
-def _model_from_checkpoint(config: RunConfig, path: Path, device: torch.device) -> tuple[nn.Module, int, bool]:
-    """The model `config` describes with the checkpoint's weights, the averaged generator swapped in."""
-    from genmodels.models import build_model
-    from genmodels.training.loop import CheckpointError, model_identity, read_checkpoint
+def _model_from_checkpoint(config: RunConfig, path: Path, device: torch.device
+                           ) -> tuple[nn.Module, int, bool, list[str]]:
+    """The model `config` describes with the checkpoint's weights, the averaged generator swapped in where the run
+    kept one; with the notes a user should read (a run that kept an average whose checkpoint lacks it)."""
+    from genmodels.models import AdversarialModel, build_model
+    from genmodels.training import checkpoint
+    from genmodels.training.checkpoint import CheckpointError
 
-    state = read_checkpoint(path, map_location=device)
-    if not isinstance(state.get("model"), dict) or not isinstance(state.get("config"), dict):
-        raise CheckpointError(f"{path} is not a genmodels checkpoint (it has no model weights and config)")
-    try:
-        saved = RunConfig.from_dict(state["config"])
-    except (ConfigError, TypeError) as err:
-        raise CheckpointError(f"{path} was written by another version of genmodels: {err}") from None
-    if model_identity(saved) != model_identity(config):
-        raise CheckpointError(f"{path} belongs to another configuration ({saved.run_name()}) than the "
-                              f"{store.CONFIG} beside it ({config.run_name()})")
+    state = checkpoint.read(path, map_location=device)
+    checkpoint.require(state, path, checkpoint.WEIGHT_KEYS, "to load its weights")
+    if not isinstance(state["model"], dict):
+        raise CheckpointError(f"{path} is not a genmodels checkpoint (its 'model' holds no weights)")
+    checkpoint.check_belongs(state, path, config, f"the {store.CONFIG} beside it")
+    checkpoint.check_finite(state, path)
     model = build_model(config).to(device)
     averaged = bool(state.get("ema"))
+    notes = []
+    if isinstance(model, AdversarialModel) and config.ema and not averaged:
+        notes.append(f"{path} holds no weight average ('ema'), though this run kept one: sampling from the raw "
+                     "generator, not the average its samples and metrics came from")
     try:
         model.load_state_dict(state["model"])
         if averaged:  # the tuned recipe's averaged generator is what the run's samples and metrics used
-            from genmodels.training.recipes import GeneratorEMA
+            from genmodels.training.weight_average import GeneratorEMA
 
             ema = GeneratorEMA(model.generator, config.ema or 0.999, config.z_dim).to_device(device)
             ema.load_state_dict(state["ema"])
@@ -183,11 +195,10 @@ def _model_from_checkpoint(config: RunConfig, path: Path, device: torch.device) 
             from genmodels.training.latent_density import ExPostSampler, LatentGMM
 
             model = ExPostSampler(model, LatentGMM.from_state(state["latent_gmm"]).to(device))
-    except (RuntimeError, KeyError, AttributeError, TypeError) as err:
-        first = str(err).strip().splitlines()[0][:200] if str(err).strip() else type(err).__name__
+    except (RuntimeError, KeyError, AttributeError, TypeError, ValueError) as err:
         raise CheckpointError(f"{path} does not hold weights of the model its {store.CONFIG} describes "
-                              f"({first})") from None
-    return model.eval(), int(state["step"]), averaged
+                              f"({checkpoint.first_sentence(err, 200)})") from None
+    return model.eval(), state["step"], averaged, notes
 
 
 def _device(device: str | torch.device) -> torch.device:
@@ -214,10 +225,15 @@ def check_count(name: str, value: Any) -> None:
 
 
 # ------------------------------------------------------------------ writing samples
-def check_sample_path(path: str | os.PathLike[str]) -> Path:
-    """`path` if `write_samples` can write it (a known suffix), else a `RunError` naming the formats: checked
-    before a model is loaded, so a typo costs nothing."""
-    path = Path(path)
+def check_sample_path(path: str | os.PathLike[str], overwrite: bool = False) -> Path:
+    """`path` if `write_samples` may write it, else a one-line error: checked before a model is loaded, so a typo
+    costs nothing. It must end in a known suffix, name a file (not a folder), lie outside every run folder (samples
+    written there would replace or sit among a run's files; links are followed to where it lands), and be new unless
+    `overwrite` (a dangling link is not new: it is the user's)."""
+    from genmodels.core.files import check_new_file
+    from genmodels.runs.run import enclosing_run
+
+    path = Path(path).expanduser()
     if path.suffix.lower() not in SAMPLE_FORMATS:
         raise RunError(f"--out {path}: the file name must end in {', '.join(SAMPLE_FORMATS)} (an image grid, a "
                        "torch tensor, or a numpy array)")
@@ -227,13 +243,22 @@ def check_sample_path(path: str | os.PathLike[str]) -> Path:
         raise RunError(f"--out {path}: {err.strerror or err}") from None
     if folder:
         raise RunError(f"--out {path} is a folder; name a file in it (e.g. {path / ('samples' + path.suffix)})")
+    try:  # a link on the way (a folder linked to a run's samples/) leads where the file lands
+        landing = path.parent.resolve() / path.name
+    except (OSError, RuntimeError) as err:  # a link loop
+        raise RunError(f"--out {path}: its folder cannot be resolved ({err})") from None
+    inside = enclosing_run(landing)
+    if inside is not None:
+        raise RunError(f"--out {path} is inside the run folder {inside}; write samples outside it")
+    check_new_file(path, "--out", overwrite)
     return path
 
 
-def write_samples(images: torch.Tensor, path: str | os.PathLike[str]) -> Path:
+def write_samples(images: torch.Tensor, path: str | os.PathLike[str], overwrite: bool = False) -> Path:
     """Write images (n, C, H, W) in [-1, 1] by `path`'s suffix: ``.png`` a square-ish grid, ``.pt`` the tensor
-    (torch.save), ``.npz`` a numpy array named ``samples``. Written atomically (`store.write_atomic`)."""
-    path = check_sample_path(path)
+    (torch.save), ``.npz`` a numpy array named ``samples``. Written atomically (`store.write_atomic`); an existing
+    file is replaced only with `overwrite`, and never inside a run folder (`check_sample_path`)."""
+    path = check_sample_path(path, overwrite)
     suffix = path.suffix.lower()
     images = images.detach().cpu()
     if suffix == ".png":

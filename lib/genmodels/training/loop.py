@@ -3,7 +3,8 @@
 VAE: a single optimizer over the whole model (seed Algorithm 1). GAN and WGAN: two optimizers,
 `n_critic` critic steps on fresh real batches, then one generator step (seed Algorithm 2; WGAN
 Algorithm 1 of Arjovsky et al.). Checkpoints hold everything a step depends on (weights, optimizer
-moments, data order, every RNG), so a resumed run on CPU continues bit-for-bit as an uninterrupted one.
+moments, data order, every RNG), so a resumed run on CPU continues bit-for-bit as an uninterrupted one; their file
+format, and how one is read back and checked, is `genmodels.training.checkpoint`'s.
 """
 
 from __future__ import annotations
@@ -12,7 +13,6 @@ import csv
 import os
 import random
 import time
-import warnings
 from contextlib import nullcontext
 from pathlib import Path
 from typing import Any, Callable, Protocol
@@ -24,54 +24,17 @@ from tqdm import tqdm
 
 from genmodels.core.config import ConfigError, RunConfig
 from genmodels.core.devices import cuda_count, device_problem
-from genmodels.data import BatchStream, ImageSet, load_dataset
+from genmodels.data import ImageSet, load_dataset
+from genmodels.training.batch_stream import BatchStream
 from genmodels.models import AdversarialModel, build_model
 from genmodels.training.latent_density import ExPostSampler, LatentGMM, fit_for, state_of
 from genmodels.training.loss_log import PendingLosses, TrainingDiverged
-from genmodels.training.recipes import GeneratorEMA, Sampler
+from genmodels.training.weight_average import GeneratorEMA, Sampler
 from genmodels.core.registry import model_spec
 from genmodels.core.store import CHECKPOINT, HISTORY, write_atomic
+from genmodels.training import checkpoint
+from genmodels.training.checkpoint import CheckpointError, first_sentence
 from genmodels.training.hooks import Hook, SampleGrids
-
-
-START_OVER = "delete it (or its whole run folder) to start that run over, or choose another --out"
-
-
-class CheckpointError(ConfigError):
-    """A checkpoint cannot be read as plain data (damaged, foreign, or holding code); the message names the file."""
-
-
-def read_checkpoint(path: str | os.PathLike[str], map_location: Any = "cpu") -> dict[str, Any]:
-    """A checkpoint's contents, loaded with ``weights_only=True``: tensors and plain Python types only, so a
-    crafted file cannot run code. Anything else is refused with one line naming the file.
-
-    torch's own warnings are silenced while it reads: a damaged file can start with bytes that look like an
-    unknown pickle protocol, and torch warns about that before failing, which would put a second line (its
-    source path and all) above the one-line error."""
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            state = torch.load(path, map_location=map_location, weights_only=True)
-    except Exception as err:  # unpickling errors come in many types
-        raise CheckpointError(f"{path} is damaged or not a checkpoint that can be read as plain data "
-                              f"({_first_sentence(err)}); {START_OVER}") from None
-    if not isinstance(state, dict) or "step" not in state:
-        raise CheckpointError(f"{path} is not a genmodels checkpoint; {START_OVER}")
-    return state
-
-
-def _first_sentence(err: BaseException, limit: int = 100) -> str:
-    """An exception as "Type: first sentence", short: torch's loader errors run to several lines of advice."""
-    text = (str(err).splitlines() or [""])[0].split(". ")[0].rstrip(".")[:limit]
-    return f"{type(err).__name__}: {text}" if text else type(err).__name__
-
-
-def checkpoint_config(state: dict[str, Any], path: str | os.PathLike[str]) -> RunConfig:
-    """The config a checkpoint was trained with; a missing or invalid one is a damaged checkpoint, named as such."""
-    try:
-        return RunConfig.from_dict(state["config"])
-    except (KeyError, TypeError, AttributeError, ValueError) as err:
-        raise CheckpointError(f"{path} holds no valid run config ({_first_sentence(err)}); {START_OVER}") from None
 
 
 def resolve_device(device: str = "auto") -> torch.device:
@@ -190,7 +153,7 @@ class Trainer:
             self.data = self.data.subset(c.n_train)
         self.model = build_model(c, self.data.channels).to(self.device)
         self.optimizers = make_optimizers(self.model, c)
-        # the recipe's generator weight average (genmodels.training.recipes): what every sample is drawn from
+        # the recipe's generator weight average (genmodels.training.weight_average): what every sample is drawn from
         self.ema = (GeneratorEMA(self.model.generator, c.ema, c.z_dim).to_device(self.device)
                     if isinstance(self.model, AdversarialModel) and c.ema else None)
         self.stream = BatchStream(self.data, c.batch_size, c.seed, self.device)
@@ -303,44 +266,36 @@ class Trainer:
             "extra_state": self.extra_state,
             "ema": self.ema.state_dict() if self.ema is not None else None,
             "latent_gmm": state_of(self.latent_gmm()),  # for loading the run; training refits it
-            "rng": {
-                "torch": torch.get_rng_state(),
-                "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else [],
-                "numpy": _numpy_state_to_plain(np.random.get_state()),
-                "python": random.getstate(),
-            },
+            "rng": checkpoint.rng_state(),
         }
 
     def save_checkpoint(self, path: str | os.PathLike[str] | None = None) -> Path:
-        state = self.state_dict()  # atomic: an interrupted save leaves the previous checkpoint intact
-        return write_atomic(Path(path or self.out_dir / CHECKPOINT), lambda tmp: _torch_save(state, tmp))
+        return checkpoint.save(self.state_dict(), path or self.out_dir / CHECKPOINT)
 
     def load_checkpoint(self, path: str | os.PathLike[str]) -> None:
-        state = read_checkpoint(path, map_location=self.device)
-        saved = checkpoint_config(state, path)
-        if model_identity(saved) != model_identity(self.config):
-            raise ValueError(f"checkpoint {path} belongs to a different config ({saved.run_name()}); "
-                             "use another out_dir or delete it")
+        """Continue from a checkpoint of this run's configuration; any fault of it is one `CheckpointError` line."""
+        state = checkpoint.read(path, map_location=self.device)
+        checkpoint.check_resumable(state, path, self.config)
         try:
             self.model.load_state_dict(state["model"])
             for name, opt in self.optimizers.items():
                 opt.load_state_dict(state["optimizers"][name])
-        except (KeyError, RuntimeError, ValueError) as err:  # a dict with "step" that is no checkpoint of ours
-            raise CheckpointError(f"{path} does not hold this run's weights ({_first_sentence(err)}); "
-                                  f"{START_OVER}") from None
-        self.stream.load_state_dict({k: v.to(self.device) if k == "order" else v for k, v in state["stream"].items()})
+            if self.ema is not None:
+                self.ema.load_state_dict(state["ema"])
+            fixed_noise = state["fixed_noise"]
+            if tuple(fixed_noise.shape) != tuple(self.fixed_noise.shape):
+                raise ValueError(f"fixed_noise of shape {tuple(fixed_noise.shape)}, not "
+                                 f"{tuple(self.fixed_noise.shape)}")
+            self.stream.load_state_dict({k: v.to(self.device) if k == "order" else v
+                                         for k, v in state["stream"].items()})
+            checkpoint.restore_rng(state["rng"])
+        except (KeyError, RuntimeError, ValueError, TypeError, AttributeError, IndexError) as err:
+            raise CheckpointError(f"{path} does not hold this run's state ({first_sentence(err)}); "
+                                  f"{checkpoint.START_OVER}") from None
         self.step, self.elapsed, self._history = state["step"], state["elapsed"], state["history"]
         self._pending.clear()
-        self.fixed_noise = state["fixed_noise"].to(self.device)
+        self.fixed_noise = fixed_noise.to(self.device)
         self.extra_state = state.get("extra_state", {})
-        if self.ema is not None:
-            self.ema.load_state_dict(state["ema"])
-        rng = state["rng"]
-        torch.set_rng_state(rng["torch"].cpu())
-        if rng["cuda"] and torch.cuda.is_available():
-            torch.cuda.set_rng_state_all([s.cpu() for s in rng["cuda"]])
-        np.random.set_state(_numpy_state_from_plain(rng["numpy"]))
-        random.setstate(_python_state_from_plain(rng["python"]))
 
     def write_history(self, path: str | os.PathLike[str] | None = None) -> Path:
         columns: list[str] = []
@@ -356,45 +311,22 @@ class Trainer:
         return write_atomic(Path(path or self.out_dir / HISTORY), write)
 
 
-def _torch_save(obj: Any, path: Path) -> None:
-    """torch.save through a file we open and close: given a path, torch's writer keeps the file open after a
-    failed write (a full disk) for as long as the exception's frames live, so its space is not freed."""
-    with open(path, "wb") as f:
-        torch.save(obj, f)
-
-
-def _numpy_state_to_plain(state: tuple[Any, ...]) -> dict[str, Any]:
-    """numpy's legacy RNG state as a tensor and plain numbers (loadable with weights_only=True)."""
-    name, keys, pos, has_gauss, cached = state
-    return {"name": str(name), "keys": torch.from_numpy(keys.astype(np.int64)), "pos": int(pos),
-            "has_gauss": int(has_gauss), "cached_gaussian": float(cached)}
-
-
-def _numpy_state_from_plain(state: dict[str, Any]) -> tuple[Any, ...]:
-    keys = state["keys"].cpu().numpy().astype(np.uint32)
-    return (state["name"], keys, state["pos"], state["has_gauss"], state["cached_gaussian"])
-
-
-def _python_state_from_plain(state: Any) -> tuple[Any, ...]:
-    version, internal, gauss = state  # lists after a round trip through some loaders; random wants tuples
-    return (version, tuple(internal), gauss)
-
-
-def model_identity(config: RunConfig) -> dict[str, Any]:
-    """What a checkpoint must agree on to be resumed: everything but the budget and evaluation knobs."""
-    budget = ("steps", "images", "metrics_every", "metric_samples")
-    return {k: v for k, v in config.identity().items() if k not in budget}
-
-
 def train(config: RunConfig, out_dir: str | os.PathLike[str] | None = None, resume: bool = True,
           train_data: ImageSet | None = None, hooks: list[Hook] | None = None) -> Trainer:
-    """Train a config into `out_dir` (checkpoint, history.csv, samples/), resuming when a checkpoint exists.
-    With ``log="tensorboard"`` a `TensorBoardHook` runs last, so it sees what the other hooks measured."""
+    """Train a config into `out_dir` (checkpoint, history.csv, samples/), resuming when a checkpoint exists."""
+    trainer = make_trainer(config, out_dir, train_data, hooks)
+    trainer.fit(resume=resume)
+    return trainer
+
+
+def make_trainer(config: RunConfig, out_dir: str | os.PathLike[str] | None = None,
+                 train_data: ImageSet | None = None, hooks: list[Hook] | None = None) -> Trainer:
+    """A `Trainer` with the hooks every run has: its sample grids first, and with ``log="tensorboard"`` a
+    `TensorBoardHook` last, so it sees what the other hooks measured. Nothing is written yet, so a caller can load
+    and check a checkpoint into it before it touches the run folder."""
     all_hooks: list[Hook] = [SampleGrids(config.sample_every), *(hooks or [])]
     if config.log == "tensorboard":
         from genmodels.training.tensorboard_log import TensorBoardHook
 
         all_hooks.append(TensorBoardHook())  # a missing tensorboard package fails here, before training
-    trainer = Trainer(config, out_dir, train_data, hooks=all_hooks)
-    trainer.fit(resume=resume)
-    return trainer
+    return Trainer(config, out_dir, train_data, hooks=all_hooks)

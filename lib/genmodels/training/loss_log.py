@@ -1,7 +1,7 @@
 """Loss terms kept on the device and read back in batches, so a training step never waits for the GPU.
 
 Reading one loss value (``.item()``) makes the CPU wait until the GPU has finished every kernel queued before
-it: with one read per step, the CPU cannot queue the next step's kernels while the GPU works (issue 17). Here
+it: with one read per step, the CPU cannot queue the next step's kernels while the GPU works. Here
 each step's terms stay on the device as detached tensors, and `PendingLosses.drain_into` reads every pending
 step with one copy (one host-device synchronisation per read, not per step). The values read are the same
 floats ``.item()`` gave: the terms are concatenated in their own dtype (or a wider one) and converted exactly.
