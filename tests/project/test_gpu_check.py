@@ -96,7 +96,14 @@ def test_runs_per_gpu_aggregates_from_first_start_to_last_finish() -> None:
     assert rows[0]["aggregate_steps_per_s"] == 100.0
     assert rows[1]["aggregate_steps_per_s"] == round(2000 / 7.0, 1)
     assert rows[1]["per_run_steps_per_s"] == round((500 / 6 + 500 / 6.5 + 500 / 6.7 + 500 / 6.4) / 4, 1)
-    assert runs_per_gpu.table(rows).splitlines()[2].split() == ["4", "285.7", "2.9x", "78.3"]
+    assert runs_per_gpu.table(rows).splitlines()[2].split() == ["4", "285.7", "2.9x", "78.3", "-"]
+
+
+def test_runs_per_gpu_reports_the_largest_gpu_memory_of_one_run() -> None:
+    row = runs_per_gpu.summary(2, 500, [(0.0, 5.0, 212.4), (0.0, 5.0, 230.6)])
+    assert row["gpu_mib_per_run"] == 230.6
+    assert runs_per_gpu.table([row]).splitlines()[1].split()[-1] == "231"
+    assert runs_per_gpu.summary(1, 500, [(0.0, 5.0, None)])["gpu_mib_per_run"] is None
 
 
 @pytest.mark.slow  # four papermill kernels and the report notebook: minutes on two busy cores
