@@ -99,7 +99,7 @@ def run_rows(sweep_file: Path, results: Path) -> list[dict[str, Any]]:
         train = _number(run.get("seconds"))
         invocation = _number((meta.get("wall_seconds") or {}).get("this_invocation"))
         total = _number(papermill.get("duration"))
-        steps = _number(run.get("steps"))
+        steps = int(run["steps"]) if _number(run.get("steps")) is not None else None
         rows.append({
             "run": run_dir.name, "model": run.get("model"), "status": run.get("status"), "steps": steps,
             "train s": train, "steps/s": steps / train if train else None,

@@ -228,7 +228,11 @@ def test_the_device_call_in_the_docs_fits_the_tool_and_carries_what_the_preparat
     assert "/.whl/" in ignored and "/.gpu-data/" in ignored  # a call carries only ignored paths
     prepare = (BENCH / "gpu_prepare.sh").read_text()
     assert "-d .whl" in prepare and ".gpu-data/MNIST/raw" in prepare and "--python-version 3.12" in prepare
-    assert 'GENMODELS_IMPORT="$PWD/.gpu-data"' in (BENCH / "gpu_session.sh").read_text()
+    script = (BENCH / "gpu_session.sh").read_text()
+    assert 'GENMODELS_IMPORT="$PWD/.gpu-data"' in script and "GENMODELS_OFFLINE=1" in script
+    # the wheels put nbconvert's templates where only JUPYTER_PATH finds them (without it the report failed in a
+    # device-like environment), and a python3 kernelspec that would start a bare `python`
+    assert 'export JUPYTER_PATH="$SITE/share/jupyter"' in script and 'rm -rf "$SITE/share/jupyter/kernels"' in script
 
 
 # ------------------------------------------------------------------ the whole session at toy size
