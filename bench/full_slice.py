@@ -12,10 +12,12 @@ Run: `.venv/bin/python bench/full_slice.py [--runs-per-gpu N] [--limit 300] [--r
 3. builds the report from whatever finished: ``python -m genmodels report --allow-no-pdf``, in the time left;
 4. reads every finished run: its training seconds (meta.json), its evaluation and figures (the rest of meta.json's
    ``this_invocation``), its kernel start and notebook (the executed notebook's papermill duration less that);
-   the best FID and IS per family; and projects the time of configs/full.yaml's 115 MNIST and Fashion-MNIST runs
-   (CIFAR-10 set aside offline) from them (`projection`, whose arithmetic it prints).
+   of a run stopped at the limit, the steps and training seconds of its last checkpoint; the best FID and IS per
+   family; and projects the time of configs/full.yaml's 115 MNIST and Fashion-MNIST runs (CIFAR-10 set aside
+   offline) from them (`projection`, whose arithmetic it prints).
 
-It writes ``<out>/full_slice.json`` after the sweep and again after the report. ``--device cpu --tiny`` trains
+It writes ``<out>/full_slice.json`` after the sweep and again after the report, and exits 1 when a run did not
+finish (the sweep stopped at its limit, or a run failed) or the report was not built. ``--device cpu --tiny`` trains
 three width-8 runs of four steps (one per model) on the CPU instead: what the tests run to check the script.
 """
 
@@ -87,7 +89,9 @@ def study_runs(full_file: Path = FULL, datasets: Sequence[str] = STUDY_DATASETS)
 
 # ------------------------------------------------------------------ what a run cost
 def run_rows(sweep_file: Path, results: Path) -> list[dict[str, Any]]:
-    """One row per run of the slice (`COLUMNS`, plus its cost class and when its notebook started)."""
+    """One row per run of the slice (`COLUMNS`, plus its cost class and when its notebook started). A run stopped
+    at the time limit shows the steps and training seconds of its last checkpoint (it still measured its rate);
+    a run finished by a later call (resumed) shows no overhead, since its notebook timed only that call."""
     from genmodels.core import store
     from genmodels.runs.results import results_frame
 
@@ -97,18 +101,35 @@ def run_rows(sweep_file: Path, results: Path) -> list[dict[str, Any]]:
         meta = store.read_json(run_dir / store.META) or {}
         papermill = ((store.read_json(run_dir / store.EXECUTED) or {}).get("metadata") or {}).get("papermill") or {}
         train = _number(run.get("seconds"))
-        invocation = _number((meta.get("wall_seconds") or {}).get("this_invocation"))
-        total = _number(papermill.get("duration"))
         steps = int(run["steps"]) if _number(run.get("steps")) is not None else None
+        if run.get("status") != "complete":
+            steps, train = checkpointed(run_dir)
+        once = run.get("status") == "complete" and not meta.get("resumed_from_step")
+        invocation = _number((meta.get("wall_seconds") or {}).get("this_invocation")) if once else None
+        total = _number(papermill.get("duration")) if once else None
         rows.append({
             "run": run_dir.name, "model": run.get("model"), "status": run.get("status"), "steps": steps,
-            "train s": train, "steps/s": steps / train if train else None,
+            "train s": train, "steps/s": steps / train if steps and train else None,
             "eval+figures s": invocation - train if invocation is not None and train is not None else None,
             "kernel s": total - invocation if total is not None and invocation is not None else None,
             "total s": total, "FID": _number(run.get("FID")), "IS": _number(run.get("IS")),
             "cost": (run["model"] + (f"-{run['lipschitz']}" if isinstance(run.get("lipschitz"), str) else "")),
             "started": _epoch(papermill.get("start_time"))})
     return rows
+
+
+def checkpointed(run_dir: Path) -> tuple[int | None, float | None]:
+    """(steps, training seconds) of an unfinished run's last checkpoint; (None, None) without a readable one."""
+    from genmodels.core import store
+    from genmodels.training import checkpoint
+
+    if not (run_dir / store.CHECKPOINT).is_file():
+        return None, None
+    try:
+        state = checkpoint.read(run_dir / store.CHECKPOINT, inside=run_dir)
+    except (checkpoint.CheckpointError, OSError):
+        return None, None
+    return int(state["step"]) or None, _number(state.get("elapsed"))
 
 
 def best_per_family(rows: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
@@ -126,28 +147,31 @@ def best_per_family(rows: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
 # ------------------------------------------------------------------ the study's time
 def projection(rows: list[dict[str, Any]], study: dict[str, dict[str, int]], side_by_side: int,
                startup_s: float) -> dict[str, Any]:
-    """The study's wall time on this machine, from the slice's finished runs (`rows` with "cost", "steps",
-    "train s" and "total s"), trained `side_by_side` at a time as the slice was.
+    """The study's wall time on this machine, from the slice's runs (`rows` with "cost", "steps", "train s" and
+    "total s"), trained `side_by_side` at a time as the slice was.
 
     Each cost class's runs take run slots: their steps at the slice's measured seconds per step (a slot's
-    training time per step while `side_by_side` runs shared the GPU), and each run its measured overhead (its
-    notebook's duration less its training: kernel start, evaluation, figures). The slots are filled
-    `side_by_side` at a time, so the wall time is the slots' seconds over that, plus the sweep's start-up (once).
-    The last wave's tail is not counted. A class the slice did not finish takes all finished runs' figures, and
-    says so."""
-    done = [r for r in rows if r.get("train s") and r.get("total s") and r.get("steps")]
-    if not done or side_by_side < 1:
+    training time per step while `side_by_side` runs shared the GPU; from every run that trained, finished or
+    stopped at a checkpoint), and each run its measured overhead (a finished run's notebook duration less its
+    training: kernel start, evaluation, figures). The slots are filled `side_by_side` at a time, so the wall time
+    is the slots' seconds over that, plus the sweep's start-up (once). The last wave's tail is not counted. A
+    class the slice has no figure for takes all runs' figures, and says so."""
+    timed = [r for r in rows if r.get("train s") and r.get("steps")]
+    finished = [r for r in timed if r.get("total s")]
+    if not finished or side_by_side < 1:
         return {"wall_s": None, "lines": ["no finished run to project from"]}
-    pooled = _rates(done)
     classes, lines, slots = [], [], 0.0
     for name, want in sorted(study.items()):
-        measured = [r for r in done if r["cost"] == name]
-        per_step, overhead = _rates(measured) if measured else pooled
+        own_timed, own_finished = ([r for r in group if r["cost"] == name] for group in (timed, finished))
+        per_step = _per_step(own_timed or timed)
+        overhead = _overhead(own_finished or finished)
         seconds = want["steps"] * per_step + want["runs"] * overhead
         slots += seconds
-        source = f"{len(measured)} run(s) measured" if measured else "none measured: all finished runs' figures"
+        source = (f"rate of {len(own_timed) or f'all {len(timed)}'} run(s), overhead of "
+                  f"{len(own_finished) or f'all {len(finished)}'} finished")
         classes.append({"class": name, "runs": want["runs"], "steps": want["steps"], "s_per_step": per_step,
-                        "overhead_s": overhead, "slot_s": seconds, "measured_runs": len(measured)})
+                        "overhead_s": overhead, "slot_s": seconds, "timed_runs": len(own_timed),
+                        "finished_runs": len(own_finished)})
         lines.append(f"{name}: {want['steps']:,} steps x {1000 * per_step:.2f} ms + {want['runs']} runs x "
                      f"{overhead:.1f} s = {seconds:,.0f} s of run slots ({source})")
     wall = slots / side_by_side + startup_s
@@ -158,11 +182,14 @@ def projection(rows: list[dict[str, Any]], study: dict[str, dict[str, int]], sid
             "wall_s": wall, "wall_min": wall / 60, "lines": lines}
 
 
-def _rates(rows: list[dict[str, Any]]) -> tuple[float, float]:
-    """(slot seconds per training step, mean overhead seconds per run) of finished runs."""
-    per_step = sum(r["train s"] for r in rows) / sum(r["steps"] for r in rows)
-    overhead = sum(r["total s"] - r["train s"] for r in rows) / len(rows)
-    return per_step, overhead
+def _per_step(rows: list[dict[str, Any]]) -> float:
+    """Slot seconds per training step of runs that trained."""
+    return sum(r["train s"] for r in rows) / sum(r["steps"] for r in rows)
+
+
+def _overhead(rows: list[dict[str, Any]]) -> float:
+    """Mean seconds per finished run beyond its training."""
+    return sum(r["total s"] - r["train s"] for r in rows) / len(rows)
 
 
 def side_by_side(runs_per_gpu: int | None, runs: int, device: str) -> int:
@@ -261,7 +288,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     starts = [r["started"] for r in finished if r["started"]]
     result.update(runs=rows, best=best_per_family(finished), runs_per_gpu=args.runs_per_gpu,
                   side_by_side=side_by_side(args.runs_per_gpu, len(rows), args.device), study=study_runs())
-    result["projection"] = projection(finished, result["study"], result["side_by_side"],
+    result["projection"] = projection(rows, result["study"], result["side_by_side"],
                                       min(starts) - sweep_started if starts else 0.0)
     (out / "full_slice.json").write_text(json.dumps(result, indent=1, default=str))
     left = args.limit - (time.perf_counter() - began)

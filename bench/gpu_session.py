@@ -147,6 +147,7 @@ def headline(name: str, data: dict[str, Any] | None) -> dict[str, Any]:
         runs = data.get("runs", [])
         projection = data.get("projection") or {}
         return {"finished_runs": sum(r.get("status") == "complete" for r in runs), "runs": len(runs),
+                "sweep": (data.get("sweep") or {}).get("status"), "report": (data.get("report") or {}).get("status"),
                 "best": data.get("best", {}), "projected_study_min": projection.get("wall_min")}
     if name == "cuda-graphs":
         return {"steps_per_s": {r["arm"]: r.get("steps_per_s", r.get("error")) for r in data.get("rows", [])}}

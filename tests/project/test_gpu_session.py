@@ -75,28 +75,48 @@ def run(cost: str, steps: int, train: float, total: float, **extra: Any) -> dict
 
 
 def test_the_projection_fills_run_slots_side_by_side_and_shows_its_arithmetic() -> None:
-    rows = [run("vae", 10_000, 50.0, 80.0), run("vae", 10_000, 70.0, 90.0), run("gan", 10_000, 100.0, 130.0)]
+    rows = [run("vae", 10_000, 50.0, 80.0), run("vae", 10_000, 70.0, 90.0), run("gan", 10_000, 100.0, 130.0),
+            run("wgan-gp", 3_000, 60.0, None)]  # stopped at its limit: its checkpoint's steps and seconds
     study = {"vae": {"runs": 4, "steps": 40_000}, "gan": {"runs": 2, "steps": 20_000},
-             "wgan-gp": {"runs": 1, "steps": 10_000}}
+             "wgan-gp": {"runs": 1, "steps": 10_000}, "wgan-clip": {"runs": 1, "steps": 10_000}}
     p = full_slice.projection(rows, study, side_by_side=2, startup_s=5.0)
     by = {c["class"]: c for c in p["classes"]}
     assert by["vae"]["s_per_step"] == pytest.approx(0.006) and by["vae"]["overhead_s"] == pytest.approx(25.0)
     assert by["vae"]["slot_s"] == pytest.approx(40_000 * 0.006 + 4 * 25.0)  # 340
     assert by["gan"]["slot_s"] == pytest.approx(20_000 * 0.01 + 2 * 30.0)  # 260
-    # no WGAN finished: all finished runs' figures (220 s of training over 30,000 steps, 26.67 s overhead)
-    assert by["wgan-gp"]["measured_runs"] == 0
-    assert by["wgan-gp"]["slot_s"] == pytest.approx(10_000 * 220 / 30_000 + 80 / 3)
-    assert p["slot_s"] == pytest.approx(340 + 260 + 10_000 * 220 / 30_000 + 80 / 3)
-    assert p["wall_s"] == pytest.approx(p["slot_s"] / 2 + 5.0) and p["runs"] == 7
-    assert p["lines"][0] == "gan: 20,000 steps x 10.00 ms + 2 runs x 30.0 s = 260 s of run slots (1 run(s) measured)"
-    assert "none measured" in p["lines"][2]
-    assert p["lines"][-1] == (f"7 runs: {p['slot_s']:,.0f} s of run slots / 2 side by side + 5 s start-up = "
+    # the unfinished WGAN-GP run gives its rate (20 ms a step); its overhead is the finished runs' mean (26.67 s)
+    assert by["wgan-gp"]["slot_s"] == pytest.approx(10_000 * 0.02 + 80 / 3)
+    # no clipping run trained: every run's rate (280 s over 33,000 steps) and the finished runs' overhead
+    assert by["wgan-clip"]["timed_runs"] == 0
+    assert by["wgan-clip"]["slot_s"] == pytest.approx(10_000 * 280 / 33_000 + 80 / 3)
+    assert p["slot_s"] == pytest.approx(340 + 260 + 200 + 80 / 3 + 10_000 * 280 / 33_000 + 80 / 3)
+    assert p["wall_s"] == pytest.approx(p["slot_s"] / 2 + 5.0) and p["runs"] == 8
+    assert p["lines"][0] == ("gan: 20,000 steps x 10.00 ms + 2 runs x 30.0 s = 260 s of run slots (rate of 1 run(s), "
+                             "overhead of 1 finished)")
+    assert p["lines"][2].endswith("(rate of all 4 run(s), overhead of all 3 finished)")
+    assert p["lines"][3].endswith("(rate of 1 run(s), overhead of all 3 finished)")
+    assert p["lines"][-1] == (f"8 runs: {p['slot_s']:,.0f} s of run slots / 2 side by side + 5 s start-up = "
                               f"{p['wall_s']:,.0f} s = {p['wall_s'] / 60:.1f} min")
 
 
 def test_no_finished_run_projects_nothing() -> None:
     p = full_slice.projection([run("vae", 10_000, 50.0, None)], {"vae": {"runs": 1, "steps": 10_000}}, 16, 0.0)
     assert p["wall_s"] is None and p["lines"] == ["no finished run to project from"]
+
+
+def test_a_run_stopped_at_the_limit_gives_its_last_checkpoints_steps_and_seconds(tmp_path: Path) -> None:
+    from genmodels.core.config import RunConfig
+    from genmodels.training.loop import Trainer
+
+    trainer = Trainer(RunConfig(model="gan", depth=1, z_dim=2, width=4, batch_size=8, steps=2, progress=False,
+                                sample_every=0, checkpoint_every=0, metric_samples=0, device="cpu"),
+                      tmp_path / "run", train_data=cuda_graphs.random_images(32))
+    trainer.fit(resume=False)  # its last act: the checkpoint
+    assert full_slice.checkpointed(tmp_path / "run") == (2, trainer.elapsed)
+    assert full_slice.checkpointed(tmp_path / "none") == (None, None)
+    (tmp_path / "bad").mkdir()
+    (tmp_path / "bad" / "checkpoint.pt").write_bytes(b"not a checkpoint")
+    assert full_slice.checkpointed(tmp_path / "bad") == (None, None)
 
 
 def test_the_best_run_of_each_family() -> None:
