@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import tempfile
 import time
 from contextlib import nullcontext
 from pathlib import Path
@@ -40,9 +39,10 @@ ARMS = ("trainer", "trainer-bf16", "step", "graph", "graph-bf16")
 GRAPH_ARMS = ("graph", "graph-bf16")
 
 
-def settings(device: str, tiny: bool) -> dict[str, Any]:
-    """The RunConfig fields every arm trains with (all but steps and precision)."""
-    return {**(TINY if tiny else LSGAN), **QUIET, "device": device}
+def settings(device: str, tiny: bool, out: Path) -> dict[str, Any]:
+    """The RunConfig fields every arm trains with (all but steps and precision); the checkpoint `Trainer.fit`
+    writes at its end goes to ``<out>/run``, each arm's over the last one's."""
+    return {**(TINY if tiny else LSGAN), **QUIET, "device": device, "out_dir": str(out / "run")}
 
 
 def random_images(n: int) -> Any:
@@ -56,13 +56,10 @@ def random_images(n: int) -> Any:
 
 
 def trainer(fields: dict[str, Any], data: Any, steps: int, precision: str = "fp32") -> Any:
-    """A `Trainer` of the arms' network on `data`; the checkpoint `fit` writes at its end goes to a folder of its
-    own under the system's temporary folder."""
     from genmodels.core.config import RunConfig
     from genmodels.training.loop import Trainer
 
-    return Trainer(RunConfig(**fields, steps=steps, precision=precision), tempfile.mkdtemp(prefix="cuda-graphs-"),
-                   train_data=data)
+    return Trainer(RunConfig(**fields, steps=steps, precision=precision), train_data=data)
 
 
 def time_trainer(fields: dict[str, Any], data: Any, steps: int, warmup: int, precision: str) -> float:
@@ -197,13 +194,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.device.startswith("cuda") and not torch.cuda.is_available():
         print("cuda_graphs: no CUDA device here, nothing to measure (it times the training step on a GPU)")
         return 0
-    fields = settings(args.device, args.tiny)
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    fields = settings(args.device, args.tiny, out)
     steps, warmup = args.steps or (5 if args.tiny else 500), args.warmup or (2 if args.tiny else 20)
     data = random_images(256 if args.tiny else 10_000)
     where = torch.cuda.get_device_name(torch.device(args.device)) if args.device.startswith("cuda") else "CPU"
     print(f"torch {torch.__version__} on {where}")
-    out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
     result: dict[str, Any] = {"torch": torch.__version__, "device": where, "settings": fields, "rows": [],
                               "skipped": []}
     for arm in arms:
