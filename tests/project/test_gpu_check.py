@@ -1,9 +1,9 @@
 """The GPU scripts checked without a GPU: bench/cuda_check.py (the GPU path end to end) and bench/runs_per_gpu.py.
 
 Both skip themselves with one line where there is no CUDA. What they decide on the CPU side -- the sweep they
-run, which run-folder findings count as failures, the tables they print -- is tested directly, and
-cuda_check's ``--device cpu --tiny`` path takes the whole way (papermill sweep, run-folder checks,
-``load_run(...).sample``, the report) on the CPU (slow tier: four papermill kernels and the report notebook).
+run, which run-folder findings count as failures, the tables they print -- is tested directly. cuda_check's
+``--device cpu --tiny`` path, the whole way (papermill sweep, run-folder checks, ``load_run(...).sample``, the
+report), runs as part 1 of the device session's toy run (tests/project/test_gpu_session.py, slow tier).
 """
 
 from __future__ import annotations
@@ -104,12 +104,3 @@ def test_runs_per_gpu_reports_the_largest_gpu_memory_of_one_run() -> None:
     assert row["gpu_mib_per_run"] == 230.6
     assert runs_per_gpu.table([row]).splitlines()[1].split()[-1] == "231"
     assert runs_per_gpu.summary(1, 500, [(0.0, 5.0, None)])["gpu_mib_per_run"] is None
-
-
-@pytest.mark.slow  # four papermill kernels and the report notebook: minutes on two busy cores
-def test_the_check_takes_the_whole_path_on_the_cpu(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    assert cuda_check.main(["--device", "cpu", "--tiny", "--out", str(tmp_path)]) == 0, capsys.readouterr().out
-    result = json.loads((tmp_path / "cuda_check.json").read_text())
-    assert result["problems"] == [] and len(result["runs"]) == 4
-    assert all(r["status"] == "complete" and r["sample"] == "ok" and r["best.pt"] for r in result["runs"])
-    assert "every check passed" in capsys.readouterr().out

@@ -267,6 +267,12 @@ def test_the_whole_session_runs_at_toy_size_on_the_cpu(tmp_path: Path, capsys: p
     session = json.loads((out / "session.json").read_text())
     assert list(session["parts"]) == ["gpu-check", "runs-per-gpu", "full-slice", "cuda-graphs"]
     assert all(part["status"] == "ok" for part in session["parts"].values())
+    # part 1 is `make gpu-check`'s whole path (bench/cuda_check.py): every model and Lipschitz method trained
+    # through papermill, each run folder checked, its best weights sampled, the report built
+    check = json.loads((out / "gpu_check.json").read_text())
+    assert check["problems"] == [] and len(check["runs"]) == 4
+    assert all(r["status"] == "complete" and r["sample"] == "ok" and r["best.pt"] for r in check["runs"])
+    assert check["report"]["html"]
     sliced = json.loads((out / "full_slice.json").read_text())
     assert [r["status"] for r in sliced["runs"]] == ["complete"] * 3 and sliced["report"]["html"]
     assert sliced["projection"]["runs"] == 115 and sliced["projection"]["wall_s"] > 0
