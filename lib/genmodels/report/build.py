@@ -14,7 +14,6 @@ folder named by ``--out``, or a report edited since) stops the build before anyt
 
 from __future__ import annotations
 
-import hashlib
 import os
 import shutil
 import subprocess
@@ -23,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from genmodels.core import store
+from genmodels.core.files import sha256_file
 
 # the project's root: lib/genmodels/report/build.py is four levels below it
 ROOT = Path(__file__).resolve().parents[3]
@@ -82,14 +82,6 @@ def build_report(sweep_file: str | os.PathLike[str], results_root: str | os.Path
                           "another --out") from None
 
 
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def not_from_a_build(out: Path, earlier_build: bool) -> list[Path]:
     """The files of a build's names in `out` that no build wrote as they are: not in the last build's record, or
     changed since. A folder whose lock file shows a build but that has no record was written by a version that
@@ -101,12 +93,12 @@ def not_from_a_build(out: Path, earlier_build: bool) -> list[Path]:
     if recorded is None:
         return [] if earlier_build else present
     return [path for path in present if path.is_symlink() or not path.is_file()
-            or recorded.get(path.name) != _sha256(path)]
+            or recorded.get(path.name) != sha256_file(path)]
 
 
 def record_outputs(out: Path) -> None:
     """Record the SHA-256 of each file of a build's names in `out` (called once this build made them its own)."""
-    present = {name: _sha256(out / name) for name in OUTPUTS
+    present = {name: sha256_file(out / name) for name in OUTPUTS
                if (out / name).is_file() and not (out / name).is_symlink()}
     store.write_json(out / MANIFEST, present)
 
