@@ -151,9 +151,6 @@ def writing(path: str | os.PathLike[str]) -> Iterator[None]:
         raise failure
 
 
-__all__ = ["OutputError", "check_writable_dir", "check_own_folder", "check_new_file", "missing_folders", "remove_empty", "writing", "write_failure"]
-
-
 def sha256_file(path: str | os.PathLike[str]) -> str:
     """A file's SHA-256, read in blocks (a classifier's weights, a report's PDF): what tells a file from another."""
     digest = hashlib.sha256()
@@ -161,3 +158,6 @@ def sha256_file(path: str | os.PathLike[str]) -> str:
         for block in iter(lambda: f.read(1 << 20), b""):
             digest.update(block)
     return digest.hexdigest()
+
+
+__all__ = ["OutputError", "check_writable_dir", "check_own_folder", "check_new_file", "missing_folders", "remove_empty", "writing", "write_failure", "sha256_file"]
