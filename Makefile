@@ -8,7 +8,7 @@ APT_PACKAGES := dataset-fashion-mnist texlive-xetex texlive-fonts-recommended te
 	chromium chromium-driver
 KERNEL := genmodels
 
-.PHONY: setup system-packages test report sweep lab clean-results bench gpu-check lock
+.PHONY: setup system-packages test report sweep lab clean-results bench gpu-check gpu-prepare lock
 
 setup: system-packages $(VENV)/.installed
 
@@ -63,6 +63,11 @@ bench: setup
 # what it measured (docs/gpu.md); skips itself with one line elsewhere
 gpu-check: setup
 	$(PY) bench/cuda_check.py
+
+# here, before a device call: the wheels the device lacks (for its Python 3.12) in .whl/ and the MNIST test set in
+# .gpu-data/, both carried by the call that runs bench/gpu_session.sh (docs/gpu.md "The device script")
+gpu-prepare:
+	bash bench/gpu_prepare.sh
 
 clean-results:
 	rm -rf results report/report.pdf report/report.html

@@ -7,8 +7,9 @@ them. Each process first trains a few warm-up steps (CUDA context, cuDNN's kerne
 together; the aggregate is K x steps over the time from the first start to the last finish. The images are
 random bytes: a step's cost does not depend on the pixels, and no data set needs to be on the machine.
 
-It prints one table (runs per GPU, aggregate steps/s, speed-up over one run, steps/s of each run) and writes
-``<out>/runs_per_gpu.json``. The default runs per GPU of a sweep (genmodels.runs.placement) rests on this.
+It prints one table (runs per GPU, aggregate steps/s, speed-up over one run, steps/s of each run, the peak GPU
+memory of one run) and writes ``<out>/runs_per_gpu.json`` after each count. The default runs per GPU of a sweep
+(genmodels.runs.placement) rests on this.
 """
 
 from __future__ import annotations
@@ -25,8 +26,9 @@ LSGAN = {"model": "gan", "depth": 3, "z_dim": 100, "width": 64, "batch_size": 64
 WARMUP_STEPS = 20
 
 
-def train(device: str, steps: int, threads: int, start: Any, out: str) -> tuple[float, float]:
-    """One process's run: warm up, wait for the others, then train `steps` steps; (start, end) wall times."""
+def train(device: str, steps: int, threads: int, start: Any, out: str) -> tuple[float, float, float | None]:
+    """One process's run: warm up, wait for the others, then train `steps` steps; (start, end) wall times and the
+    process's peak GPU memory in MiB (None on the CPU)."""
     import torch
 
     from genmodels.core.config import RunConfig
@@ -43,9 +45,10 @@ def train(device: str, steps: int, threads: int, start: Any, out: str) -> tuple[
     start.wait()
     began = time.time()
     Trainer(RunConfig(**settings, steps=steps), f"{out}/run-{os.getpid()}", train_data=data).fit(resume=False)
-    if device.startswith("cuda"):
-        torch.cuda.synchronize(device)  # the last steps' kernels may still be queued
-    return began, time.time()
+    if not device.startswith("cuda"):
+        return began, time.time(), None
+    torch.cuda.synchronize(device)  # the last steps' kernels may still be queued
+    return began, time.time(), torch.cuda.max_memory_allocated(device) / 2**20
 
 
 def measure(count: int, device: str, steps: int, cores: int, out: str) -> dict[str, Any]:
@@ -58,22 +61,26 @@ def measure(count: int, device: str, steps: int, cores: int, out: str) -> dict[s
     return summary(count, steps, spans)
 
 
-def summary(count: int, steps: int, spans: list[tuple[float, float]]) -> dict[str, Any]:
-    """Aggregate steps/s (all runs' steps over first start to last finish) and each run's own steps/s."""
-    wall = max(end for _, end in spans) - min(begin for begin, _ in spans)
+def summary(count: int, steps: int, spans: Sequence[tuple[float, ...]]) -> dict[str, Any]:
+    """Aggregate steps/s (all runs' steps over first start to last finish), each run's own steps/s, and the
+    largest peak GPU memory of one run (MiB; spans of (start, end, MiB), None where it is not known)."""
+    wall = max(span[1] for span in spans) - min(span[0] for span in spans)
+    memory = [span[2] for span in spans if len(span) > 2 and span[2] is not None]
     return {"runs": count, "steps_each": steps, "wall_s": round(wall, 2),
             "aggregate_steps_per_s": round(count * steps / wall, 1),
-            "per_run_steps_per_s": round(sum(steps / (end - begin) for begin, end in spans) / count, 1)}
+            "per_run_steps_per_s": round(sum(steps / (span[1] - span[0]) for span in spans) / count, 1),
+            "gpu_mib_per_run": round(max(memory), 1) if memory else None}
 
 
 def table(rows: list[dict[str, Any]]) -> str:
     """Runs per GPU, aggregate steps/s, speed-up over one run (where one run was measured), per-run steps/s."""
     one = next((r["aggregate_steps_per_s"] for r in rows if r["runs"] == 1), None)
-    lines = ["runs per GPU  aggregate steps/s  x one run  steps/s per run"]
+    lines = ["runs per GPU  aggregate steps/s  x one run  steps/s per run  GPU MiB per run"]
     for r in rows:
         speedup = f"{r['aggregate_steps_per_s'] / one:.1f}x" if one else "-"
+        memory = "-" if r.get("gpu_mib_per_run") is None else f"{r['gpu_mib_per_run']:.0f}"
         lines.append(f"{r['runs']:>12}  {r['aggregate_steps_per_s']:>17.1f}  {speedup:>9}  "
-                     f"{r['per_run_steps_per_s']:>15.1f}")
+                     f"{r['per_run_steps_per_s']:>15.1f}  {memory:>15}")
     return "\n".join(lines)
 
 
@@ -92,14 +99,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
     where = torch.cuda.get_device_name(torch.device(args.device)) if args.device.startswith("cuda") else "CPU"
     print(f"torch {torch.__version__} on {where}, {cores} CPU cores")
-    rows = []
+    rows: list[dict[str, Any]] = []
+    Path(args.out).mkdir(parents=True, exist_ok=True)
     for count in (int(c) for c in args.counts.split(",")):
         rows.append(measure(count, args.device, args.steps, cores, args.out))
         print(json.dumps(rows[-1]), flush=True)
+        # after every count, so a run stopped at a time limit (bench/gpu_session.py) keeps the counts it measured
+        (Path(args.out) / "runs_per_gpu.json").write_text(json.dumps({"torch": torch.__version__, "device": where,
+                                                                      "cores": cores, "rows": rows}, indent=1))
     print(table(rows))
-    Path(args.out).mkdir(parents=True, exist_ok=True)
-    (Path(args.out) / "runs_per_gpu.json").write_text(json.dumps({"torch": torch.__version__, "cores": cores,
-                                                                  "rows": rows}, indent=1))
     return 0
 
 

@@ -217,4 +217,14 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         mark = item.get_closest_marker("xdist_group")
         if mark and getattr(config.option, "loadgroup", False):
             name_the_group_in_the_node_id(item, str(mark.args[0] if mark.args else mark.kwargs.get("name", "default")))
+    if getattr(config.option, "loadgroup", False):
+        slow_first(items)
+
+
+def slow_first(items: list[pytest.Item]) -> None:
+    """The slow tests to the front, each tier in its own order. xdist hands out the groups first (largest first),
+    then single tests in collection order, a worker taking more when it has at most two left: a one-minute
+    test collected last would start when the other worker has nothing left to do, and the suite would wait for it
+    alone. Longest first is the classic remedy (Graham's LPT rule)."""
+    items.sort(key=lambda item: item.get_closest_marker("slow") is None)
 

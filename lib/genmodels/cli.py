@@ -150,7 +150,7 @@ def cmd_report(args: argparse.Namespace) -> int:
         raise ReportError(f"no configuration of {args.sweep} has a finished run under {args.results}{state}, so there "
                           f"is nothing to report; run `python -m genmodels sweep {args.sweep} --results "
                           f"{args.results}` first")
-    result = build_report(args.sweep, args.results, args.out)
+    result = build_report(args.sweep, args.results, args.out, overwrite=args.overwrite)
     print(result.message)
     if finished < len(specs):
         print(f"note: {len(specs) - finished} of {len(specs)} configurations of {args.sweep} have no finished run; "
@@ -239,6 +239,8 @@ def build_parser() -> argparse.ArgumentParser:
     report.add_argument("--results", default=store.DEFAULT_ROOT, help="results folder (default: results)")
     report.add_argument("--out", default="report", help="output folder (default: report)")
     report.add_argument("--allow-no-pdf", action="store_true", help="exit 0 when only the HTML could be built")
+    report.add_argument("--overwrite", action="store_true",
+                        help="replace report files in --out that no report build wrote (a user's own report.pdf)")
     report.set_defaults(func=cmd_report)
 
     sample = sub.add_parser("sample", help="draw samples from a trained run into an image grid or a tensor file")

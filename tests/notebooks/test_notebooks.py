@@ -12,6 +12,7 @@ import nbformat
 import papermill as pm
 import pytest
 
+from genmodels.runs.kernels import IPCKernelManager, kernel_name
 from genmodels.runs.run import run_config
 from genmodels.core.config import RunConfig
 
@@ -20,6 +21,9 @@ NOTEBOOKS = ROOT / "notebooks"
 # a cell that hangs (a kernel that stops answering) fails its test instead of holding the suite up; a cell of
 # these notebooks takes seconds
 CELL_TIMEOUT = 300
+# the kernel on Unix sockets of its own, as sweeps and report builds start theirs (genmodels.runs.kernels): on TCP
+# ports, a kernel started while other tests start theirs lost a message and waited out CELL_TIMEOUT (305 s once)
+OWN_SOCKETS = {"kernel_name": kernel_name(), "kernel_manager_class": IPCKernelManager}
 TINY = dict(model="vae", dataset="mnist-5k", depth=1, z_dim=2, width=8, batch_size=16, steps=8, n_train=256,
             sample_every=4, checkpoint_every=0, metric_samples=0, progress=False)
 
@@ -69,7 +73,8 @@ def test_explore_picks_the_newest_finished_run(tmp_path: Path, finished_run: Pat
     executed = tmp_path / "explore.ipynb"
     pm.execute_notebook(str(NOTEBOOKS / "explore.ipynb"), str(executed),
                         parameters={"results_root": str(finished_run.parent), "n_samples": 16}, progress_bar=False,
-                        execution_timeout=CELL_TIMEOUT)
+                        execution_timeout=CELL_TIMEOUT,
+                        **OWN_SOCKETS)
     nb = nbformat.read(executed, as_version=4)
     text = "".join(o.get("text", "") for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", []))
     assert f"{finished_run}: vae on mnist-5k, depth 1, z_dim 2" in text
@@ -86,7 +91,8 @@ def test_explore_finds_the_results_from_the_notebooks_folder(tmp_path: Path, fin
     (project / "notebooks").mkdir()
     executed = project / "notebooks" / "explore.ipynb"
     pm.execute_notebook(str(NOTEBOOKS / "explore.ipynb"), str(executed), cwd=str(executed.parent),
-                        parameters={"n_samples": 16}, progress_bar=False, execution_timeout=CELL_TIMEOUT)
+                        parameters={"n_samples": 16}, progress_bar=False, execution_timeout=CELL_TIMEOUT,
+                        **OWN_SOCKETS)
     nb = nbformat.read(executed, as_version=4)
     text = "".join(o.get("text", "") for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", []))
     assert f"{run}: vae on mnist-5k" in text

@@ -321,7 +321,7 @@ def test_resume_with_metrics_on_is_bit_exact(mnist_classifier, classifier_root, 
     quality during training ends exactly as an uninterrupted one: loading the classifier, scoring and saving
     best.pt draw nothing from the training RNG streams. Before, the resumed segment loaded the classifier at its
     first evaluation, whose initialisation drew from torch's global RNG, and every later step diverged."""
-    from test_training import CrashAt, assert_same_run, without_seconds
+    from same_run import CrashAt, assert_same_run, without_seconds
 
     from genmodels.core.config import MIN_METRIC_SAMPLES, RunConfig
     from genmodels.data import load_dataset

@@ -75,6 +75,28 @@ def test_no_figure_in_the_pdf_is_blank(built: Path, tmp_path: Path) -> None:
         assert pixels.std() > 5, f"{path.name} is blank"
 
 
+def text_below_the_text_area(pdf: Path) -> list[str]:
+    """Words set below the text area of any page (the report's 0.8 in bottom margin), the page number aside: what a
+    block taller than the rest of its page leaves when LaTeX cannot move it (pdftotext's word boxes)."""
+    html = subprocess.run(["pdftotext", "-bbox", str(pdf), "-"], capture_output=True, text=True, check=True).stdout
+    below = []
+    for number, page in enumerate(re.findall(r'<page width="[\d.]+" height="([\d.]+)">(.*?)</page>', html, re.S), 1):
+        # points; a word's box reaches below its baseline, which may sit on the area's foot: 8 pt of the 12 pt line
+        bottom = float(page[0]) - 0.8 * 72 + 8
+        for y_max, word in re.findall(r'<word xMin="[\d.]+" yMin="[\d.]+" xMax="[\d.]+" yMax="([\d.]+)">(.*?)</word>',
+                                      page[1]):
+            if float(y_max) > bottom and word != str(number):
+                below.append(f"page {number}: {word}")
+    return below
+
+
+@pytest.mark.skipif(not HAVE_TEX, reason="needs xelatex, pandoc and poppler-utils (make setup installs them)")
+def test_nothing_runs_below_the_text_area(built: Path) -> None:
+    """Tables and figures are floats: one that does not fit the rest of its page moves on whole, where an inline
+    table ran into the page number (the default profile's table of all runs did)."""
+    assert text_below_the_text_area(built / "report.pdf") == []
+
+
 @pytest.mark.skipif(not HAVE_TEX, reason="needs xelatex, pandoc and poppler-utils (make setup installs them)")
 def test_pdf_keeps_captions_with_their_tables_and_figures(built: Path) -> None:
     """No page break between a caption and its table (nor inside a table), or between a figure and its caption:

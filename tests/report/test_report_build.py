@@ -23,6 +23,7 @@ def out(tmp_path: Path) -> Path:
     folder.mkdir()
     for name, text in OLD.items():
         (folder / name).write_text(text)
+    build.record_outputs(folder)  # as the build that wrote them did
     return folder
 
 
@@ -52,7 +53,7 @@ def with_tex(monkeypatch: pytest.MonkeyPatch, pdf: Any) -> None:
 
 
 def files(out: Path) -> dict[str, str]:
-    return {p.name: p.read_text(errors="replace") for p in out.iterdir() if p.name != build.LOCK}
+    return {p.name: p.read_text(errors="replace") for p in out.iterdir() if p.name not in (build.LOCK, build.MANIFEST)}
 
 
 def test_killed_while_the_notebook_runs_leaves_the_previous_report(out: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -110,6 +111,44 @@ def test_a_killed_builds_temporary_files_are_removed_by_the_next(out: Path, monk
     build.build_report("s.yaml", "results", out)
     assert not any(path.exists() for path in left)
     assert set(files(out)) == {build.EXECUTED, build.HTML}
+
+
+def test_a_users_own_report_in_the_folder_stops_the_build_before_anything_runs(tmp_path: Path,
+                                                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    """`report --out ~/thesis` where the thesis is report.pdf: one line naming it, and the folder as it was."""
+    folder = tmp_path / "thesis"
+    folder.mkdir()
+    (folder / build.PDF).write_text("my thesis")
+    stand_in_papermill(monkeypatch, then=AssertionError("the notebook ran"))
+    with pytest.raises(build.ReportError, match=f"{folder / build.PDF} was not written by a report build"):
+        build.build_report("s.yaml", "results", folder)
+    assert [p.name for p in folder.iterdir()] == [build.PDF] and (folder / build.PDF).read_text() == "my thesis"
+
+
+def test_a_report_edited_since_its_build_is_replaced_only_with_overwrite(out: Path,
+                                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    (out / build.HTML).write_text("the html, with my notes")
+    stand_in_papermill(monkeypatch)
+    monkeypatch.setattr(build.shutil, "which", lambda tool: None)
+    with pytest.raises(build.ReportError, match="or was changed since"):
+        build.build_report("s.yaml", "results", out)
+    assert (out / build.HTML).read_text() == "the html, with my notes"
+    build.build_report("s.yaml", "results", out, overwrite=True)
+    assert "new" in (out / build.HTML).read_text()
+    build.build_report("s.yaml", "results", out)  # the build's own files again: replaced without a word
+
+
+def test_a_folder_an_earlier_version_built_is_its_own(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """No record, but the lock file every build leaves: a build of a version that kept no record wrote them."""
+    folder = tmp_path / "report"
+    folder.mkdir()
+    for name, text in OLD.items():
+        (folder / name).write_text(text)
+    (folder / build.LOCK).touch()
+    stand_in_papermill(monkeypatch)
+    monkeypatch.setattr(build.shutil, "which", lambda tool: None)
+    build.build_report("s.yaml", "results", folder)
+    assert "new" in (folder / build.HTML).read_text() and not (folder / build.PDF).exists()
 
 
 # ---------------------------------------------------------------------------------------------- the shapes a user can make

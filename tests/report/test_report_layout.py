@@ -17,6 +17,7 @@ pytestmark = pytest.mark.skipif(shutil.which("pandoc") is None, reason="the capt
 def test_a_narrow_table_keeps_its_caption_and_natural_widths() -> None:
     frame = pd.DataFrame({"model": ["VAE", "LSGAN"], "FID": ["8.2", "16.6"], "train_s": ["30", "38"]})
     tex = table_latex(frame, "**Table 4.** Budget with `n_critic` and 5 % of *x*.")
+    assert tex.startswith(r"\begin{table}[!htbp]") and tex.endswith(r"\end{table}")  # a float, as figures are
     assert tex.index(r"\begin{minipage}") < tex.index(r"\textbf{Table 4.}") < tex.index(r"\begin{tabular}")
     assert tex.index(r"\end{tabular}") < tex.index(r"\end{minipage}")  # one box: no page break inside
     assert r"{@{}lll@{}}" in tex and "train\\_s" in tex and r"5 \%" in tex and r"\emph{x}" in tex
@@ -43,3 +44,4 @@ def test_a_table_longer_than_a_page_is_a_longtable_with_its_header_repeated() ->
     tex = table_latex(frame, "**Table 12.** Configurations without a finished run.")
     assert r"\begin{longtable}" in tex and r"\endhead" in tex and "minipage" not in tex
     assert tex.index(r"\textbf{Table 12.}") < tex.index(r"\nopagebreak") < tex.index(r"\begin{longtable}")
+

@@ -21,7 +21,7 @@ from genmodels.report import prose
 from genmodels.runs.notebook_run import RunOutcome, RunSpec
 from genmodels.runs.results import results_frame
 from genmodels.runs.sweep import expand, run_sweep
-from test_data import write_cifar
+from data_files import write_cifar
 
 OFFLINE_CIFAR = "CIFAR-10 cannot be had offline: its python batches are not in"
 

@@ -19,6 +19,7 @@ from typing import Any, Callable
 
 import pytest
 import torch
+from same_run import without_seconds
 from torch.overrides import TorchFunctionMode
 
 from genmodels.core.config import RunConfig
@@ -186,10 +187,6 @@ def reference_fit(trainer: Trainer) -> tuple[list[dict[str, float]], Any]:
         assert all(math.isfinite(v) for v in values.values())
         history.append({"step": step, "images": trainer.stream.images_seen, **values})
     return history, averaged
-
-
-def without_seconds(rows: list[dict[str, float]]) -> list[dict[str, float]]:
-    return [{k: v for k, v in row.items() if k != "seconds"} for row in rows]
 
 
 def assert_same_tensors(a: dict[str, Any], b: dict[str, Any]) -> None:

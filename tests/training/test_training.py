@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 import torch
+from same_run import CrashAt, assert_same, assert_same_run, without_seconds
 
 from genmodels.core.config import ConfigError, RunConfig
 from genmodels.data import ImageSet, load_dataset
@@ -97,40 +98,6 @@ def test_wgan_clip_keeps_critic_weights_clipped(tmp_path: Path, mnist5k: ImageSe
 
 
 # ---------------------------------------------------------------------------------------------- resume
-def assert_same(a: Any, b: Any, where: str = "") -> None:
-    """Exact, recursive equality of nested state (tensors with torch.equal, no tolerance)."""
-    if isinstance(a, torch.Tensor):
-        assert isinstance(b, torch.Tensor) and a.dtype == b.dtype and torch.equal(a, b), where
-    elif isinstance(a, dict):
-        assert isinstance(b, dict) and set(a) == set(b), where
-        for k in a:
-            assert_same(a[k], b[k], f"{where}.{k}")
-    elif isinstance(a, (list, tuple)):
-        assert isinstance(b, (list, tuple)) and len(a) == len(b), where
-        for i, (x, y) in enumerate(zip(a, b)):
-            assert_same(x, y, f"{where}[{i}]")
-    else:
-        assert a == b, f"{where}: {a!r} != {b!r}"
-
-
-def without_seconds(history: list[dict[str, float]]) -> list[dict[str, float]]:
-    """Wall time differs between runs; every other column must match exactly."""
-    return [{k: v for k, v in row.items() if k != "seconds"} for row in history]
-
-
-def assert_same_run(a: Trainer, b: Trainer) -> None:
-    assert a.step == b.step
-    assert_same(a.model.state_dict(), b.model.state_dict(), "model")
-    for name in a.optimizers:
-        assert_same(a.optimizers[name].state_dict(), b.optimizers[name].state_dict(), f"optimizer {name}")
-    assert_same(a.stream.state_dict(), b.stream.state_dict(), "stream")
-    assert without_seconds(a.history) == without_seconds(b.history)
-    assert torch.equal(a.fixed_noise, b.fixed_noise)
-    assert (a.ema is None) == (b.ema is None)
-    if a.ema is not None and b.ema is not None:
-        assert_same(a.ema.state_dict(), b.ema.state_dict(), "generator average")
-
-
 @pytest.mark.parametrize("name", list(MODELS))
 def test_resume_equals_uninterrupted(name: str, tmp_path: Path, mnist5k: ImageSet) -> None:
     """N steps in one go == N/2 steps, then a new process-like Trainer resuming to N: bit for bit."""
@@ -176,20 +143,6 @@ def test_multi_tensor_optimizer_steps_match_the_per_parameter_loop(name: str, tm
     slow = train(config(name, steps=6), tmp_path / "b", train_data=mnist5k)
     assert all(g["foreach"] is False for o in slow.optimizers.values() for g in o.param_groups)
     assert_same(fast.model.state_dict(), slow.model.state_dict(), "model")
-
-
-class CrashAt:
-    """A hook that kills the run at a given step, like a pre-empted job."""
-
-    def __init__(self, step: int) -> None:
-        self.step = step
-
-    def on_step(self, trainer: Trainer) -> None:
-        if trainer.step == self.step:
-            raise KeyboardInterrupt
-
-    def on_end(self, trainer: Trainer) -> None:
-        pass
 
 
 def test_crash_then_resume_equals_uninterrupted(tmp_path: Path, mnist5k: ImageSet) -> None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import hashlib
 import os
 import tempfile
 from pathlib import Path
@@ -150,4 +151,13 @@ def writing(path: str | os.PathLike[str]) -> Iterator[None]:
         raise failure
 
 
-__all__ = ["OutputError", "check_writable_dir", "check_own_folder", "check_new_file", "missing_folders", "remove_empty", "writing", "write_failure"]
+def sha256_file(path: str | os.PathLike[str]) -> str:
+    """A file's SHA-256, read in blocks (a classifier's weights, a report's PDF): what tells a file from another."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+__all__ = ["OutputError", "check_writable_dir", "check_own_folder", "check_new_file", "missing_folders", "remove_empty", "writing", "write_failure", "sha256_file"]

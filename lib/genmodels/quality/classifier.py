@@ -33,7 +33,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from genmodels.core import registry, store
-from genmodels.core.files import check_writable_dir
+from genmodels.core.files import check_writable_dir, sha256_file
 from genmodels.data import ImageSet, load_dataset
 
 METADATA = "classifier.json"
@@ -248,14 +248,6 @@ def check_cache_writable(dataset: str, results_root: str | os.PathLike[str] = st
     folder = classifier_dir(dataset, results_root)
     if not (folder / METADATA).is_file():
         check_writable_dir(folder, "$GENMODELS_CLASSIFIERS" if os.environ.get("GENMODELS_CLASSIFIERS") else "--results")
-
-
-def sha256_file(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def load_metadata(dataset: str, results_root: str | os.PathLike[str] = store.DEFAULT_ROOT) -> dict[str, Any] | None:

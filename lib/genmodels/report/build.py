@@ -5,6 +5,11 @@ The executed notebook, the HTML and the PDF are written under hidden temporary n
 previous ones together at the very end (`_commit`), so that a build killed while its notebook runs or while
 LaTeX works leaves the previous report as it was: a reader never finds a new HTML beside an old PDF, or a
 half-executed notebook. A build without a PDF removes the previous PDF, which would describe other runs.
+
+A build replaces or removes only files a build wrote: each build records its files' SHA-256 in the folder
+(`MANIFEST`), and a file of one of its names that the record does not vouch for (a user's own report.pdf in the
+folder named by ``--out``, or a report edited since) stops the build before anything runs, unless the user said
+``--overwrite``.
 """
 
 from __future__ import annotations
@@ -17,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from genmodels.core import store
+from genmodels.core.files import sha256_file
 
 # the project's root: lib/genmodels/report/build.py is four levels below it
 ROOT = Path(__file__).resolve().parents[3]
@@ -26,6 +32,8 @@ EXECUTED, HTML, PDF = "report.executed.ipynb", "report.html", "report.pdf"
 FAILED = "report.failed.ipynb"  # the executed notebook of a build whose notebook failed
 LATEX_LOG = "latex-error.log"
 LOCK = ".report.lock"  # one build per output folder at a time
+MANIFEST = ".report.json"  # the SHA-256 of each file the last build left here
+OUTPUTS = (EXECUTED, HTML, PDF, FAILED, LATEX_LOG)  # every name a build writes, replaces or removes
 
 
 class ReportError(RuntimeError):
@@ -43,13 +51,19 @@ class BuildResult:
 
 
 def build_report(sweep_file: str | os.PathLike[str], results_root: str | os.PathLike[str] = "results",
-                 out_dir: str | os.PathLike[str] = "report") -> BuildResult:
+                 out_dir: str | os.PathLike[str] = "report", overwrite: bool = False) -> BuildResult:
     """Execute the report notebook over the results, then export HTML and (where TeX exists) PDF.
 
     The HTML has its formulas as MathML and loads nothing from the network (`genmodels.report.mathml`), so it reads
     the same offline; the PDF gets the notebook's LaTeX as it is. One build writes an output folder at a time
-    (a second one is a `ReportError`); the outputs appear together at the end (the module's docstring)."""
+    (a second one is a `ReportError`); the outputs appear together at the end, and replace only what a build
+    wrote unless `overwrite` (the module's docstring)."""
     out = Path(out_dir)
+    # before the lock, which would leave its file in a user's folder: a refused build writes nothing
+    foreign = [] if overwrite else not_from_a_build(out, earlier_build=(out / LOCK).exists())
+    if foreign:
+        raise ReportError(f"{foreign[0]} was not written by a report build (or was changed since); move it, "
+                          "choose another --out, or pass --overwrite to replace it")
     out.mkdir(parents=True, exist_ok=True)
     try:
         with store.folder_lock(out, wait=0, name=LOCK):
@@ -62,9 +76,31 @@ def build_report(sweep_file: str | os.PathLike[str], results_root: str | os.Path
             finally:
                 for path in staged.values():  # whatever was not renamed into place
                     path.unlink(missing_ok=True)
+                record_outputs(out)  # whatever this build left, the files of its names are a build's now
     except store.FolderBusy:
         raise ReportError(f"{out} is being written by another report build; wait for it to end or choose "
                           "another --out") from None
+
+
+def not_from_a_build(out: Path, earlier_build: bool) -> list[Path]:
+    """The files of a build's names in `out` that no build wrote as they are: not in the last build's record, or
+    changed since. A folder whose lock file shows a build but that has no record was written by a version that
+    kept none: its files count as a build's."""
+    recorded = store.read_json(out / MANIFEST)
+    if not isinstance(recorded, dict):
+        recorded = None
+    present = [out / name for name in OUTPUTS if os.path.lexists(out / name)]
+    if recorded is None:
+        return [] if earlier_build else present
+    return [path for path in present if path.is_symlink() or not path.is_file()
+            or recorded.get(path.name) != sha256_file(path)]
+
+
+def record_outputs(out: Path) -> None:
+    """Record the SHA-256 of each file of a build's names in `out` (called once this build made them its own)."""
+    present = {name: sha256_file(out / name) for name in OUTPUTS
+               if (out / name).is_file() and not (out / name).is_symlink()}
+    store.write_json(out / MANIFEST, present)
 
 
 def _build(sweep_file: str | os.PathLike[str], results_root: str | os.PathLike[str], out: Path,

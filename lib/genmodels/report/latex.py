@@ -1,5 +1,7 @@
 """A table for the PDF report, set by the report itself rather than by pandoc: the caption and the table in one
-unbreakable block (no page break between them, none inside a table that fits a page), columns at their natural
+unbreakable block (no page break between them, none inside a table that fits a page), set as a float like the
+report's figures, so that a table which does not fit the rest of a page moves to the next one and the text after
+it fills the space (an inline block ran past the page's foot into its number instead), columns at their natural
 width where the table fits the text, long-text columns wrapped (tabularx) where it does not, and a header that
 is wider than its column set on two lines.
 
@@ -94,5 +96,5 @@ def table_latex(frame: pd.DataFrame, caption_markdown: str, index: bool = False)
     else:  # natural widths; scaled down only if the estimate was short of the truth
         table = [r"\begin{adjustbox}{max width=\linewidth}", rf"\begin{{tabular}}{{@{{}}{spec}@{{}}}}", r"\toprule",
                  head, r"\midrule", body, r"\bottomrule", r"\end{tabular}", r"\end{adjustbox}"]
-    return "\n".join([r"\par\medskip", r"\noindent\begin{minipage}{\linewidth}", caption, r"\par\smallskip",
-                      r"\centering\small", *table, r"\end{minipage}", r"\par\medskip"])
+    return "\n".join([r"\begin{table}[!htbp]", r"\noindent\begin{minipage}{\linewidth}", caption, r"\par\smallskip",
+                      r"\centering\small", *table, r"\end{minipage}", r"\end{table}"])
