@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import TYPE_CHECKING, Iterator
+from typing import TYPE_CHECKING, Any, Callable, Iterator
 
 import pytest
 
@@ -99,6 +99,29 @@ def tree_snapshot(root: Path) -> dict[str, bytes | str]:
         seen[key] = (f"link {os.readlink(path)}" if path.is_symlink() else "folder" if path.is_dir() else
                      path.read_bytes() if path.is_file() else "other")
     return seen
+
+
+def assert_damaged_alike(sound: "RunSpec", damage: Callable[[Path], object], reason: str) -> tuple[Any, str, str]:
+    """Damage the finished run `sound`, then check that every command names it alike and changes nothing: the
+    sweep's state, `results_frame`, the dry run and `load_run`. Returns (the state, the dry run's table, the
+    error `load_run` raised) for a test's own further checks."""
+    from genmodels.runs.results import results_frame
+    from genmodels.runs.sweep import dry_run_table
+    from genmodels.runs.trained import RunError, load_run
+
+    damage(sound.run_dir)
+    before = tree_snapshot(sound.results_root.parent)
+    state = sound.state()
+    assert state.status.value == "damaged" and reason in (state.reason or ""), state
+    frame = results_frame(sound.results_root)
+    assert list(frame.status) == ["damaged"] and list(frame.problem) == [state.reason]
+    table = dry_run_table([sound])
+    assert f"damaged: {state.reason}" in table
+    with pytest.raises(RunError, match="is damaged: ") as info:
+        load_run(sound.run_dir)
+    assert "\n" not in str(info.value)
+    assert tree_snapshot(sound.results_root.parent) == before  # nothing read was changed
+    return state, table, str(info.value)
 
 
 @pytest.fixture

@@ -15,13 +15,12 @@ from typing import Callable
 import pytest
 import torch
 
-from conftest import fake_finished_run, tree_snapshot
+from conftest import assert_damaged_alike, fake_finished_run
 from genmodels.core import safe_read, store
 from genmodels.core.config import RunConfig
 from genmodels.runs.notebook_run import RunSpec
 from genmodels.runs.results import results_frame, summary_text
 from genmodels.runs.sweep import dry_run_table
-from genmodels.runs.trained import RunError, load_run
 
 
 def _json_edit(name: str, **changes: object) -> Callable[[Path], None]:
@@ -120,18 +119,9 @@ def test_a_sound_run_is_complete_everywhere(sound: RunSpec) -> None:
 @pytest.mark.filterwarnings("ignore:.*cannot be read by this version")
 @pytest.mark.parametrize("kind", DAMAGES)
 def test_every_damage_is_named_alike_by_every_command(sound: RunSpec, kind: str) -> None:
-    damage, reason = DAMAGES[kind]
-    damage(sound.run_dir)
-    before = tree_snapshot(sound.results_root.parent)
-    state = sound.state()
-    assert state.status is store.Status.DAMAGED and reason in (state.reason or ""), state
-    frame = results_frame(sound.results_root)
-    assert list(frame.status) == ["damaged"] and list(frame.problem) == [state.reason]
-    assert f"damaged: {state.reason}; the sweep runs it again" in dry_run_table([sound])
-    with pytest.raises(RunError, match="is damaged: ") as info:
-        load_run(sound.run_dir)
-    assert state.reason in str(info.value) and "\n" not in str(info.value)
-    assert tree_snapshot(sound.results_root.parent) == before  # nothing read was changed
+    state, table, error = assert_damaged_alike(sound, *DAMAGES[kind])
+    assert f"damaged: {state.reason}; the sweep runs it again" in table
+    assert state.reason in error
 
 
 def test_results_never_pass_text_as_a_number(sound: RunSpec) -> None:
