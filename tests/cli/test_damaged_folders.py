@@ -92,8 +92,11 @@ def test_api_values_are_one_line_config_errors(make: Callable[[], object], tmp_p
     (lambda state: state.__setitem__("history", ["a"]), "'history' that is not a list of rows"),
     (lambda state: state.__setitem__("elapsed", float("nan")), "'elapsed' nan"),
     (lambda state: state.__setitem__("elapsed", -100.0), "'elapsed' -100.0"),
+    (lambda state: state.__setitem__("cpu_elapsed", float("inf")), "'cpu_elapsed' inf"),
+    (lambda state: state.__setitem__("cpu_elapsed", "3 s"), "'cpu_elapsed' '3 s'"),
     (lambda state: state.__setitem__("step", 10**30), "at most 1,000,000,000,000"),
-], ids=["history a str", "history a list of str", "elapsed NaN", "elapsed negative", "step 10**30"])
+], ids=["history a str", "history a list of str", "elapsed NaN", "elapsed negative", "cpu_elapsed inf",
+        "cpu_elapsed a str", "step 10**30"])
 def test_a_resumed_checkpoints_bookkeeping_is_checked(edit: Callable[[dict[str, Any]], object], fragment: str,
                                                       env: Env, capsys: pytest.CaptureFixture[str]) -> None:
     argv = [*TRAIN, "--steps", "3", "--out", str(env.tmp / "run"), "--results", str(env.tmp / "results"),

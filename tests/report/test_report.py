@@ -130,12 +130,14 @@ def cited_runs(out: Path) -> dict[int, str]:
 
 
 def measured(run_dir: Path) -> dict[str, float]:
-    """What a run's metrics.json and meta.json hold, by the Discussion's names for it."""
+    """What a run's metrics.json and meta.json hold, by the Discussion's names for it (seconds: the CPU time of
+    training, as the report counts a CPU run's cost)."""
     metrics = json.loads((run_dir / "metrics.json").read_text())
     meta = json.loads((run_dir / "meta.json").read_text())
     quality = metrics["quality"]
+    assert meta["device"]["type"] == "cpu"
     out = {"FID": quality["fid"], "IS": quality["inception_score_mean"], "precision": quality["precision"],
-           "recall": quality["recall"], "seconds": meta["wall_seconds"]["training"]}
+           "recall": quality["recall"], "seconds": meta["cpu_seconds"]["training"]}
     if "test_reconstruction" in metrics:
         out["test_mse"] = metrics["test_reconstruction"]["mse"]
     return out

@@ -47,3 +47,22 @@ def test_studies_compare_at_the_grids_budget() -> None:
     runs.loc[len(runs)] = run("wgan", 3, 6000, fid=3.2, is_=8.0)
     picked = lipschitz_runs(runs)
     assert list(picked.steps) == [1500]  # the long WGAN run is not compared with weight clipping
+
+
+def test_a_runs_cost_is_its_cpu_time_on_the_cpu_and_wall_clock_time_on_a_gpu() -> None:
+    """The report counts a CPU run's cost in CPU-seconds (load does not stretch them), a GPU run's and a run
+    without a CPU record (an earlier version's) in wall-clock seconds, and its labels say which."""
+    from genmodels.report.collect import cost_clock, cost_unit, curve_seconds, with_cost
+
+    runs = pd.DataFrame([run("gan", 3, 2000) | {"device": "cpu", "seconds": 80.0, "cpu_seconds": 50.0},
+                         run("vae", 3, 2000) | {"device": "cpu", "seconds": 40.0, "cpu_seconds": float("nan")},
+                         run("wgan", 3, 2000) | {"device": "cuda", "seconds": 9.0, "cpu_seconds": 8.5}])
+    costed = with_cost(runs)
+    assert list(costed.seconds) == [50.0, 40.0, 9.0] and list(costed.wall_seconds) == [80.0, 40.0, 9.0]
+    assert list(costed.clock) == ["CPU time", "wall-clock time", "wall-clock time"]
+    assert (cost_unit(costed.iloc[:1]), cost_unit(costed.iloc[1:])) == ("CPU-seconds", "wall-clock seconds")
+    assert cost_clock(costed) == "CPU time on the CPU, wall-clock time on the GPU"
+    assert cost_unit(costed) == "seconds (CPU time on the CPU, wall-clock time on the GPU)"
+    point = {"step": 500, "fid": 30.0, "train_seconds": 20.0, "train_cpu_seconds": 12.5}
+    assert [curve_seconds(r, point) for _, r in costed.iterrows()] == [12.5, 20.0, 20.0]
+    assert curve_seconds(costed.iloc[0], {"step": 500, "train_seconds": 20.0}) is None  # never the other clock

@@ -15,6 +15,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+import pandas as pd
 import pytest
 import yaml
 
@@ -68,6 +69,8 @@ def test_frame_of_a_sweep_lists_every_configuration(sweep: tuple[Path, Path]) ->
     assert done.loc["vae", "seconds"] >= 0  # rounded to 0.01 s: a tiny run on a fast machine may show 0.0
     meta = json.loads((Path(done.loc["vae", "run_dir"]) / store.META).read_text())
     assert done.loc["vae", "seconds"] == meta["wall_seconds"]["training"]
+    assert done.loc["vae", "cpu_seconds"] == meta["cpu_seconds"]["training"] >= 0
+    assert done.loc["vae", "device"] == "cpu" and pd.isna(done.loc["wgan", "cpu_seconds"])
 
 
 def test_frame_without_a_sweep_lists_the_run_folders(sweep: tuple[Path, Path]) -> None:
@@ -79,11 +82,16 @@ def test_frame_without_a_sweep_lists_the_run_folders(sweep: tuple[Path, Path]) -
 
 
 def test_report_collects_the_same_rows(sweep: tuple[Path, Path]) -> None:
-    """The report's table of runs is this frame: one row builder for both."""
+    """The report's table of runs is this frame (one row builder for both), with a run's cost counted in
+    CPU-seconds where it trained on the CPU, and its wall-clock seconds kept."""
     from genmodels.report import collect_runs
 
     sweep_file, root = sweep
-    assert collect_runs(sweep_file, root).equals(results_frame(root, sweep_file))
+    report, frame = collect_runs(sweep_file, root), results_frame(root, sweep_file)
+    assert report.drop(columns=["seconds", "wall_seconds", "clock"]).equals(frame.drop(columns="seconds"))
+    assert report.wall_seconds.equals(frame.seconds)
+    done = report[report.status == "complete"]
+    assert done.seconds.equals(done.cpu_seconds) and set(done.clock) == {"CPU time"}
 
 
 def _cli(capsys: pytest.CaptureFixture[str], *args: str) -> str:

@@ -156,6 +156,40 @@ def test_crash_then_resume_equals_uninterrupted(tmp_path: Path, mnist5k: ImageSe
     assert_same_run(full, resumed)
 
 
+def test_cpu_time_counts_the_steps_work_not_their_waiting(tmp_path: Path, mnist5k: ImageSet,
+                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    """`cpu_elapsed` is the CPU time of the training steps: a step that waits (as a run does when another
+    process holds its core) stretches `elapsed`, not `cpu_elapsed`; both survive a resume."""
+    import time
+
+    import genmodels.training.loop as train_module
+
+    step = train_module.vae_step
+
+    def waiting_step(*args: Any) -> Any:
+        time.sleep(0.1)  # idle: wall-clock time without CPU time
+        return step(*args)
+
+    monkeypatch.setattr(train_module, "vae_step", waiting_step)
+    first = train(config("vae", steps=3), tmp_path, train_data=mnist5k)
+    assert first.cpu_elapsed is not None and 0 < first.cpu_elapsed < first.elapsed - 0.2  # waited 0.3 s
+    resumed = train(config("vae", steps=5), tmp_path, train_data=mnist5k)
+    assert resumed.cpu_elapsed is not None and resumed.cpu_elapsed > first.cpu_elapsed
+    assert resumed.elapsed - resumed.cpu_elapsed > 0.4  # the five waits of both segments, not only the last two
+
+
+def test_a_checkpoint_without_cpu_time_resumes_with_it_unknown(tmp_path: Path, mnist5k: ImageSet) -> None:
+    """A checkpoint of an earlier version (no `cpu_elapsed`) resumes, and the run's CPU time is then unknown
+    (None) rather than the time of the last segment only."""
+    train(config("gan", steps=2), tmp_path, train_data=mnist5k)
+    state = torch.load(tmp_path / CHECKPOINT, weights_only=True)
+    del state["cpu_elapsed"]
+    torch.save(state, tmp_path / CHECKPOINT)
+    resumed = train(config("gan", steps=4), tmp_path, train_data=mnist5k)
+    assert resumed.step == 4 and resumed.cpu_elapsed is None
+    assert torch.load(tmp_path / CHECKPOINT, weights_only=True)["cpu_elapsed"] is None
+
+
 @pytest.mark.parametrize("change", [{"depth": 1}, {"z_dim": 4}, {"lr": 5e-4}, {"seed": 1}, {"recipe": "seed"}])
 def test_checkpoint_of_other_config_refuses_to_load(change: dict[str, Any], tmp_path: Path,
                                                      mnist5k: ImageSet) -> None:

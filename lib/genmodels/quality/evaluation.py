@@ -90,7 +90,8 @@ class QualityHook:
                                             precision_recall=False)
         row = {"step": trainer.step, "fid": scores["fid"], "kid": scores["kid_mean"],
                "is": scores["inception_score_mean"], "samples": scores["fake_samples"], "seconds": scores["seconds"],
-               "train_seconds": round(trainer.elapsed, 3)}
+               "train_seconds": round(trainer.elapsed, 3),
+               "train_cpu_seconds": None if trainer.cpu_elapsed is None else round(trainer.cpu_elapsed, 3)}
         rows.append(row)
         if history and history[-1]["step"] == trainer.step:
             # the quality curve also lands in history.csv, beside the losses of the same step

@@ -63,8 +63,48 @@ class Study:
 
 def collect_runs(sweep_file: str | os.PathLike[str], results_root: str | os.PathLike[str] = "results") -> pd.DataFrame:
     """One row per configuration of the sweep: its resolved config, status, metrics, cost and data source
-    (`genmodels.runs.results.results_frame`, which ``python -m genmodels results`` prints too)."""
-    return results_frame(results_root, sweep_file)
+    (`genmodels.runs.results.results_frame`, which ``python -m genmodels results`` prints too), its `seconds`
+    counted as the report counts a run's cost (`with_cost`)."""
+    return with_cost(results_frame(results_root, sweep_file))
+
+
+# ------------------------------------------------------------------ what a run cost
+# The report counts a run's training cost (its `seconds`: every table, figure and equal-budget claim) in CPU time
+# where it trained on the CPU: load on the machine (another sweep, more runs than cores) stretches wall-clock
+# seconds, not the CPU time the steps took. A run on a GPU counts wall-clock seconds (its CPU only queues
+# kernels), as does a run of an earlier version, which recorded no CPU time.
+CPU_CLOCK, WALL_CLOCK = "CPU time", "wall-clock time"
+
+
+def with_cost(runs: pd.DataFrame) -> pd.DataFrame:
+    """`runs` with `seconds` the report's cost of each run (CPU-seconds of a CPU run that recorded them, else
+    wall-clock seconds), the wall-clock seconds kept as `wall_seconds`, and each run's `clock`."""
+    on_cpu = (runs["device"] == "cpu") & runs["cpu_seconds"].notna()
+    return runs.assign(wall_seconds=runs["seconds"], seconds=runs["cpu_seconds"].where(on_cpu, runs["seconds"]),
+                       clock=np.where(on_cpu, CPU_CLOCK, WALL_CLOCK))
+
+
+def cost_clock(runs: pd.DataFrame) -> str:
+    """What the finished runs' `seconds` count, in words: "CPU time", "wall-clock time", or both, saying which."""
+    clocks = set(runs.loc[runs.status == "complete", "clock"]) if "clock" in runs else set()
+    if clocks == {WALL_CLOCK}:
+        return WALL_CLOCK
+    if clocks <= {CPU_CLOCK}:
+        return CPU_CLOCK
+    return f"{CPU_CLOCK} on the CPU, {WALL_CLOCK} on the GPU"
+
+
+def cost_unit(runs: pd.DataFrame) -> str:
+    """The unit of the finished runs' `seconds`, for a label: "CPU-seconds", "wall-clock seconds", or both."""
+    clock = cost_clock(runs)
+    return {CPU_CLOCK: "CPU-seconds", WALL_CLOCK: "wall-clock seconds"}.get(clock, f"seconds ({clock})")
+
+
+def curve_seconds(run: pd.Series, point: dict) -> float | None:
+    """The training cost up to one point of a run's quality curve, on the clock its `seconds` count (None when
+    the point does not hold it)."""
+    value = point.get("train_cpu_seconds" if run.get("clock") == CPU_CLOCK else "train_seconds")
+    return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else None
 
 
 def finished(runs: pd.DataFrame) -> pd.DataFrame:

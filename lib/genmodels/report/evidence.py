@@ -153,8 +153,8 @@ class Spread:
         return self.facts.better(self.median, other.median)
 
 
-# Two sets of runs trained for equal time when their median training CPU-seconds differ by at most this fraction:
-# the time one configuration takes varies by about this much from run to run on a shared machine.
+# Two sets of runs trained for equal time when their median training seconds (CPU-seconds on the CPU,
+# `collect.with_cost`) differ by at most this fraction: about what one configuration's time varies run to run.
 EQUAL_TIME = 0.10
 
 
@@ -165,7 +165,7 @@ def no_longer(seconds: float, other: float) -> bool:
 
 
 def equal_time(seconds: float, other: float) -> bool:
-    """Whether two budgets of training CPU-seconds are equal within `EQUAL_TIME`."""
+    """Whether two budgets of training seconds are equal within `EQUAL_TIME`."""
     return no_longer(seconds, other) and no_longer(other, seconds)
 
 

@@ -15,7 +15,8 @@ import pandas as pd
 from genmodels import plots
 from genmodels.core import store
 from genmodels.core.registry import MODEL_NAMES
-from genmodels.report.collect import HEADLINE, headline_runs, main_runs, run_metrics, study_model, sweep_axes
+from genmodels.report.collect import (HEADLINE, cost_unit, curve_seconds, headline_runs, main_runs, run_metrics,
+                                      study_model, sweep_axes)
 from genmodels.report.questions.kl_factor import kl_labels
 
 
@@ -151,27 +152,29 @@ def loss_curves(run: pd.Series) -> plt.Figure:
 
 
 def quality_time_figure(runs: pd.DataFrame, dataset: str = HEADLINE.dataset) -> plt.Figure | None:
-    """FID and IS measured during training against CPU-seconds of training, for each model's headline runs
-    (one line per seed), so the models are compared at equal compute rather than at equal steps."""
+    """FID and IS measured during training against the seconds of training (CPU-seconds on the CPU,
+    `collect.with_cost`), for each model's headline runs (one line per seed), so the models are compared at equal
+    compute rather than at equal steps."""
     fig, axes = plt.subplots(1, 2, figsize=(8, 3))
     drawn = 0
     for _, run in headline_runs(runs, dataset).iterrows():
         if run.status != "complete":
             continue
         curve = run_metrics(run).get("quality_curve") or []
-        if len(curve) < 2 or "train_seconds" not in curve[0]:
+        seconds = [curve_seconds(run, point) for point in curve]
+        if len(curve) < 2 or None in seconds:
             continue
-        frame = pd.DataFrame(curve)
+        frame = pd.DataFrame(curve).assign(cost=seconds)
         colour = f"C{list(MODEL_NAMES).index(run.model)}"
         for ax, metric in zip(axes, ("fid", "is")):
-            ax.plot(frame["train_seconds"], frame[metric], color=colour, alpha=0.8, marker="o", markersize=2,
+            ax.plot(frame["cost"], frame[metric], color=colour, alpha=0.8, marker="o", markersize=2,
                     label=f"{MODEL_NAMES[run.model]}" if run.seed == 0 else None)
         drawn += 1
     if not drawn:
         plt.close(fig)
         return None
     for ax, label in zip(axes, ("FID (log scale)", "Inception Score")):
-        ax.set_xlabel("training seconds (one CPU thread)"), ax.set_ylabel(label), ax.grid(alpha=0.3)
+        ax.set_xlabel(f"training {cost_unit(runs)}"), ax.set_ylabel(label), ax.grid(alpha=0.3)
         ax.legend(fontsize=7)
     axes[0].set_yscale("log")
     fig.tight_layout()

@@ -13,7 +13,7 @@ from pathlib import Path
 import pandas as pd
 
 from genmodels.core import store
-from genmodels.report.collect import HEADLINE, run_metrics
+from genmodels.report.collect import HEADLINE, cost_clock, run_metrics
 from genmodels.report.english import join
 from genmodels.report.evidence import RunRefs
 from genmodels.report.questions import TAKEAWAYS, discussion_paragraphs, kl_factor, models, stability
@@ -35,7 +35,7 @@ def intro_markdown(runs: pd.DataFrame, sweep: str | Path) -> str:
              f"{len(done)} of {len(runs)} configurations finished"
              + (f" ({', '.join(f'{n} {s}' for s, n in runs[runs.status != 'complete'].status.value_counts().items())})"
                 if len(done) < len(runs) else "")
-             + f", {done.seconds.sum() / 60:.1f} minutes of training in total"
+             + f", {done.seconds.sum() / 60:.1f} minutes of training in total ({cost_clock(runs)})"
              + _machine(meta.get("device") or {}) + "."]
     for dataset, row in sources.iterrows():
         note = (" -- full MNIST was not available, so runs trained on 4,000 images of the real 5,000-image subset; "
@@ -151,8 +151,8 @@ def limitations(runs: pd.DataFrame, dataset: str = HEADLINE.dataset) -> str:
     out = []
     seconds, steps = done.seconds.dropna(), done.steps.dropna()
     if len(seconds):
-        out.append(f"Every run trained on a CPU budget: {_range(steps)} steps and {_range(seconds)} s of training "
-                   "each, far less than the literature's "
+        out.append(f"Every run trained on a small budget: {_range(steps)} steps and {_range(seconds)} s of "
+                   f"training ({cost_clock(runs)}) each, far less than the literature's "
                    "models train, so an order between models is an order at this budget and may change with "
                    "longer training.")
     scored = done.dropna(subset=["classifier_accuracy"])

@@ -17,7 +17,7 @@ from genmodels.core.metric_table import metric as metric_facts
 from genmodels.runs.results import COLLAPSE_IS
 from genmodels.report import designs, figures, prose, references, tables
 from genmodels.report.captions import Captions
-from genmodels.report.collect import HEADLINE, Study, main_runs, representative, study_model
+from genmodels.report.collect import HEADLINE, Study, cost_unit, main_runs, representative, study_model
 from genmodels.report.english import count_word, data_name
 from genmodels.report.questions.kl_factor import kl_table
 from genmodels.report.questions.stability import clipped_runs, collapse_table, lipschitz_runs
@@ -104,8 +104,8 @@ def lipschitz_section(cap: Captions, study: Study) -> None:
               "only where they trained for equal time.")
     cap.figure(figures.quality_time_figure(study.runs), "Quality against training time: FID (left) and Inception "
                f"Score (right) measured during training of each model's depth-{HEADLINE.depth}, z_dim-{HEADLINE.z_dim} "
-               f"{_data()} runs, one line per seed, against the CPU-seconds of training (one thread per run). Models "
-               "are compared at equal compute, not equal steps.")
+               f"{_data()} runs, one line per seed, against the {cost_unit(study.runs)} of training. Models are "
+               "compared at equal compute, not equal steps.")
 
 
 def generation_section(cap: Captions, study: Study) -> None:

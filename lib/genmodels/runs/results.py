@@ -33,8 +33,8 @@ COLLAPSE_IS = 1.5
 CONFIG_COLUMNS = ("label", "run_dir", "model", "dataset", "depth", "z_dim", "kl_factor", "d_output", "lipschitz",
                   "seed", "steps", "width", "recipe", "latent_prior", "variant", "status", "problem")
 # every column `read_run` fills; present (as NaN) even when no run has finished
-RUN_COLUMNS = ("FID", "KID", "IS", "precision", "recall", "seconds", "images", "train_images", "data_source",
-               "fallback", "classifier_hash", "classifier_accuracy", "fake_samples", "real_samples", "test_mse",
+RUN_COLUMNS = ("FID", "KID", "IS", "precision", "recall", "seconds", "cpu_seconds", "device", "images",
+               "train_images", "data_source", "fallback", "classifier_hash", "classifier_accuracy", "fake_samples", "real_samples", "test_mse",
                "collapsed", "reference", "data_fingerprint", "data_folder")
 # what `python -m genmodels results` lists (CSV and JSON add run_dir): knobs, status, wall time, quality
 SUMMARY_COLUMNS = ("run", "model", "dataset", "depth", "z_dim", "variant", "seed", "steps", "status", "seconds",
@@ -88,6 +88,8 @@ def read_run(run_dir: Path) -> dict[str, Any]:
     classifier = _mapping(metrics.get("classifier"))
     row: dict[str, Any] = {name: _number(quality.get(METRICS[name].key)) for name in QUALITY_SCORES}
     row["seconds"] = _amount(_get(meta, "wall_seconds", "training"))
+    row["cpu_seconds"] = _amount(_get(meta, "cpu_seconds", "training"))
+    row["device"] = _text(_get(meta, "device", "type"))
     row["images"] = _number(_get(meta, "summary", "images"))
     row["train_images"] = _number(train.get("images"))
     row["data_source"] = _text(train.get("source"))

@@ -136,13 +136,16 @@ def _run_locked(config: RunConfig, out: Path, resume: bool, hooks: list[Hook] | 
         from genmodels.training.tensorboard_log import log_final
 
         log_final(out, trainer.step, metrics)
-    summary = {"steps": trainer.step, "seconds": trainer.elapsed, "images": trainer.stream.images_seen}
+    cpu_seconds = None if trainer.cpu_elapsed is None else round(trainer.cpu_elapsed, 2)
+    summary = {"steps": trainer.step, "seconds": trainer.elapsed, "cpu_seconds": cpu_seconds,
+               "images": trainer.stream.images_seen}
     meta = {
         "run_name": config.run_name(), "config_hash": config.config_hash(),
         "data": {"folder": str(data_root(resolved.data_root).resolve()),  # its checksums fingerprint the images
                  "train": train_data.meta, "test": test_data.meta if test_data else None, "warnings": data_warnings},
         "device": _device_info(trainer.device), "versions": package_versions(), "git": git_commit(),
         "wall_seconds": {"training": round(trainer.elapsed, 2), "this_invocation": round(time.time() - started, 2)},
+        "cpu_seconds": {"training": cpu_seconds},  # null: resumed from a checkpoint that did not count it
         "summary": summary, "resumed_from_step": resumed_from, "finished": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
     }
     store.write_json(out / store.META, meta)

@@ -135,14 +135,17 @@ def check_resumable(state: dict[str, Any], path: str | os.PathLike[str], config:
 
 def resume_problem(state: dict[str, Any]) -> str | None:
     """What in a checkpoint's training bookkeeping no run writes (a history that is not a list of rows, an elapsed
-    time that is not a finite count of seconds), or None: `Trainer.load_checkpoint` checks the weights, optimizer
-    moments, data order and RNGs as it loads them; these it would take as they are."""
+    wall-clock or CPU time that is not a finite count of seconds), or None: `Trainer.load_checkpoint` checks the
+    weights, optimizer moments, data order and RNGs as it loads them; these it would take as they are."""
     history = state["history"]
     if not isinstance(history, list) or not all(isinstance(row, dict) for row in history):
         return "holds a 'history' that is not a list of rows"
-    elapsed = state["elapsed"]
-    if isinstance(elapsed, bool) or not isinstance(elapsed, (int, float)) or not 0 <= elapsed < math.inf:
-        return f"holds 'elapsed' {elapsed!r}, not a number of seconds >= 0"
+    for key in ("elapsed", "cpu_elapsed"):  # cpu_elapsed: None in a checkpoint of an earlier version
+        seconds = state.get(key)
+        if key == "cpu_elapsed" and seconds is None:
+            continue
+        if isinstance(seconds, bool) or not isinstance(seconds, (int, float)) or not 0 <= seconds < math.inf:
+            return f"holds {key!r} {seconds!r}, not a number of seconds >= 0"
     return None
 
 

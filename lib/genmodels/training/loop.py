@@ -163,7 +163,10 @@ class Trainer:
         self._history: list[dict[str, float]] = []
         self._pending = PendingLosses()  # steps whose loss terms are still on the device
         self.read_every = READ_EVERY
-        self.elapsed = 0.0
+        self.elapsed = 0.0  # wall-clock seconds of the training steps
+        # CPU-seconds of the same steps (every thread of the process): what a CPU run cost, which load on the
+        # machine does not stretch as it stretches `elapsed`; None after resuming a checkpoint that lacks it
+        self.cpu_elapsed: float | None = 0.0
         self.hooks: list[Hook] = list(hooks or [])
         self.extra_state: dict[str, Any] = {}  # hooks keep resumable state here (best FID, ...)
         self._latent_gmm: tuple[int, LatentGMM] | None = None  # (step fitted at, mixture) under latent_prior gmm
@@ -181,6 +184,7 @@ class Trainer:
                    unit="step", mininterval=1.0, dynamic_ncols=True)
         while self.step < total:
             step_started = time.perf_counter()  # `elapsed` counts training steps only, not hooks or checkpoints
+            cpu_started = time.process_time()
             if isinstance(self.model, AdversarialModel):
                 terms = adversarial_step(self.model, self.optimizers, self.stream, autocast, n_critic)
             else:
@@ -195,6 +199,8 @@ class Trainer:
                 self._read_losses()  # the wait for the device counts as training time
                 bar.set_postfix({k: f"{v:.3g}" for k, v in self._history[-1].items() if "loss" in k})
             self.elapsed += time.perf_counter() - step_started
+            if self.cpu_elapsed is not None:
+                self.cpu_elapsed += time.process_time() - cpu_started
             for hook in self.hooks:
                 hook.on_step(self)
             if checkpoint_due:
@@ -261,6 +267,7 @@ class Trainer:
             "stream": self.stream.state_dict(),
             "step": self.step,
             "elapsed": self.elapsed,
+            "cpu_elapsed": self.cpu_elapsed,
             "history": self.history,
             "fixed_noise": self.fixed_noise.cpu(),
             "extra_state": self.extra_state,
@@ -293,6 +300,7 @@ class Trainer:
             raise CheckpointError(f"{path} does not hold this run's state ({first_sentence(err)}); "
                                   f"{checkpoint.START_OVER}") from None
         self.step, self.elapsed, self._history = state["step"], state["elapsed"], state["history"]
+        self.cpu_elapsed = state.get("cpu_elapsed")  # a checkpoint of an earlier version: the CPU time is unknown
         self._pending.clear()
         self.fixed_noise = fixed_noise.to(self.device)
         self.extra_state = state.get("extra_state", {})

@@ -11,7 +11,7 @@ import pandas as pd
 
 from genmodels.core.registry import MODEL_NAMES, model_spec
 from genmodels.core.metric_table import metric
-from genmodels.report.collect import HEADLINE, finished, headline_runs, long_runs, main_runs
+from genmodels.report.collect import HEADLINE, cost_unit, finished, headline_runs, long_runs, main_runs
 from genmodels.report.english import capital, data_name, join, paragraph as lead, the
 from genmodels.report.evidence import EQUAL_TIME, RunRefs, Spread, compare, lead_clause, no_longer
 from genmodels.report.references import cite
@@ -235,7 +235,7 @@ def _cost(runs: pd.DataFrame, ranked: list[Contender], refs: RunRefs, dataset: s
         return ""
     cheapest = min(seconds, key=lambda m: seconds[m].median)
     best = ranked[0].model
-    text = ("Training cost (median CPU-seconds per run, one thread): "
+    text = (f"Training cost (median {cost_unit(runs)} per run): "
             + join(f"{MODEL_NAMES[m]} {seconds[m].median_text()} s" for m in seconds) + "; ")
     ratio = seconds[best].median / seconds[cheapest].median if best in seconds else math.nan
     if best in seconds and no_longer(seconds[best].median, seconds[cheapest].median):

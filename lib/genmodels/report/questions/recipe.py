@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 import pandas as pd
 
 from genmodels.core.config import DEFAULT_VARIANT
-from genmodels.report.collect import finished, is_long, run_metrics
+from genmodels.report.collect import curve_seconds, finished, is_long, run_metrics
 from genmodels.report.english import data_name, join, paragraph as lead, the
 from genmodels.report.evidence import RunRefs, Spread, compare, lead_clause, no_longer
 
@@ -26,8 +26,9 @@ def quality_curve(run: pd.Series) -> list[dict]:
 
 @dataclass(frozen=True, eq=False)
 class RecipeStudy:
-    """One configuration trained under both recipes: final FID, training time, and the CPU-seconds each
-    recipe's runs took to first reach `target` (the assignment's recipe's median final FID)."""
+    """One configuration trained under both recipes: final FID, training time, and the seconds of training
+    (`collect.curve_seconds`) each recipe's runs took to first reach `target` (the assignment's recipe's median
+    final FID)."""
 
     model: str
     dataset: str
@@ -57,7 +58,7 @@ def recipe_studies(runs: pd.DataFrame) -> list[RecipeStudy]:
         for recipe, group in arms.items():
             times = []
             for _, run in group.iterrows():
-                hit = next((row["train_seconds"] for row in quality_curve(run) if row["fid"] <= target), None)
+                hit = next((curve_seconds(run, row) for row in quality_curve(run) if row["fid"] <= target), None)
                 if hit is not None:
                     times.append(run.to_dict() | {"reach": float(hit)})
             if times:
