@@ -35,46 +35,6 @@ HEADLINE = {"model": "wgan", "dataset": "mnist", "depth": 3, "z_dim": 100, "widt
 METHODS = {"gp": "gradient penalty", "clip": "weight clipping"}
 
 
-class CpuClock:
-    """The CPU-seconds a run spends in its training steps, hooks (evaluations, checkpoints) left out.
-
-    The trainer's own `seconds` are wall-clock time, which other work on a shared machine stretches; a run's
-    CPU time is what it would take alone on its core. `first` goes before every other hook, `last` after them."""
-
-    def __init__(self) -> None:
-        self.seconds, self.at_step, self._mark = 0.0, {0: 0.0}, time.process_time()
-
-    def start(self) -> None:
-        self._mark = time.process_time()
-
-    @property
-    def first(self) -> Any:
-        clock = self
-
-        class First:
-            def on_step(self, trainer: Any) -> None:
-                clock.seconds += time.process_time() - clock._mark
-                clock.at_step[trainer.step] = clock.seconds
-
-            def on_end(self, trainer: Any) -> None:
-                pass
-
-        return First()
-
-    @property
-    def last(self) -> Any:
-        clock = self
-
-        class Last:
-            def on_step(self, trainer: Any) -> None:
-                clock._mark = time.process_time()
-
-            def on_end(self, trainer: Any) -> None:
-                pass
-
-        return Last()
-
-
 def train(job: dict[str, Any]) -> dict[str, Any]:
     """Train one configuration on one thread; its CPU-seconds per step and its quality curve
     (step, CPU-seconds, wall seconds, FID, IS; empty when the config has no evaluations)."""
@@ -94,13 +54,11 @@ def train(job: dict[str, Any]) -> dict[str, Any]:
         train_data = load_dataset(config.dataset, "train")
         test = load_dataset(config.dataset, "test")
     quality = Evaluator(job["results"], reference=False, log=lambda *_: None).hook(test)
-    clock = CpuClock()
-    trainer = Trainer(config, job["out"], train_data=train_data, hooks=[clock.first, quality, clock.last])
-    clock.start()
-    trainer.fit(resume=False)
-    curve = [{"step": row["step"], "seconds": clock.at_step[row["step"]], "wall_seconds": row["train_seconds"],
+    trainer = Trainer(config, job["out"], train_data=train_data, hooks=[quality])
+    trainer.fit(resume=False)  # its CPU clock counts the training steps only, evaluations left out
+    curve = [{"step": row["step"], "seconds": row["train_cpu_seconds"], "wall_seconds": row["train_seconds"],
               "fid": row["fid"], "is": row["is"]} for row in trainer.extra_state.get("quality", [])]
-    return {**job, "curve": curve, "cpu_per_step": clock.seconds / trainer.step,
+    return {**job, "curve": curve, "cpu_per_step": trainer.cpu_elapsed / trainer.step,
             "wall_per_step": trainer.elapsed / trainer.step, "reference": test.meta.get("reference"),
             "reference_images": len(test)}
 
