@@ -95,8 +95,14 @@ def test_api_values_are_one_line_config_errors(make: Callable[[], object], tmp_p
     (lambda state: state.__setitem__("cpu_elapsed", float("inf")), "'cpu_elapsed' inf"),
     (lambda state: state.__setitem__("cpu_elapsed", "3 s"), "'cpu_elapsed' '3 s'"),
     (lambda state: state.__setitem__("step", 10**30), "at most 1,000,000,000,000"),
+    (lambda state: state["fixed_noise"].fill_(float("nan")), "'fixed_noise' of NaN"),
+    (lambda state: state["fixed_noise"].__setitem__((0, 0), float("inf")), "'fixed_noise' of infinite values"),
+    (lambda state: state.__setitem__("fixed_noise", state["fixed_noise"].long()),
+     "'fixed_noise' that is a torch.int64 tensor"),
+    (lambda state: state.__setitem__("fixed_noise", [0.0] * 4), "'fixed_noise' that is a list"),
 ], ids=["history a str", "history a list of str", "elapsed NaN", "elapsed negative", "cpu_elapsed inf",
-        "cpu_elapsed a str", "step 10**30"])
+        "cpu_elapsed a str", "step 10**30", "fixed_noise NaN", "fixed_noise with an inf", "fixed_noise int64",
+        "fixed_noise a list"])
 def test_a_resumed_checkpoints_bookkeeping_is_checked(edit: Callable[[dict[str, Any]], object], fragment: str,
                                                       env: Env, capsys: pytest.CaptureFixture[str]) -> None:
     argv = [*TRAIN, "--steps", "3", "--out", str(env.tmp / "run"), "--results", str(env.tmp / "results"),
@@ -117,6 +123,11 @@ def _checkpoint(**changes: Any) -> Callable[[Path], None]:
 CHECKPOINT_DAMAGES: dict[str, tuple[Callable[[Path], None], str]] = {
     "weights all NaN": (_checkpoint(model={"weight": torch.full((2,), float("nan"))}), "not finite numbers"),
     "weight average infinite": (_checkpoint(ema={"weight": torch.full((2,), float("inf"))}), "not finite numbers"),
+    "weights int64": (_checkpoint(model={"weight": torch.zeros(2, dtype=torch.int64)}),
+                      "holds int64 weights in 'model.weight', not floating point numbers"),
+    "weight average bool": (_checkpoint(ema={"n_averaged": torch.tensor(3),
+                                             "module.weight": torch.ones(2, dtype=torch.bool)}),
+                            "holds bool weights in 'ema.module.weight'"),
     "model a str": (_checkpoint(model="weights"), "holds no weights in its 'model'"),
     "model empty": (_checkpoint(model={}), "holds no weights in its 'model'"),
     "config a str": (_checkpoint(config="gan"), "holds a str as its 'config'"),
@@ -134,6 +145,27 @@ def test_a_checkpoint_load_run_refuses_is_damaged_everywhere(sound: RunSpec, kin
     assert "the sweep runs it again" in dry_run_table([sound])
     with pytest.raises(RunError, match="is damaged: "):
         load_run(sound.run_dir)
+
+
+@pytest.mark.parametrize("values", [{"model": "vae"}, {"model": "gan"}, {"model": "wgan", "lipschitz": "gp"}],
+                         ids=["vae", "gan", "wgan"])
+def test_only_the_integer_counters_of_a_state_dict_may_be_integer(values: dict[str, str]) -> None:
+    """Batch norm's num_batches_tracked and the weight average's n_averaged are int64 in every checkpoint (allowed);
+    any other weight that is integer is a problem (torch's load_state_dict casts it silently)."""
+    from genmodels.models import build_model
+    from genmodels.training.weight_average import GeneratorEMA
+
+    config = RunConfig(**values, depth=1, width=4, z_dim=4).resolved()
+    model = build_model(config)
+    state = {"model": model.state_dict(),
+             "ema": GeneratorEMA(model.generator, 0.999, 4).state_dict() if config.ema else None}
+    integer = {f"{key}.{name}" for key in ("model", "ema") for name, value in (state[key] or {}).items()
+               if not value.is_floating_point()}
+    assert integer and all(name.endswith(store.INTEGER_TENSORS) for name in integer), integer
+    assert store.weights_problem(state) is None
+    first = next(name for name, value in state["model"].items() if value.is_floating_point())
+    state["model"][first] = state["model"][first].long()
+    assert store.weights_problem(state) == f"holds int64 weights in 'model.{first}', not floating point numbers"
 
 
 def test_a_sample_grid_cut_short_is_damaged_everywhere(sound: RunSpec) -> None:

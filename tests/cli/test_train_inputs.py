@@ -44,6 +44,16 @@ def damaged_system_copy(e: Env) -> list[str]:
     return ["--dataset", "mnist", "--data-root", str(e.tmp / "data")]
 
 
+def import_entry(make: Callable[[Path], object]) -> Setup:
+    """--dataset mnist, nothing in the data root, and $GENMODELS_IMPORT listing what `make(path)` makes there: a
+    file or a FIFO, not a folder (a FIFO is never opened: reading it would block)."""
+    def setup(e: Env) -> list[str]:
+        make(e.tmp / "import")
+        e.monkeypatch.setenv("GENMODELS_IMPORT", str(e.tmp / "import"))
+        return ["--dataset", "mnist", "--data-root", str(e.tmp / "data")]
+    return setup
+
+
 def full_disk(error: BaseException) -> Callable[[Env], list[str]]:
     """torch.save fails as it does on a full disk (OSError ENOSPC, or torch's own zip-writer message)."""
     def setup(e: Env) -> list[str]:
@@ -135,6 +145,11 @@ def all_nan(state: dict[str, Any]) -> None:
     for value in state["model"].values():
         if value.is_floating_point():
             value.fill_(float("nan"))
+
+
+def integer_weights(state: dict[str, Any]) -> None:
+    """Every weight int64, as a hand-made checkpoint might hold them (load_state_dict would cast them silently)."""
+    state["model"] = {name: value.long() for name, value in state["model"].items()}
 
 
 def damaged_idx(name: str, damage: Callable[[Path], object]) -> Setup:
@@ -247,6 +262,8 @@ TRAIN_CASES: list[tuple[str, Setup, list[str]]] = [
     ("checkpoint of a negative step", resumable(lambda state: state.update(step=-4)),
      ["{tmp}/run/checkpoint.pt", "step -4", "integer >= 0"]),
     ("checkpoint of NaN weights", resumable(all_nan), ["{tmp}/run/checkpoint.pt", "not finite", "diverged"]),
+    ("checkpoint of integer weights", resumable(integer_weights),
+     ["{tmp}/run/checkpoint.pt", "holds int64 weights in 'model.generator.", "another --out"]),
     # output folders that hold what is not this run: refused, nothing in them touched (files were overwritten)
     ("--out holding a user's notes", user_files("notes.txt"),
      ["{tmp}/run holds files that are not a run of this configuration (notes.txt)"]),
@@ -267,6 +284,11 @@ TRAIN_CASES: list[tuple[str, Setup, list[str]]] = [
     # an environment switch whose misspelling meant "online" ("garbage" and "TRUE" did)
     ("$GENMODELS_OFFLINE garbage", lambda e: e.monkeypatch.setenv("GENMODELS_OFFLINE", "garbage") or [],
      ["$GENMODELS_OFFLINE", "on/off", "'garbage'"]),
+    # a $GENMODELS_IMPORT entry that is not a folder was skipped without a word
+    ("$GENMODELS_IMPORT listing a file", import_entry(lambda path: path.write_text("not a folder\n")),
+     ["$GENMODELS_IMPORT lists '{tmp}/import', which is a file", "must list folders"]),
+    ("$GENMODELS_IMPORT listing a FIFO", import_entry(os.mkfifo),
+     ["$GENMODELS_IMPORT lists '{tmp}/import', which is a FIFO", "must list folders"]),
     # a full disk (torch says "enforce fail ... unexpected pos" on its own)
     ("full disk (ENOSPC)", full_disk(OSError(errno.ENOSPC, "No space left on device")),
      ["no space left on device", "{tmp}/run/checkpoint.pt"]),
@@ -311,7 +333,8 @@ def test_train_bad_input_is_one_line(setup: Setup, fragments: list[str], env: En
 
 # a fresh interpreter imports torch and the CLI's modules (~10 s on two busy cores): the slow tier
 @pytest.mark.slow
-@pytest.mark.parametrize("case", ["checkpoint of garbage", "checkpoint claiming pickle protocol 180"])
+@pytest.mark.parametrize("case", ["checkpoint of garbage", "checkpoint claiming pickle protocol 180",
+                                  "$GENMODELS_IMPORT listing a FIFO"])
 def test_a_real_process_prints_one_line(case: str, env: Env) -> None:
     """The same through `python -m genmodels` (warnings, stderr buffering and exit codes of a real process)."""
     setup, fragments = next(c[1:] for c in TRAIN_CASES if c[0] == case)

@@ -7,6 +7,7 @@ so the loaders are exercised through torchvision's readers exactly as in a real 
 
 from __future__ import annotations
 
+import os
 import warnings
 from pathlib import Path
 
@@ -191,6 +192,27 @@ def test_system_copy_is_imported_and_gunzipped(isolated: Path, tmp_path: Path, m
     assert torch.equal(ds.images[:, 0, 2:30, 2:30], torch.from_numpy(images))
     assert (isolated / "MNIST" / "raw" / "t10k-images-idx3-ubyte").is_file()  # un-gzipped copy
     assert "system copy" in ds.meta["source"]
+    assert no_download == []
+
+
+@pytest.mark.parametrize(("kind", "said"), [("file", "is a file, not a folder"), ("fifo", "is a FIFO, not a folder"),
+                                            ("missing", "does not exist")])
+def test_an_import_entry_that_is_not_a_folder_is_one_line(kind: str, said: str, isolated: Path, tmp_path: Path,
+                                                          monkeypatch: pytest.MonkeyPatch,
+                                                          no_download: list[str]) -> None:
+    """A $GENMODELS_IMPORT entry that is a file, a FIFO (stat'ed, never opened: that would block) or nothing: a
+    DataError naming it, not an entry skipped without a word (the data set then left to a download or fallback)."""
+    entry = tmp_path / kind
+    if kind == "file":
+        entry.write_text("not a folder\n")
+    elif kind == "fifo":
+        os.mkfifo(entry)
+    monkeypatch.setenv("GENMODELS_IMPORT", os.pathsep.join([str(tmp_path / "no-imports"), "", str(entry)]))
+    with pytest.raises(DataError) as info:
+        load_dataset("mnist", "test", root=isolated)
+    message = str(info.value)
+    assert f"$GENMODELS_IMPORT lists {str(entry)!r}, which {said}" in message, message
+    assert "must list folders" in message and "\n" not in message
     assert no_download == []
 
 

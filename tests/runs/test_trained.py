@@ -146,6 +146,27 @@ def test_reconstruct_of_anything_but_images_is_a_value_error_saying_the_shape(ru
     assert "(B, 1, 32, 32) or (1, 32, 32)" in str(info.value) and got in str(info.value), info.value
 
 
+@pytest.mark.parametrize(("x", "got"), [
+    (torch.full((2, 1, 32, 32), float("nan")), "got NaN"),
+    (torch.zeros(1, 1, 32, 32).index_fill_(3, torch.tensor([5]), float("-inf")), "got infinite values"),
+    (torch.full((1, 32, 32), 1e9), "got values in [1e+09, 1e+09]"),
+    (torch.arange(1024.0).reshape(1, 1, 32, 32) % 256, "got values in [0, 255]"),
+    (torch.linspace(-1.01, 1.0, 1024).reshape(1, 1, 32, 32), "got values in [-1.01, 1]"),
+], ids=["NaN", "-inf", "1e9", "pixels in [0, 255]", "1 percent below -1"])
+def test_reconstruct_of_pixels_outside_minus_one_to_one_says_which(runs: dict[str, Path], x: torch.Tensor,
+                                                                   got: str) -> None:
+    """NaN, infinite or out-of-scale pixels (uint8 values as floats): one RunError saying what came (the model
+    reconstructed them without a word before)."""
+    with pytest.raises(RunError) as info:
+        load_run(runs["vae"]).reconstruct(x)
+    assert got in str(info.value) and "in [-1, 1]" in str(info.value) and "\n" not in str(info.value), info.value
+
+
+def test_reconstruct_allows_float_rounding_at_the_range_ends(runs: dict[str, Path]) -> None:
+    x = torch.linspace(-1 - 1e-4, 1 + 1e-4, 1024).reshape(1, 1, 32, 32)  # within the tolerance of 1e-3
+    assert load_run(runs["vae"]).reconstruct(x).shape == (1, 1, 32, 32)
+
+
 @pytest.mark.parametrize("family", ["gan", "wgan"])
 def test_reconstruct_is_a_clear_error_for_gans(runs: dict[str, Path], family: str) -> None:
     with pytest.raises(RunError, match=f"needs a VAE.*{family} run.*no encoder"):
@@ -223,6 +244,11 @@ def _broken(kind: str, runs: dict[str, Path], tmp: Path) -> tuple[Path, str]:
         state["model"] = {k: v[:1] if v.dim() else v for k, v in state["model"].items()}
         torch.save(state, folder / store.CHECKPOINT)
         return folder, "does not hold weights of the model"
+    if kind == "integer-weights":  # weights of a foreign or hand-made checkpoint that torch would cast silently
+        state = torch.load(folder / store.CHECKPOINT, weights_only=True)
+        state["model"] = {k: v.long() for k, v in state["model"].items()}
+        torch.save(state, folder / store.CHECKPOINT)
+        return folder, "holds int64 weights in 'model.encoder."
     if kind in ("nan-weights", "negative-step"):  # a diverged run's weights; a step that is no count
         state = torch.load(folder / store.CHECKPOINT, weights_only=True)
         if kind == "nan-weights":
@@ -236,7 +262,8 @@ def _broken(kind: str, runs: dict[str, Path], tmp: Path) -> tuple[Path, str]:
 
 
 BROKEN = ["missing", "empty", "config-not-json", "older-version", "no-checkpoint", "corrupt-checkpoint",
-          "foreign-checkpoint", "pickled-code", "other-model", "mismatched-weights", "nan-weights", "negative-step"]
+          "foreign-checkpoint", "pickled-code", "other-model", "mismatched-weights", "nan-weights", "integer-weights",
+          "negative-step"]
 
 
 def snapshot(folder: Path) -> dict[Path, str]:

@@ -399,9 +399,9 @@ def history_problem(data: bytes) -> str | None:
 
 
 def checkpoint_problem(path: Path) -> str | None:
-    """Why a checkpoint cannot be loaded (not plain data, a key loading needs missing, no weights or not finite ones,
-    a configuration this version refuses, a step out of range), or None: what `load_run` checks. Read as plain
-    data (``weights_only``), its tensors mapped rather than read, so a dry run over many runs stays quick."""
+    """Why a checkpoint cannot be loaded (not plain data, a key loading needs missing, no weights, integer or not
+    finite ones, a configuration this version refuses, a step out of range), or None: what `load_run` checks. Read
+    as plain data (``weights_only``), its tensors mapped rather than read, so a dry run over many runs stays quick."""
     import torch
 
     try:
@@ -424,12 +424,36 @@ def checkpoint_problem(path: Path) -> str | None:
     return config_problem(state["config"]) or weights_problem(state)
 
 
-def weights_problem(state: dict[str, Any], keys: tuple[str, ...] = ("model", "ema")) -> str | None:
-    """Which of a checkpoint's weights under `keys` are not finite numbers (a run that diverged), or None: what
-    loading a run's weights refuses, so the store calls such a run damaged too. Read through the checkpoint's memory
-    map: each tensor is read once, here."""
+# the integer counters a state dict holds beside the float weights: batch norm's batches seen, and a weight
+# average's count of averaged steps (`GeneratorEMA.state_dict`); every other tensor of every model is floating point
+INTEGER_TENSORS = ("num_batches_tracked", "n_averaged")
+
+
+def weight_types_problem(state: dict[str, Any], keys: tuple[str, ...] = ("model", "ema")) -> str | None:
+    """The first of a checkpoint's tensors under `keys` that is not floating point where every model's is (all but
+    `INTEGER_TENSORS`), or None. ``load_state_dict`` would cast integer weights into the model without a word, so a
+    foreign or hand-made checkpoint would load as a model that draws noise. Reads only dtypes, never the data."""
     import torch
 
+    for key in keys:
+        weights = state.get(key)
+        for name, value in weights.items() if isinstance(weights, dict) else ():
+            if (isinstance(value, torch.Tensor) and not value.is_floating_point()
+                    and str(name).rsplit(".", 1)[-1] not in INTEGER_TENSORS):
+                dtype = str(value.dtype).removeprefix("torch.")
+                return f"holds {dtype} weights in '{key}.{str(name)[:100]}', not floating point numbers"
+    return None
+
+
+def weights_problem(state: dict[str, Any], keys: tuple[str, ...] = ("model", "ema")) -> str | None:
+    """Which of a checkpoint's weights under `keys` are not floating point (`weight_types_problem`) or not finite
+    numbers (a run that diverged), or None: what loading a run's weights refuses, so the store calls such a run
+    damaged too. Read through the checkpoint's memory map: each tensor is read once, here."""
+    import torch
+
+    wrong = weight_types_problem(state, keys)
+    if wrong is not None:
+        return wrong
     bad = total = 0
     for key in keys:
         weights = state.get(key)

@@ -12,6 +12,7 @@ import gzip
 import importlib.util
 import os
 import shutil
+import stat
 import zlib
 from pathlib import Path
 from typing import Any, Callable
@@ -125,13 +126,42 @@ def import_system_copy(base: Path, folder: str, split: str) -> bool:
 
 def system_copy(folder: str, split: str) -> dict[str, Path] | None:
     """The idx files of `split` in a system copy (`SYSTEM_DATA_DIRS`, then ``$GENMODELS_IMPORT``), by name."""
-    extra = [Path(p) for p in os.environ.get("GENMODELS_IMPORT", "").split(os.pathsep) if p]
+    extra = import_folders()
     for directory in SYSTEM_DATA_DIRS + extra:
         for alias in IMPORT_ALIASES[folder]:
             found = {name: _find_idx(directory / alias, name) for name in MNIST_FILES[split]}
             if all(found.values()):
                 return found  # type: ignore[return-value]
     return None
+
+
+def import_folders() -> list[Path]:
+    """The folders ``$GENMODELS_IMPORT`` lists (separated by `os.pathsep`; empty entries are skipped). An entry that
+    is missing or not a folder is a `DataError` naming it: skipped, a mistyped entry would leave the data set to a
+    download or to the 5k fallback without a word. Each entry is only stat'ed, never opened: a FIFO would block."""
+    folders = []
+    for entry in os.environ.get("GENMODELS_IMPORT", "").split(os.pathsep):
+        if not entry:
+            continue
+        try:
+            mode = os.stat(entry).st_mode
+            wrong = None if stat.S_ISDIR(mode) else f"is {_kind(mode)}, not a folder"
+        except FileNotFoundError:
+            wrong = "does not exist"
+        except OSError as err:  # a link loop, a name too long, a folder that cannot be entered
+            wrong = f"cannot be read ({err.strerror or err})"
+        if wrong is not None:
+            raise DataError(f"$GENMODELS_IMPORT lists {entry!r}, which {wrong}; $GENMODELS_IMPORT must list folders "
+                            f"(separated by {os.pathsep!r}) that hold a data set's idx files: fix or remove that entry")
+        folders.append(Path(entry))
+    return folders
+
+
+def _kind(mode: int) -> str:
+    """What a file system entry that is not a folder is, in words."""
+    return ("a file" if stat.S_ISREG(mode) else "a FIFO" if stat.S_ISFIFO(mode) else
+            "a socket" if stat.S_ISSOCK(mode) else "a device" if stat.S_ISCHR(mode) or stat.S_ISBLK(mode) else
+            "another kind of entry")
 
 
 def _find_idx(folder: Path, name: str) -> Path | None:
@@ -164,4 +194,4 @@ def _copy_maybe_gunzip(source: Path, target: Path, shape: tuple[int, ...]) -> No
 __all__ = ["SYSTEM_DATA_DIRS", "IMPORT_ALIASES", "CIFAR_FOLDER", "CIFAR_TRAIN_FILES", "CIFAR_META_FILE", "data_root",
            "check_data_root",
            "downloads_allowed", "mnist_missing", "mnist_5k_missing", "fashion_missing", "cifar_missing",
-           "try_download", "import_system_copy", "system_copy"]
+           "try_download", "import_system_copy", "system_copy", "import_folders"]

@@ -100,7 +100,8 @@ class TrainedRun:
     @torch.no_grad()
     def reconstruct(self, x: torch.Tensor) -> torch.Tensor:
         """The VAE's reconstruction (decoded posterior mean) of images `x` in [-1, 1], (B, C, 32, 32) or (C, 32, 32).
-        A GAN has no encoder, so it cannot reconstruct: that is a `RunError` saying so."""
+        A GAN has no encoder, so it cannot reconstruct: that is a `RunError` saying so; so are pixels that are NaN,
+        infinite or outside [-1, 1] (`pixel_problem`)."""
         if not self.is_vae:
             raise RunError(f"reconstruct needs a VAE, but {self.run_dir} is a {self.config.model} run: a GAN has "
                            "no encoder (use sample or interpolate)")
@@ -116,6 +117,9 @@ class TrainedRun:
         if batch.dim() != 4 or tuple(batch.shape[1:]) != shape:
             raise RunError(f"reconstruct takes {needs}, got shape {tuple(x.shape)}")
         check_sample_count("reconstruct's batch", len(batch))  # the same bound as generating: held at once
+        wrong = pixel_problem(batch)
+        if wrong is not None:
+            raise RunError(f"reconstruct takes {needs}, got {wrong}")
         out = self.model.reconstruct(batch.float().to(self.device)).cpu()
         return out[0] if single else out
 
@@ -217,6 +221,28 @@ def _device(device: str | torch.device) -> torch.device:
     return resolved
 
 
+# how far past [-1, 1] a pixel may lie: float rounding of scaled images, never another scale such as [0, 1]
+PIXEL_TOLERANCE = 1e-3
+
+
+def pixel_problem(images: torch.Tensor) -> str | None:
+    """What makes float images not pixels in [-1, 1] ("NaN", "infinite values", "values in [0, 255]"), or None.
+
+    The model computes on any numbers it is given: images in [0, 255] or [0, 1] (another scale) or NaN would come
+    back as plausible-looking reconstructions of something else, so they are refused, saying which."""
+    if images.numel() == 0:
+        return None
+    if bool(torch.isnan(images).any()):
+        return "NaN"
+    if not bool(torch.isfinite(images).all()):
+        return "infinite values"
+    low, high = float(images.min()), float(images.max())
+    if low < -1 - PIXEL_TOLERANCE or high > 1 + PIXEL_TOLERANCE:
+        return (f"values in [{low:g}, {high:g}] (scale them to [-1, 1]: uint8 pixels p as p / 127.5 - 1, "
+                "which genmodels.data.to_float does)")
+    return None
+
+
 def check_count(name: str, value: Any) -> None:
     """A number of images to generate: at least 1, at most what fits at once (`config.MAX_SAMPLES`)."""
     if not isinstance(value, int) or isinstance(value, bool) or value < 1:
@@ -278,4 +304,4 @@ def write_samples(images: torch.Tensor, path: str | os.PathLike[str], overwrite:
 
 
 __all__ = ["TrainedRun", "RunError", "load_run", "load_config", "write_samples", "check_sample_path", "check_count", "CHECKPOINTS",
-           "SAMPLE_FORMATS"]
+           "SAMPLE_FORMATS", "PIXEL_TOLERANCE", "pixel_problem"]

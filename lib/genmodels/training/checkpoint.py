@@ -3,8 +3,8 @@
 A checkpoint is data written by some version of this project, possibly damaged, possibly not ours at all, so it
 is read as data: ``weights_only=True`` (tensors and plain Python types; a crafted pickle cannot run code), then
 every key a reader needs is checked before it is used, the step is a count (never negative), and the weights are
-finite numbers. Every fault is a `CheckpointError` (a `ConfigError`: one line in the CLI) naming the file and,
-where one is missing, the key.
+finite floating point numbers. Every fault is a `CheckpointError` (a `ConfigError`: one line in the CLI) naming the
+file and, where one is missing, the key.
 
 Everything a training step depends on is in it (weights, optimizer moments, data order, every RNG), so a resumed
 run on CPU continues bit-for-bit as an uninterrupted one. The RNG states are kept as tensors and plain numbers,
@@ -135,8 +135,9 @@ def check_resumable(state: dict[str, Any], path: str | os.PathLike[str], config:
 
 def resume_problem(state: dict[str, Any]) -> str | None:
     """What in a checkpoint's training bookkeeping no run writes (a history that is not a list of rows, an elapsed
-    wall-clock or CPU time that is not a finite count of seconds), or None: `Trainer.load_checkpoint` checks the
-    weights, optimizer moments, data order and RNGs as it loads them; these it would take as they are."""
+    wall-clock or CPU time that is not a finite count of seconds, a `fixed_noise` that is not finite float latents),
+    or None: `Trainer.load_checkpoint` checks the weights, optimizer moments, data order and RNGs as it loads them,
+    and the noise's shape; these it would take as they are (NaN noise draws every later sample grid blank)."""
     history = state["history"]
     if not isinstance(history, list) or not all(isinstance(row, dict) for row in history):
         return "holds a 'history' that is not a list of rows"
@@ -146,6 +147,13 @@ def resume_problem(state: dict[str, Any]) -> str | None:
             continue
         if isinstance(seconds, bool) or not isinstance(seconds, (int, float)) or not 0 <= seconds < math.inf:
             return f"holds {key!r} {seconds!r}, not a number of seconds >= 0"
+    noise = state["fixed_noise"]
+    if not isinstance(noise, torch.Tensor) or not noise.is_floating_point():
+        got = f"a {noise.dtype} tensor" if isinstance(noise, torch.Tensor) else f"a {type(noise).__name__}"
+        return f"holds a 'fixed_noise' that is {got}, not a float tensor of latents"
+    if not bool(torch.isfinite(noise).all()):
+        kind = "NaN" if bool(torch.isnan(noise).any()) else "infinite values"
+        return f"holds a 'fixed_noise' of {kind}, not finite latents"
     return None
 
 
@@ -173,8 +181,12 @@ def check_belongs(state: dict[str, Any], path: str | os.PathLike[str], config: R
 
 
 def check_finite(state: dict[str, Any], path: str | os.PathLike[str], keys: Iterable[str] = ("model", "ema")) -> None:
-    """The weights under `keys` are finite numbers (`store.weights_problem`): a checkpoint of NaN weights would
-    draw only NaN images, and resuming it would train nothing."""
+    """The weights under `keys` are floating point (`store.weight_types_problem`; torch would silently cast integer
+    ones into the model) and finite numbers (`store.weights_problem`): a checkpoint of NaN weights would draw only
+    NaN images, and resuming it would train nothing."""
+    wrong = store.weight_types_problem(state, tuple(keys))
+    if wrong is not None:
+        raise CheckpointError(f"{path} {wrong}: no genmodels run saves such weights; {START_OVER}")
     wrong = store.weights_problem(state, tuple(keys))
     if wrong is not None:
         raise CheckpointError(f"{path} {wrong}: the run it saved had diverged; {START_OVER}")

@@ -302,7 +302,7 @@ class Trainer:
         self.step, self.elapsed, self._history = state["step"], state["elapsed"], state["history"]
         self.cpu_elapsed = state.get("cpu_elapsed")  # a checkpoint of an earlier version: the CPU time is unknown
         self._pending.clear()
-        self.fixed_noise = fixed_noise.to(self.device)
+        self.fixed_noise = fixed_noise.to(self.device, self.fixed_noise.dtype)  # float64 noise would not run the model
         self.extra_state = state.get("extra_state", {})
 
     def write_history(self, path: str | os.PathLike[str] | None = None) -> Path:
