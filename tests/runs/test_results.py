@@ -106,6 +106,7 @@ def test_results_table(sweep: tuple[Path, Path], capsys: pytest.CaptureFixture[s
     out = _cli(capsys, str(sweep_file), "--results", str(root))
     header, rule, *rows, total = out.strip().splitlines()
     assert header.split()[:3] == ["run", "model", "dataset"] and "FID" in header and "collapsed" in header
+    assert header.split()[9:13] == ["status", "train", "s", "cpu"]  # the steps' wall-clock and CPU seconds
     assert set(rule) <= {"-", " "}
     assert len(rows) == 3 and total == "3 runs: 2 complete, 1 todo"
     gan = next(r for r in rows if " gan " in r)
@@ -127,6 +128,7 @@ def test_results_json(sweep: tuple[Path, Path], capsys: pytest.CaptureFixture[st
     assert {r["model"] for r in records} == {"vae", "gan"}
     gan = next(r for r in records if r["model"] == "gan")
     assert (gan["FID"], gan["KID"], gan["collapsed"], gan["depth"]) == (250.0, 0.0125, True, 1)
+    assert gan["cpu_seconds"] == json.loads((Path(gan["run_dir"]) / store.META).read_text())["cpu_seconds"]["training"]
     assert Path(gan["run_dir"]).is_dir()
 
 

@@ -34,11 +34,12 @@ CONFIG_COLUMNS = ("label", "run_dir", "model", "dataset", "depth", "z_dim", "kl_
                   "seed", "steps", "width", "recipe", "latent_prior", "variant", "status", "problem")
 # every column `read_run` fills; present (as NaN) even when no run has finished
 RUN_COLUMNS = ("FID", "KID", "IS", "precision", "recall", "seconds", "cpu_seconds", "device", "images",
-               "train_images", "data_source", "fallback", "classifier_hash", "classifier_accuracy", "fake_samples", "real_samples", "test_mse",
-               "collapsed", "reference", "data_fingerprint", "data_folder")
-# what `python -m genmodels results` lists (CSV and JSON add run_dir): knobs, status, wall time, quality
+               "train_images", "data_source", "fallback", "classifier_hash", "classifier_accuracy", "fake_samples",
+               "real_samples", "test_mse", "collapsed", "reference", "data_fingerprint", "data_folder")
+# what `python -m genmodels results` lists (CSV and JSON add run_dir): knobs, status, the training steps'
+# wall-clock and CPU seconds, quality
 SUMMARY_COLUMNS = ("run", "model", "dataset", "depth", "z_dim", "variant", "seed", "steps", "status", "seconds",
-                   "FID", "KID", "IS", "precision", "recall", "collapsed")
+                   "cpu_seconds", "FID", "KID", "IS", "precision", "recall", "collapsed")
 FORMATS = ("table", "csv", "json")
 
 
@@ -246,7 +247,7 @@ def summary_text(frame: pd.DataFrame, fmt: str = "table") -> str:
         return json.dumps([{k: _plain(v) for k, v in r.items()} for r in records], indent=2) + "\n"
     from tabulate import tabulate
 
-    headers = [("train s" if c == "seconds" else c) for c in SUMMARY_COLUMNS]
+    headers = [{"seconds": "train s", "cpu_seconds": "cpu s"}.get(c, c) for c in SUMMARY_COLUMNS]
     lines = [[_cell(row[c], c, row["status"]) for c in SUMMARY_COLUMNS] for _, row in summary.iterrows()]
     counts = summary["status"].value_counts()
     total = ", ".join(f"{counts[s]} {s}" for s in ("complete", "damaged", "partial", "failed", "todo")
@@ -263,7 +264,7 @@ def _plain(value: Any) -> Any:
 def _cell(value: Any, column: str, status: str) -> str:
     if column in QUALITY_SCORES:
         return format_metric(value, column) if status == "complete" else ""
-    if column == "seconds":
+    if column in ("seconds", "cpu_seconds"):
         return f"{value:.0f}" if isinstance(value, (int, float)) and math.isfinite(value) else ""
     if column == "collapsed":
         return {True: "yes", False: "no"}.get(value, "") if isinstance(value, (bool, np.bool_)) else ""
