@@ -17,7 +17,7 @@ from genmodels.core.metric_table import metric as metric_facts
 from genmodels.runs.results import COLLAPSE_IS
 from genmodels.report import designs, figures, prose, references, tables
 from genmodels.report.captions import Captions
-from genmodels.report.collect import HEADLINE, Study, cost_unit, main_runs, representative, study_model
+from genmodels.report.collect import HEADLINE, Study, cost_clock, cost_unit, main_runs, representative, study_model
 from genmodels.report.english import count_word, data_name
 from genmodels.report.questions.kl_factor import kl_table
 from genmodels.report.questions.stability import clipped_runs, collapse_table, lipschitz_runs
@@ -68,9 +68,9 @@ def training_section(cap: Captions, study: Study) -> None:
                          "noise added to the discriminator's inputs; z from: where sampled latents come from (N(0, I), "
                          "or a mixture fitted to the training codes). This sweep: "
                          f"{tables.recipes_used(study.runs)}.")
-    cap.table(tables.budget_table(study.done), "Training budget per run (medians over finished runs). A step of a "
-              f"model with a critic holds n_critic critic updates (Table {settings}), each on a real batch, so its "
-              "images count them.")
+    cap.table(tables.budget_table(study.done), "Training budget per run (medians over finished runs; seconds and "
+              f"images/s in {cost_clock(study.runs)}). A step of a model with a critic holds n_critic critic updates "
+              f"(Table {settings}), each on a real batch, so its images count them.")
 
 
 def _headline_runs(study: Study) -> Iterator[tuple[str, pd.Series | None, str]]:
@@ -183,7 +183,7 @@ def equal_compute_section(cap: Captions, study: Study) -> None:
               f"depth-{HEADLINE.depth}, z_dim-{HEADLINE.z_dim} {_data()} configuration over seeds, median and "
               "[min, max] of the final FID and IS.")
     cap.table(tables.equal_compute_table(study.runs), f"Each model's best run on {_data()} (by FID) with its "
-              "training time on this machine, and the medians over all its main runs.")
+              f"training time ({cost_clock(study.runs)}) on this machine, and the medians over all its main runs.")
     longer = tables.long_run_table(study.runs)
     if len(longer):
         cap.table(longer, "Long runs: what a configuration reaches with a few times the grid's budget, beside the "
