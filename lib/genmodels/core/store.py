@@ -447,13 +447,16 @@ def weight_types_problem(state: dict[str, Any], keys: tuple[str, ...] = ("model"
 
 def weights_problem(state: dict[str, Any], keys: tuple[str, ...] = ("model", "ema")) -> str | None:
     """Which of a checkpoint's weights under `keys` are not floating point (`weight_types_problem`) or not finite
-    numbers (a run that diverged), or None: what loading a run's weights refuses, so the store calls such a run
-    damaged too. Read through the checkpoint's memory map: each tensor is read once, here."""
+    numbers (`nonfinite_problem`), or None: what loading a run's weights refuses, so the store calls such a run
+    damaged too."""
+    return weight_types_problem(state, keys) or nonfinite_problem(state, keys)
+
+
+def nonfinite_problem(state: dict[str, Any], keys: tuple[str, ...] = ("model", "ema")) -> str | None:
+    """How many of a checkpoint's floating point tensors under `keys` hold NaN or infinite values (a run that
+    diverged), or None. Read through the checkpoint's memory map: each tensor is read once, here."""
     import torch
 
-    wrong = weight_types_problem(state, keys)
-    if wrong is not None:
-        return wrong
     bad = total = 0
     for key in keys:
         weights = state.get(key)

@@ -182,12 +182,12 @@ def check_belongs(state: dict[str, Any], path: str | os.PathLike[str], config: R
 
 def check_finite(state: dict[str, Any], path: str | os.PathLike[str], keys: Iterable[str] = ("model", "ema")) -> None:
     """The weights under `keys` are floating point (`store.weight_types_problem`; torch would silently cast integer
-    ones into the model) and finite numbers (`store.weights_problem`): a checkpoint of NaN weights would draw only
+    ones into the model) and finite numbers (`store.nonfinite_problem`): a checkpoint of NaN weights would draw only
     NaN images, and resuming it would train nothing."""
     wrong = store.weight_types_problem(state, tuple(keys))
     if wrong is not None:
         raise CheckpointError(f"{path} {wrong}: no genmodels run saves such weights; {START_OVER}")
-    wrong = store.weights_problem(state, tuple(keys))
+    wrong = store.nonfinite_problem(state, tuple(keys))
     if wrong is not None:
         raise CheckpointError(f"{path} {wrong}: the run it saved had diverged; {START_OVER}")
 
